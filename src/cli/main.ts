@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { registerConfig } from './config.js';
+import { registerConsume } from './consume.js';
+import { registerGenerate } from './generate.js';
+import { registerTopics } from './topics.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Builds the `intentstream` command tree (exported so tests can check docker-compose commands against it). */
+export function buildProgram(): Command {
+  const program = new Command('intentstream')
+    .description('classify live e-commerce sessions from their event timelines')
+    .version(pkg.version)
+    .option('-c, --config <file>', 'YAML file layered over config/default.yaml (or INTENTSTREAM_CONFIG)')
+    .option('--log-level <level>', 'debug | info | warn | error (overrides log.level)')
+    .showHelpAfterError();
+  registerGenerate(program);
+  registerConsume(program);
+  registerTopics(program);
+  registerConfig(program);
+  return program;
+}
+
+const isEntryPoint = process.argv[1] && /(?:main\.[jt]s|intentstream(?:\.js)?)$/.test(process.argv[1]);
+if (isEntryPoint) {
+  await buildProgram().parseAsync(process.argv);
+}

@@ -1,0 +1,2 @@
+export { ConfigError, envNameFor, listEnvVariables, loadConfig, type LoadConfigOptions } from './load.js';
+export { type Config, configSchema } from './schema.js';

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { loadConfig } from '../../src/config/index.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { createLogger } from '../../src/log/logger.js';
+
+/** The broker under test: KAFKA_BROKERS if set, else the local one scripts/kafka starts. */
+export const testConfig = loadConfig();
+export const testLogger = createLogger({ level: 'warn', bindings: { component: 'test' } });
+
+export function testKafka(): Kafka {
+  return createKafka({ config: testConfig, logger: testLogger, clientId: 'intentstream-test' });
+}
+
+/** A fresh random name per test, so tests never see each other's data. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+export async function createTopic(kafka: Kafka, topic: string, numPartitions = 4): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Polls `condition` until it returns a truthy value or the timeout passes (no fixed sleeps). */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  { timeoutMs = 30_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await condition();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
