@@ -1,0 +1,42 @@
+/** Serialisation helpers for generated items (the Kafka/file sinks live elsewhere). */
+import type { ShopEvent } from '../schemas/types.js';
+import type { GeneratedItem } from './types.js';
+
+/** The event with its fields in Avro-schema order and its extras keys sorted, so JSON is byte-stable. */
+export function canonicalEvent(e: ShopEvent): ShopEvent {
+  const extras: Record<string, string> = {};
+  for (const k of Object.keys(e.extras).sort()) extras[k] = e.extras[k] as string;
+  return {
+    cookie_id: e.cookie_id,
+    event_id: e.event_id,
+    event_type: e.event_type,
+    event_time: e.event_time,
+    item_id: e.item_id,
+    category_id: e.category_id,
+    price: e.price,
+    quantity: e.quantity,
+    page_type: e.page_type,
+    device: e.device,
+    referrer: e.referrer,
+    extras,
+  };
+}
+
+/**
+ * One NDJSON line (no trailing newline): the event's stable JSON for event items,
+ * the record for session_end items, the raw payload for JSON malformed items.
+ * Throws for the binary malformed classes, whose bytes the sink must build.
+ */
+export function toNdjsonLine(item: GeneratedItem | ShopEvent): string {
+  if (!('kind' in item)) return JSON.stringify(canonicalEvent(item));
+  switch (item.kind) {
+    case 'event':
+      return JSON.stringify(canonicalEvent(item.event));
+    case 'session_end':
+      return JSON.stringify(item);
+    case 'malformed':
+      if (item.json === undefined)
+        throw new TypeError(`malformed class ${item.malformedClass} has no JSON form`);
+      return item.json;
+  }
+}
