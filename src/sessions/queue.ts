@@ -1,95 +1,85 @@
 /**
- * Internal data structures of the sessionizer: a binary min-heap of per-cookie deadlines
- * with lazy invalidation, and a bounded FIFO of recently closed event ids.
+ * Internal data structures of the sessionizer: an indexed binary min-heap of per-cookie
+ * deadlines, and a bounded FIFO of recently closed event ids.
  */
 
-/** What the heap orders: anything with a stable string id and a generation counter. */
+/** What the heap orders: anything with a stable string id; the heap owns `deadline` and `heapIndex`. */
 export interface Scheduled {
   readonly id: string;
-  /** Bumped whenever the owner is rescheduled or removed; heap entries with an older gen are stale. */
-  gen: number;
-}
-
-interface Entry<T extends Scheduled> {
   deadline: number;
-  gen: number;
-  item: T;
+  /** Position in the heap, or -1 when not queued. */
+  heapIndex: number;
 }
 
 /**
- * Min-heap ordered by (deadline, item.id). Entries are never removed eagerly: an entry is
- * valid only while `entry.gen === entry.item.gen`. The order among valid entries is a pure
- * function of (deadline, id), never of insertion history, so a heap rebuilt from the same
- * items pops them in the same order.
+ * Indexed binary min-heap ordered by (deadline, id): every item is queued at most once and its
+ * deadline can be moved in O(log n) without leaving stale entries behind. The pop order is a pure
+ * function of the queued (deadline, id) pairs, never of insertion history, so a heap rebuilt from
+ * the same items pops them in the same order.
  */
 export class DeadlineHeap<T extends Scheduled> {
-  private entries: Entry<T>[] = [];
+  private items: T[] = [];
 
   get size(): number {
-    return this.entries.length;
+    return this.items.length;
+  }
+
+  /** The item with the smallest (deadline, id), or undefined when empty. */
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  /** Queues `item` at `deadline`, or moves it there if it is already queued. */
+  set(item: T, deadline: number): void {
+    if (item.heapIndex < 0) {
+      item.deadline = deadline;
+      item.heapIndex = this.items.length;
+      this.items.push(item);
+      this.siftUp(item.heapIndex);
+      return;
+    }
+    const old = item.deadline;
+    item.deadline = deadline;
+    if (deadline < old) this.siftUp(item.heapIndex);
+    else if (deadline > old) this.siftDown(item.heapIndex);
+  }
+
+  /** Removes `item` if it is queued. */
+  delete(item: T): void {
+    const i = item.heapIndex;
+    if (i < 0) return;
+    item.heapIndex = -1;
+    const a = this.items;
+    const last = a.pop()!;
+    if (i === a.length) return;
+    a[i] = last;
+    last.heapIndex = i;
+    this.siftUp(i);
+    this.siftDown(last.heapIndex);
   }
 
   clear(): void {
-    this.entries = [];
-  }
-
-  push(item: T, deadline: number): void {
-    const a = this.entries;
-    a.push({ deadline, gen: item.gen, item });
-    this.siftUp(a.length - 1);
-  }
-
-  /** The smallest entry (possibly stale), or undefined when empty. */
-  peek(): Readonly<Entry<T>> | undefined {
-    return this.entries[0];
-  }
-
-  isValid(entry: Readonly<Entry<T>>): boolean {
-    return entry.gen === entry.item.gen;
-  }
-
-  pop(): void {
-    const a = this.entries;
-    const last = a.pop();
-    if (last !== undefined && a.length > 0) {
-      a[0] = last;
-      this.siftDown(0);
-    }
-  }
-
-  /** Replaces the top entry by a new one for `item` (cheaper than pop + push). */
-  replaceTop(item: T, deadline: number): void {
-    const top = this.entries[0];
-    if (top === undefined) {
-      this.push(item, deadline);
-      return;
-    }
-    top.deadline = deadline;
-    top.gen = item.gen;
-    top.item = item;
-    this.siftDown(0);
-  }
-
-  private less(x: Entry<T>, y: Entry<T>): boolean {
-    if (x.deadline !== y.deadline) return x.deadline < y.deadline;
-    return x.item.id < y.item.id;
+    for (const item of this.items) item.heapIndex = -1;
+    this.items = [];
   }
 
   private siftUp(i: number): void {
-    const a = this.entries;
+    const a = this.items;
     const e = a[i]!;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = a[parent]!;
-      if (!this.less(e, p)) break;
+      if (!less(e, p)) break;
       a[i] = p;
+      p.heapIndex = i;
       i = parent;
     }
     a[i] = e;
+    e.heapIndex = i;
   }
 
   private siftDown(i: number): void {
-    const a = this.entries;
+    const a = this.items;
     const n = a.length;
     const e = a[i]!;
     for (;;) {
@@ -97,14 +87,21 @@ export class DeadlineHeap<T extends Scheduled> {
       if (l >= n) break;
       const r = l + 1;
       let c = l;
-      if (r < n && this.less(a[r]!, a[l]!)) c = r;
+      if (r < n && less(a[r]!, a[l]!)) c = r;
       const child = a[c]!;
-      if (!this.less(child, e)) break;
+      if (!less(child, e)) break;
       a[i] = child;
+      child.heapIndex = i;
       i = c;
     }
     a[i] = e;
+    e.heapIndex = i;
   }
+}
+
+function less(x: Scheduled, y: Scheduled): boolean {
+  if (x.deadline !== y.deadline) return x.deadline < y.deadline;
+  return x.id < y.id;
 }
 
 /**

@@ -1,22 +1,36 @@
 /**
- * Pure event-time sessionizer for ONE Kafka partition: no I/O, no clock. See README-style notes
- * in index.ts for the full semantics; in short:
+ * Pure event-time sessionizer for ONE Kafka partition: no I/O, no clock, no Kafka.
  *
- * - Watermark W = max event_time seen − graceMs (−Infinity before the first accepted event);
- *   it only moves forward.
- * - push(): duplicate check first (same event_id in the cookie's open/pending events, or in the
- *   partition-wide FIFO of recently closed ids), then the late check (event_time < W), else the
- *   event joins the cookie's pending buffer, sorted by (event_time, event_id).
- * - A pending event is final once W > event_time (strictly: an event AT W is still accepted, and
- *   may sort before it by event_id). Final events are applied in order via `sessionBoundary`.
- * - An open session closes with 'gap' once W > lastTime + inactivityGapMs: any event accepted
- *   from then on (time ≥ W) would split it anyway.
- * - Work is driven by a min-heap of per-cookie deadlines (min(earliest pending time,
- *   lastTime + gap)); one step per pop, in (deadline, cookie_id) order, so closed sessions
- *   come out ordered by the event time that decided their end, ties by cookie_id.
+ * - Watermark W = max event_time seen − graceMs (−Infinity before the first accepted event).
+ *   It only moves forward (also across a restore that raises graceMs).
+ * - push(): 1) duplicate if the event_id is in the cookie's open/pending events or in the
+ *   partition-wide FIFO of the last `dedupeWindow` closed event ids (checked first, so a re-sent
+ *   old event counts as a duplicate rather than late); 2) late if event_time < W (lateByMs =
+ *   W − event_time); 3) otherwise accepted into the cookie's pending buffer, sorted by
+ *   (event_time, event_id). An id that fell out of the window is accepted again.
+ * - A pending event is final once W > event_time (strict: an event exactly AT W is still
+ *   accepted and may sort before it by event_id). Final events are applied in order through
+ *   `sessionBoundary` (gap strictly > inactivityGapMs splits; ≥ maxDurationMs from the start
+ *   splits; a session is closed the moment it holds maxEvents events).
+ * - An open session closes with 'gap' once W > lastTime + inactivityGapMs: every event accepted
+ *   from then on (time ≥ W) would split it, including any of the cookie's pending ones.
+ * - Each cookie has one deadline, min(earliest pending time, lastTime + gap), in an indexed
+ *   min-heap; advance() does one step per due cookie in (deadline, cookie_id) order. Closed
+ *   sessions therefore come out ordered by the event time that decided their end (the splitting
+ *   or filling event's time, or lastTime + gap for idle closes), ties by cookie_id: a pure
+ *   function of the state, so restored instances produce the same sequence.
+ * - session_id = sessionIdFor(cookie_id, start_time, first event_id) (16 hex of sha256).
  */
 import type { CloseReason, SessionTimeline, ShopEvent } from '../schemas/types.js';
-import { DeadlineHeap, RecentIds, type Scheduled } from './queue.js';
+import {
+  type CookieState,
+  hasPending,
+  insertPending,
+  newCookieState,
+  openSessionOf,
+  takePending,
+} from './cookie.js';
+import { DeadlineHeap, RecentIds } from './queue.js';
 import { type SessionRules, resolveSessionRules, sessionBoundary, sessionIdFor } from './rules.js';
 import type { CookieSnapshot, SessionizerSnapshot } from './state.js';
 
@@ -30,24 +44,6 @@ export interface SessionizerCounters {
   duplicates: number;
   late: number;
   closedByReason: Record<CloseReason, number>;
-}
-
-interface OpenSession {
-  startTime: number;
-  lastTime: number;
-  count: number;
-  events: ShopEvent[];
-}
-
-interface CookieState extends Scheduled {
-  open: OpenSession | null;
-  /** pending[head..] are the buffered, not yet final events, sorted by (event_time, event_id). */
-  pending: ShopEvent[];
-  head: number;
-  /** Deadline of this cookie's valid heap entry. */
-  deadline: number;
-  /** event ids of the open session and the pending buffer. */
-  ids: Set<string>;
 }
 
 const ACCEPTED: PushResult = Object.freeze({ outcome: 'accepted' });
@@ -120,31 +116,15 @@ export class Sessionizer {
       return { outcome: 'late', lateByMs: w - t };
     }
     if (c === undefined) {
-      c = {
-        id: event.cookie_id,
-        gen: 0,
-        open: null,
-        pending: [],
-        head: 0,
-        deadline: Number.NaN,
-        ids: new Set(),
-      };
+      c = newCookieState(event.cookie_id);
       this.cookies.set(c.id, c);
     }
-    insertSorted(c, event);
+    insertPending(c, event);
     c.ids.add(event.event_id);
     this.pendingCount++;
     this.c.accepted++;
-    if (c.pending[c.head] === event) {
-      // The new event is the cookie's earliest pending one: its deadline may have moved earlier.
-      const dl = this.deadlineOf(c);
-      if (dl !== c.deadline) {
-        c.gen++;
-        c.deadline = dl;
-        this.heap.push(c, dl);
-        if (this.heap.size > 2 * this.cookies.size + 1024) this.rebuildHeap();
-      }
-    }
+    // When the new event is the cookie's earliest pending one its deadline may have moved earlier.
+    if (c.pending[c.head] === event) this.heap.set(c, this.deadlineOf(c));
     if (t > this.maxTime) {
       this.maxTime = t;
       if (t - this.rules.graceMs > this.wm) {
@@ -160,21 +140,14 @@ export class Sessionizer {
     const w = this.wm;
     const heap = this.heap;
     for (;;) {
-      const top = heap.peek();
-      if (top === undefined || top.deadline >= w) return;
-      if (!heap.isValid(top)) {
-        heap.pop();
-        continue;
-      }
-      const c = top.item;
+      const c = heap.peek();
+      if (c === undefined || c.deadline >= w) return;
       this.step(c);
-      c.gen++;
-      if (c.open === null && c.head === c.pending.length) {
+      if (c.open === null && !hasPending(c)) {
         this.cookies.delete(c.id);
-        heap.pop();
+        heap.delete(c);
       } else {
-        c.deadline = this.deadlineOf(c);
-        heap.replaceTop(c, c.deadline);
+        heap.set(c, this.deadlineOf(c));
       }
     }
   }
@@ -195,27 +168,14 @@ export class Sessionizer {
   flushAll(reason: CloseReason = 'end_of_input'): void {
     const heap = this.heap;
     for (;;) {
-      const top = heap.peek();
-      if (top === undefined) break;
-      const c = top.item;
-      if (!heap.isValid(top) || c.head === c.pending.length) {
-        heap.pop();
-        continue;
-      }
-      this.step(c);
-      c.gen++;
-      if (c.head === c.pending.length) {
-        heap.pop();
-      } else {
-        c.deadline = this.deadlineOf(c);
-        heap.replaceTop(c, c.deadline);
-      }
+      const c = heap.peek();
+      if (c === undefined) break;
+      if (hasPending(c)) this.step(c);
+      if (!hasPending(c)) heap.delete(c);
+      else heap.set(c, this.deadlineOf(c));
     }
     const rest: CookieState[] = [];
-    for (const c of this.cookies.values()) {
-      c.gen++;
-      if (c.open !== null) rest.push(c);
-    }
+    for (const c of this.cookies.values()) if (c.open !== null) rest.push(c);
     rest.sort((a, b) => a.open!.lastTime - b.open!.lastTime || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     for (const c of rest) this.close(c, reason);
     this.cookies.clear();
@@ -264,31 +224,16 @@ export class Sessionizer {
     z.recent = RecentIds.from(s.recentlyClosedIds, z.rules.dedupeWindow);
     z.closed = s.undrained.slice();
     for (const cs of s.cookies) {
-      const c: CookieState = {
-        id: cs.cookie_id,
-        gen: 0,
-        open: null,
-        pending: cs.pending.slice(),
-        head: 0,
-        deadline: Number.NaN,
-        ids: new Set(),
-      };
+      const c = newCookieState(cs.cookie_id, cs.pending.slice());
       if (cs.open !== null && cs.open.length > 0) {
-        const events = cs.open.slice();
-        c.open = {
-          startTime: events[0]!.event_time,
-          lastTime: events[events.length - 1]!.event_time,
-          count: events.length,
-          events,
-        };
-        for (const e of events) c.ids.add(e.event_id);
+        c.open = openSessionOf(cs.open.slice());
+        for (const e of c.open.events) c.ids.add(e.event_id);
       }
       for (const e of c.pending) c.ids.add(e.event_id);
       z.pendingCount += c.pending.length;
       if (c.open === null && c.pending.length === 0) continue;
       z.cookies.set(c.id, c);
-      c.deadline = z.deadlineOf(c);
-      z.heap.push(c, c.deadline);
+      z.heap.set(c, z.deadlineOf(c));
     }
     z.advance();
     return z;
@@ -312,14 +257,7 @@ export class Sessionizer {
       return;
     }
     if (p === undefined) return;
-    c.head++;
-    if (c.head === c.pending.length) {
-      c.pending = [];
-      c.head = 0;
-    } else if (c.head >= 1024 && 2 * c.head >= c.pending.length) {
-      c.pending = c.pending.slice(c.head);
-      c.head = 0;
-    }
+    takePending(c);
     this.pendingCount--;
     const t = p.event_time;
     const b = sessionBoundary(open ?? undefined, t, this.rules);
@@ -355,35 +293,4 @@ export class Sessionizer {
     });
     this.c.closedByReason[reason]++;
   }
-
-  private rebuildHeap(): void {
-    this.heap.clear();
-    for (const c of this.cookies.values()) {
-      c.gen++;
-      c.deadline = this.deadlineOf(c);
-      this.heap.push(c, c.deadline);
-    }
-  }
-}
-
-/** Inserts into c.pending[c.head..] keeping (event_time, event_id) order; O(1) for in-order arrivals. */
-function insertSorted(c: CookieState, e: ShopEvent): void {
-  const a = c.pending;
-  const last = a.length > c.head ? a[a.length - 1]! : undefined;
-  if (last === undefined || before(last, e)) {
-    a.push(e);
-    return;
-  }
-  let lo = c.head;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (before(a[mid]!, e)) lo = mid + 1;
-    else hi = mid;
-  }
-  a.splice(lo, 0, e);
-}
-
-function before(x: ShopEvent, y: ShopEvent): boolean {
-  return x.event_time < y.event_time || (x.event_time === y.event_time && x.event_id < y.event_id);
 }

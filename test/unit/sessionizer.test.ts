@@ -13,6 +13,7 @@ import {
   sessionBoundary,
   sessionIdFor,
 } from '../../src/sessions/index.js';
+import { DeadlineHeap, RecentIds } from '../../src/sessions/queue.js';
 
 const SEC = 1000;
 const MIN = 60 * SEC;
@@ -427,6 +428,51 @@ describe('Sessionizer snapshots', () => {
     s.cookies[0].pending.reverse();
     assert.throws(() => restoreSessionizer(s), /out of order/);
     assert.deepEqual(decodeSnapshot(encodeSnapshot(good)), JSON.parse(JSON.stringify(good)));
+  });
+});
+
+describe('sessionizer internals', () => {
+  it('DeadlineHeap pops by (deadline, id) after random inserts, moves and deletes', () => {
+    type Item = { id: string; deadline: number; heapIndex: number };
+    const order = (a: Item, b: Item) => a.deadline - b.deadline || (a.id < b.id ? -1 : 1);
+    for (const seed of [5, 6, 7]) {
+      const rng = prng(seed);
+      const heap = new DeadlineHeap<Item>();
+      const items: Item[] = Array.from({ length: 300 }, (_, i) => ({
+        id: `k${i}`,
+        deadline: 0,
+        heapIndex: -1,
+      }));
+      for (const item of items) heap.set(item, Math.floor(rng() * 50)); // many equal deadlines
+      const queued = new Set(items);
+      for (let op = 0; op < 600; op++) {
+        const item = items[Math.floor(rng() * items.length)]!;
+        if (rng() < 0.5) {
+          heap.delete(item); // mostly from the middle of the heap
+          queued.delete(item);
+        } else {
+          heap.set(item, Math.floor(rng() * 50));
+          queued.add(item);
+        }
+        assert.equal(heap.peek(), [...queued].sort(order)[0]);
+      }
+      assert.equal(heap.size, queued.size);
+      for (const want of [...queued].sort(order)) {
+        assert.equal(heap.peek(), want);
+        heap.delete(want);
+      }
+      assert.equal(heap.size, 0);
+    }
+  });
+
+  it('RecentIds keeps the newest `capacity` ids in FIFO order', () => {
+    const r = new RecentIds(3);
+    for (const id of ['a', 'b', 'c', 'd', 'b']) r.add(id);
+    assert.deepEqual(r.toArray(), ['c', 'd', 'b']);
+    assert.equal(r.has('a'), false);
+    assert.equal(r.has('b'), true);
+    assert.deepEqual(RecentIds.from(['a', 'b', 'c', 'd'], 2).toArray(), ['c', 'd']);
+    assert.equal(new RecentIds(0).has('x'), false);
   });
 });
 
