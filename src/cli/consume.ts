@@ -26,12 +26,21 @@ interface ConsumeOptions {
 export function registerConsume(program: Command): void {
   program
     .command('consume')
-    .description('decode events from the events topic and print them as JSON lines (rejections logged with reasons)')
+    .description(
+      'decode events from the events topic and print them as JSON lines (rejections logged with reasons)',
+    )
     .option('-t, --topic <topic>', 'topic to read (default: topics.events)')
     .option('-g, --group <group>', 'consumer group (default: a fresh one per run)')
     .option('--from-beginning', 'start from the earliest offset when the group has none')
-    .option('-n, --max-messages <n>', 'stop after this many messages (events + rejections)', parseIntOption('max-messages'))
-    .option('--idle-timeout <duration>', 'stop after this long without messages (e.g. 10s); default: run until SIGTERM')
+    .option(
+      '-n, --max-messages <n>',
+      'stop after this many messages (events + rejections)',
+      parseIntOption('max-messages'),
+    )
+    .option(
+      '--idle-timeout <duration>',
+      'stop after this long without messages (e.g. 10s); default: run until SIGTERM',
+    )
     .option('--dead-letter', 'send rejected messages to the dead-letter topic with the reason in headers')
     .option('-q, --quiet', 'print a summary only, not the events')
     .action(
@@ -43,7 +52,9 @@ export function registerConsume(program: Command): void {
           maxMessageBytes: config.kafka.maxMessageBytes,
           registryUrl: config.kafka.schemaRegistryUrl ?? undefined,
         });
-        const consumer = kafka.consumer({ groupId: opts.group ?? `intentstream-consume-${process.pid}-${Date.now()}` });
+        const consumer = kafka.consumer({
+          groupId: opts.group ?? `intentstream-consume-${process.pid}-${Date.now()}`,
+        });
         const producer = opts.deadLetter ? kafka.producer({ idempotent: true }) : undefined;
         await consumer.connect();
         await producer?.connect();
@@ -56,7 +67,8 @@ export function registerConsume(program: Command): void {
         const done = new Promise<void>((r) => {
           resolveDone = r;
         });
-        const reachedMax = () => opts.maxMessages !== undefined && counts.events + counts.rejected >= opts.maxMessages;
+        const reachedMax = () =>
+          opts.maxMessages !== undefined && counts.events + counts.rejected >= opts.maxMessages;
 
         await consumer.run({
           eachBatchAutoResolve: false,
@@ -100,9 +112,12 @@ export function registerConsume(program: Command): void {
         const idleTimer =
           idleMs === undefined
             ? undefined
-            : setInterval(() => {
-                if (Date.now() - lastActivity > idleMs) resolveDone();
-              }, Math.min(1_000, idleMs));
+            : setInterval(
+                () => {
+                  if (Date.now() - lastActivity > idleMs) resolveDone();
+                },
+                Math.min(1_000, idleMs),
+              );
         const removeSignals = onShutdownSignal(logger, async () => resolveDone());
         await done;
         if (idleTimer) clearInterval(idleTimer);

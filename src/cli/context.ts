@@ -19,7 +19,9 @@ export function contextFrom(command: Command, component: string): CliContext {
 }
 
 /** Wraps an async action: ConfigError → exit 2 with the field list; other errors → exit 1. */
-export function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  run: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await run(...args);
@@ -39,7 +41,8 @@ export function action<A extends unknown[]>(run: (...args: A) => Promise<void>):
 
 export const parseIntOption = (name: string) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${value}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`--${name} must be a non-negative integer, got ${value}`);
   return n;
 };
 export const parseNumberOption = (name: string) => (value: string) => {

@@ -5,7 +5,9 @@ import { registerConsume } from './consume.js';
 import { registerGenerate } from './generate.js';
 import { registerTopics } from './topics.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 /** Builds the `intentstream` command tree (exported so tests can check docker-compose commands against it). */
 export function buildProgram(): Command {

@@ -16,7 +16,9 @@ export function registerTopics(program: Command): void {
         const t = config.topics;
         const names = [t.events, t.predictions, t.deadLetter, ...(opts.withSessions ? [t.sessions] : [])];
         const created = await ensureTopics(kafka, config, logger, names);
-        process.stdout.write(`${JSON.stringify({ created, existing: names.filter((n) => !created.includes(n)) })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ created, existing: names.filter((n) => !created.includes(n)) })}\n`,
+        );
       }),
     );
 }

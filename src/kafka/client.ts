@@ -21,13 +21,20 @@ function kafkaLogCreator(logger: Logger) {
       const { message, timestamp: _ts, logger: _name, ...fields } = log;
       // Transient coordinator-loading responses are retried by kafkajs; they are noise at error level.
       const lvl = LEVEL_MAP[level] ?? 'info';
-      kafkaLogger[lvl === 'error' && isRetriableNoise(fields) ? 'debug' : lvl](message, fields);
+      kafkaLogger[(lvl === 'error' || lvl === 'warn') && isRetriableNoise(fields, message) ? 'debug' : lvl](
+        message,
+        fields,
+      );
     };
 }
 
-function isRetriableNoise(fields: Record<string, unknown>): boolean {
+function isRetriableNoise(fields: Record<string, unknown>, message = ''): boolean {
   const error = String(fields.error ?? '');
-  return /coordinator is (loading|not available)|not the correct coordinator|leadership election/i.test(error);
+  // We bound retries on purpose so a dead broker fails a process instead of hanging it.
+  if (/Limiting retries for the idempotent producer/.test(message)) return true;
+  return /coordinator is (loading|not available)|not the correct coordinator|leadership election/i.test(
+    error,
+  );
 }
 
 export interface CreateKafkaOptions {

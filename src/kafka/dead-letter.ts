@@ -31,7 +31,11 @@ export interface DeadLetterReason {
  * bytes untouched, the reason and the source coordinates in headers (the
  * original headers are kept too), so the message can be inspected and replayed.
  */
-export function deadLetterMessage(source: DeadLetterSource, why: DeadLetterReason, now = Date.now()): Message {
+export function deadLetterMessage(
+  source: DeadLetterSource,
+  why: DeadLetterReason,
+  now = Date.now(),
+): Message {
   const headers: IHeaders = { ...(source.headers ?? {}) };
   headers[DLQ_HEADERS.reason] = why.reason;
   if (why.field) headers[DLQ_HEADERS.field] = why.field;
@@ -44,7 +48,9 @@ export function deadLetterMessage(source: DeadLetterSource, why: DeadLetterReaso
 }
 
 /** Reads the reason headers back from a dead-letter message (tests, replay tools). */
-export function readDeadLetterHeaders(headers: IHeaders | undefined): Record<keyof typeof DLQ_HEADERS, string | undefined> {
+export function readDeadLetterHeaders(
+  headers: IHeaders | undefined,
+): Record<keyof typeof DLQ_HEADERS, string | undefined> {
   const get = (name: string) => {
     const v = headers?.[name];
     return v === undefined ? undefined : Array.isArray(v) ? String(v[0]) : String(v);

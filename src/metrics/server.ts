@@ -47,7 +47,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         respond(200, { status: 'ok' });
       } else if (req.method === 'GET' && path === '/readyz') {
         const results = await Promise.all(
-          readiness.map(async (r) => ({ name: r.name, ok: await Promise.resolve(r.check()).catch(() => false) })),
+          readiness.map(async (r) => ({
+            name: r.name,
+            ok: await Promise.resolve(r.check()).catch(() => false),
+          })),
         );
         const failing = results.filter((r) => !r.ok).map((r) => r.name);
         respond(failing.length === 0 ? 200 : 503, { ready: failing.length === 0, failing });
@@ -71,10 +74,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   return {
     port: bound,
     url,
-    close: () =>
-      (closing ??= new Promise<void>((resolve) => {
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      })),
+      });
+      return closing;
+    },
   };
 }

@@ -23,7 +23,15 @@ export interface ProgressOptions {
  * structured log lines (`progress`, with count, rate and ETA) otherwise.
  */
 export function createProgress(options: ProgressOptions): Progress {
-  const { logger, label, unit = 'items', total, intervalMs = 5_000, stream = process.stderr, now = Date.now } = options;
+  const {
+    logger,
+    label,
+    unit = 'items',
+    total,
+    intervalMs = 5_000,
+    stream = process.stderr,
+    now = Date.now,
+  } = options;
   const started = now();
   const tty = Boolean(stream.isTTY);
   let count = 0;
@@ -34,14 +42,22 @@ export function createProgress(options: ProgressOptions): Progress {
     const elapsedS = Math.max((now() - started) / 1000, 1e-9);
     const rate = count / elapsedS;
     const etaS = total !== undefined && rate > 0 ? Math.max(total - count, 0) / rate : undefined;
-    return { count, total, rate: Math.round(rate), elapsedS: Math.round(elapsedS * 10) / 10, etaS: etaS === undefined ? undefined : Math.round(etaS) };
+    return {
+      count,
+      total,
+      rate: Math.round(rate),
+      elapsedS: Math.round(elapsedS * 10) / 10,
+      etaS: etaS === undefined ? undefined : Math.round(etaS),
+    };
   };
   const draw = () => {
     const f = figures();
     if (tty) {
       const width = 30;
       const frac = total ? Math.min(count / total, 1) : 0;
-      const bar = total ? `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] ${(frac * 100).toFixed(1)}% ` : '';
+      const bar = total
+        ? `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] ${(frac * 100).toFixed(1)}% `
+        : '';
       const eta = f.etaS !== undefined ? ` eta ${f.etaS}s` : '';
       stream.write(`\r${label} ${bar}${count}${total ? `/${total}` : ''} ${unit} ${f.rate}/s${eta}   `);
     } else {
@@ -49,8 +65,8 @@ export function createProgress(options: ProgressOptions): Progress {
     }
   };
   return {
-    tick(n = 1, extra) {
-      count += n;
+    tick(n, extra) {
+      count += n ?? 1;
       if (extra) lastExtra = extra;
       const t = now();
       if (t - lastReport >= (tty ? 200 : intervalMs)) {

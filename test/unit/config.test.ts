@@ -54,15 +54,26 @@ describe('config', () => {
 
   const invalid: [string, Record<string, string>, string, RegExp][] = [
     ['bad duration', { INTENTSTREAM_SESSIONS__GRACE: 'soon' }, 'sessions.grace', /duration/],
-    ['zero gap', { INTENTSTREAM_SESSIONS__INACTIVITY_GAP: '0' }, 'sessions.inactivityGap', /greater than zero/],
-    ['negative max events', { INTENTSTREAM_SESSIONS__MAX_EVENTS: '-3' }, 'sessions.maxEvents', /greater than 0/],
+    [
+      'zero gap',
+      { INTENTSTREAM_SESSIONS__INACTIVITY_GAP: '0' },
+      'sessions.inactivityGap',
+      /greater than zero/,
+    ],
+    [
+      'negative max events',
+      { INTENTSTREAM_SESSIONS__MAX_EVENTS: '-3' },
+      'sessions.maxEvents',
+      /greater than 0/,
+    ],
     ['broker without port', { KAFKA_BROKERS: 'localhost' }, 'kafka.brokers.0', /host:port/],
     ['bad topic name', { INTENTSTREAM_TOPICS__EVENTS: 'a topic' }, 'topics.events', /topic name/],
     ['bad log level', { INTENTSTREAM_LOG__LEVEL: 'loud' }, 'log.level', /debug/],
     ['port out of range', { INTENTSTREAM_HTTP__PORTS__INGEST: '70000' }, 'http.ports.ingest', /65535/],
   ];
   for (const [name, env, path, pattern] of invalid) {
-    it(`fails fast on ${name}, naming ${path}`, () => expectConfigError(() => loadConfig({ env }), path, pattern));
+    it(`fails fast on ${name}, naming ${path}`, () =>
+      expectConfigError(() => loadConfig({ env }), path, pattern));
   }
 
   it('names the source of a bad value', () => {
@@ -77,7 +88,10 @@ describe('config', () => {
     const file = join(dir, 'c.yaml');
     writeFileSync(file, 'sessions:\n  inactivityGapp: 5m\n');
     expectConfigError(() => loadConfig({ file, env: {} }), 'sessions', /inactivityGapp/);
-    assert.throws(() => loadConfig({ env: { INTENTSTREAM_SESSIONS__GAP: '1m' } }), /unknown environment variable/);
+    assert.throws(
+      () => loadConfig({ env: { INTENTSTREAM_SESSIONS__GAP: '1m' } }),
+      /unknown environment variable/,
+    );
   });
 
   it('documents one variable per leaf field', () => {
