@@ -49,6 +49,20 @@ export const configSchema = z
         dedupeWindow: z.number().int().min(0),
       })
       .strict(),
+    store: z
+      .object({
+        dir: z.string().min(1),
+        retentionDays: z.number().positive(),
+      })
+      .strict(),
+    ingest: z
+      .object({
+        groupId: z.string().min(1),
+        checkpointDir: z.string().min(1),
+        flushInterval: duration.refine((v) => v > 0, 'must be greater than zero'),
+        publishSessions: z.boolean(),
+      })
+      .strict(),
     http: z
       .object({
         host: z.string().min(1),

@@ -112,18 +112,34 @@ export class IntentTracker {
   /** Accumulated, decayed intent from the steps so far. */
   z = 0;
   steps = 0;
-  /** Items in the cart and when they were (last) added. */
-  private readonly cart = new Map<string, number>();
+  /** Items in the cart and when they were (last) added (parallel arrays; carts are small). */
+  private readonly cart: string[] = [];
+  private readonly cartTimes: number[] = [];
   /** Items removed from the cart and not added back. */
-  private readonly removed = new Set<string>();
+  private readonly removed: string[] = [];
   private prevType = '';
   private prevItem: string | null = null;
   private prevTime = 0;
   private prev2Type = '';
   private prev2Time = 0;
 
+  /** Forgets everything (start of a new session). */
+  reset(): void {
+    this.z = 0;
+    this.steps = 0;
+    this.cart.length = 0;
+    this.cartTimes.length = 0;
+    this.removed.length = 0;
+    this.prevType = this.prev2Type = '';
+    this.prevItem = null;
+    this.prevTime = this.prev2Time = 0;
+  }
+
   observe(step: BehaviourStep): void {
-    const { type, itemId, time } = step;
+    this.observeStep(step.type, step.itemId, step.time);
+  }
+
+  observeStep(type: string, itemId: string | null, time: number): void {
     const dt = this.steps === 0 ? 0 : time - this.prevTime;
     let z = this.z * DECAY;
     if (dt > IDLE_GAP_MS) z -= K_IDLE;
@@ -134,16 +150,18 @@ export class IntentTracker {
       case 'search':
         z += 0.1;
         break;
-      case 'product_view':
-        if (itemId !== null && this.removed.has(itemId)) {
+      case 'product_view': {
+        const c = itemId === null ? -1 : this.cart.indexOf(itemId);
+        if (itemId !== null && this.removed.includes(itemId)) {
           z -= K_REMOVED_VIEW;
-        } else if (itemId !== null && this.cart.has(itemId)) {
-          const age = time - (this.cart.get(itemId) as number);
+        } else if (c >= 0) {
+          const age = time - (this.cartTimes[c] as number);
           z += age <= RETURN_WINDOW_MS ? K_RETURN : 0.3;
         } else {
           z += 0.05;
         }
         break;
+      }
       case 'add_to_cart': {
         const viewedJustBefore = this.prevType === 'product_view' && this.prevItem === itemId;
         const quickChain =
@@ -153,16 +171,27 @@ export class IntentTracker {
           this.prevTime - this.prev2Time <= QUICK_STEP_MS;
         z += quickChain ? K_CHAIN : viewedJustBefore ? 0.5 : 0.3;
         if (itemId !== null) {
-          this.cart.set(itemId, time);
-          this.removed.delete(itemId);
+          const c = this.cart.indexOf(itemId);
+          if (c >= 0) {
+            this.cartTimes[c] = time;
+          } else {
+            this.cart.push(itemId);
+            this.cartTimes.push(time);
+          }
+          const r = this.removed.indexOf(itemId);
+          if (r >= 0) this.removed.splice(r, 1);
         }
         break;
       }
       case 'remove_from_cart':
         z -= 0.7;
         if (itemId !== null) {
-          this.cart.delete(itemId);
-          this.removed.add(itemId);
+          const c = this.cart.indexOf(itemId);
+          if (c >= 0) {
+            this.cart.splice(c, 1);
+            this.cartTimes.splice(c, 1);
+          }
+          if (!this.removed.includes(itemId)) this.removed.push(itemId);
         }
         break;
       default:
@@ -178,19 +207,26 @@ export class IntentTracker {
   }
 
   get cartSize(): number {
-    return this.cart.size;
+    return this.cart.length;
   }
 
-  /** Items currently in the cart, in insertion order. */
+  /** Items currently in the cart, in the order first added. */
   cartItems(): string[] {
-    return [...this.cart.keys()];
+    return [...this.cart];
   }
 
   /** P(purchase | steps so far, context) if the session stopped browsing now. */
   probability(context: SessionContext): number {
-    const logit = BASE_LOGIT + this.z + (this.cart.size === 0 ? EMPTY_CART_LOGIT : 0) + contextLogit(context);
+    const logit =
+      BASE_LOGIT + this.z + (this.cart.length === 0 ? EMPTY_CART_LOGIT : 0) + contextLogit(context);
     return (1 - IDLE_SPLIT_PROBABILITY) * sigmoid(logit);
   }
+}
+
+/** UTC hour of day (0-23) of an epoch-ms time. */
+export function utcHour(time: number): number {
+  const h = Math.floor(time / 3_600_000) % 24;
+  return h < 0 ? h + 24 : h;
 }
 
 /**

@@ -107,7 +107,7 @@ function* generate(o: ResolvedGeneratorOptions): Generator<GeneratedItem, void, 
       yield delayed.pop() as EventItem;
       if (++emitted >= o.maxEvents) return;
     }
-    const event = cookie.pending as ShopEvent;
+    const event = cookie.takeEvent();
     const sessionEnd = cookie.advance();
     if (cookie.done) cookies.pop();
     else cookies.updateTopKey(cookie.nextTime);

@@ -9,6 +9,7 @@ export {
   hourEffect,
   purchaseProbability,
   stepsFromEvents,
+  utcHour,
 } from './behaviour.js';
 export type { BehaviourStep, BrowseEventType, Device, Referrer, SessionContext } from './behaviour.js';
 export { Catalogue, priceOf } from './catalogue.js';

@@ -33,9 +33,16 @@ export function hash32(...parts: number[]): number {
   return h;
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /** Eight lower-case hex digits of a uint32. */
 export function hex8(n: number): string {
-  return (n >>> 0).toString(16).padStart(8, '0');
+  return (
+    (HEX_BYTE[(n >>> 24) & 255] as string) +
+    (HEX_BYTE[(n >>> 16) & 255] as string) +
+    (HEX_BYTE[(n >>> 8) & 255] as string) +
+    (HEX_BYTE[n & 255] as string)
+  );
 }
 
 /** One splitmix32 step: returns the next state and its output. */

@@ -1,0 +1,8 @@
+export { decodeContainer, encodeContainer } from './avro-container.js';
+export {
+  type TimelineStore,
+  createTimelineStore,
+  dayOf,
+  parseSegmentName,
+  segmentName,
+} from './timeline-store.js';

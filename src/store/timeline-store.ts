@@ -1,0 +1,115 @@
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sessionTimelineType } from '../schemas/index.js';
+import type { SessionTimeline } from '../schemas/types.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { decodeContainer, encodeContainer } from './avro-container.js';
+
+const DAY_MS = 86_400_000;
+const DAY_DIR = /^dt=(\d{4}-\d{2}-\d{2})$/;
+
+/** UTC day of an epoch-ms time, as the store's directory key (YYYY-MM-DD). */
+export function dayOf(time: number): string {
+  return new Date(time).toISOString().slice(0, 10);
+}
+
+/**
+ * Segment file names: `<source>-p<partition>-e<epoch>.avro`. The epoch is the
+ * ingest checkpoint epoch that owns the file, so files written after the last
+ * checkpoint (a crash in between) can be found and removed before replay.
+ */
+export function segmentName(source: string, partition: number, epoch: number): string {
+  return `${source}-p${partition}-e${String(epoch).padStart(10, '0')}`;
+}
+
+export function parseSegmentName(
+  file: string,
+): { source: string; partition: number; epoch: number } | undefined {
+  const m = /^(.+)-p(\d+)-e(\d+)\.avro$/.exec(file);
+  return m ? { source: m[1]!, partition: Number(m[2]), epoch: Number(m[3]) } : undefined;
+}
+
+export interface TimelineStore {
+  readonly dir: string;
+  /** Writes the sessions as one container file per day of session start; returns the paths. */
+  writeSegment(name: string, sessions: readonly SessionTimeline[]): Promise<string[]>;
+  /** Removes segment files whose names match; returns the removed paths. */
+  removeSegments(match: (file: string) => boolean): Promise<string[]>;
+  /** Days present, oldest first (YYYY-MM-DD). */
+  listDays(): Promise<string[]>;
+  /** Sessions that started in [from, to) (epoch ms; either bound optional), day by day, file by file. */
+  read(range?: { from?: number; to?: number }): AsyncIterable<SessionTimeline>;
+  /** Deletes days older than `horizonDays` before `now`; returns the deleted days. */
+  applyRetention(horizonDays: number, now: number): Promise<string[]>;
+}
+
+export function createTimelineStore(dir: string): TimelineStore {
+  const listDays = async (): Promise<string[]> => {
+    const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [] as string[];
+      throw e;
+    });
+    return entries
+      .map((e) => DAY_DIR.exec(e)?.[1])
+      .filter((d): d is string => d !== undefined)
+      .sort();
+  };
+  const segmentFiles = async (day: string) =>
+    (await readdir(join(dir, `dt=${day}`))).filter((f) => f.endsWith('.avro') && !f.startsWith('.')).sort();
+
+  return {
+    dir,
+    async writeSegment(name, sessions) {
+      const byDay = new Map<string, SessionTimeline[]>();
+      for (const s of sessions) {
+        const day = dayOf(s.start_time);
+        let list = byDay.get(day);
+        if (!list) byDay.set(day, (list = []));
+        list.push(s);
+      }
+      const written: string[] = [];
+      for (const [day, list] of [...byDay].sort(([a], [b]) => a.localeCompare(b))) {
+        const path = join(dir, `dt=${day}`, `${name}.avro`);
+        await writeFileAtomic(path, await encodeContainer(sessionTimelineType, list));
+        written.push(path);
+      }
+      return written;
+    },
+    async removeSegments(match) {
+      const removed: string[] = [];
+      for (const day of await listDays()) {
+        for (const file of await segmentFiles(day)) {
+          if (!match(file)) continue;
+          const path = join(dir, `dt=${day}`, file);
+          await rm(path, { force: true });
+          removed.push(path);
+        }
+      }
+      return removed;
+    },
+    listDays,
+    async *read(range = {}) {
+      const fromDay = range.from === undefined ? undefined : dayOf(range.from);
+      const toDay = range.to === undefined ? undefined : dayOf(range.to);
+      for (const day of await listDays()) {
+        if ((fromDay && day < fromDay) || (toDay && day > toDay)) continue;
+        for (const file of await segmentFiles(day)) {
+          const sessions = await decodeContainer<SessionTimeline>(
+            await readFile(join(dir, `dt=${day}`, file)),
+          );
+          for (const s of sessions) {
+            if (range.from !== undefined && s.start_time < range.from) continue;
+            if (range.to !== undefined && s.start_time >= range.to) continue;
+            yield s;
+          }
+        }
+      }
+    },
+    async applyRetention(horizonDays, now) {
+      const cutoff = dayOf(now - horizonDays * DAY_MS);
+      const deleted = (await listDays()).filter((d) => d < cutoff);
+      for (const day of deleted) await rm(join(dir, `dt=${day}`), { recursive: true, force: true });
+      return deleted;
+    },
+  };
+}
