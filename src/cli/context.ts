@@ -8,11 +8,15 @@ export interface CliContext {
 }
 
 /** Loads config from the global --config option and env; builds the process logger. */
-export function contextFrom(command: Command, component: string): CliContext {
+export function contextFrom(
+  command: Command,
+  component: string,
+  overrides: Record<string, unknown> = {},
+): CliContext {
   const globals = command.optsWithGlobals<{ config?: string; logLevel?: Config['log']['level'] }>();
   const config = loadConfig({
     file: globals.config,
-    overrides: globals.logLevel ? { log: { level: globals.logLevel } } : undefined,
+    overrides: { ...overrides, ...(globals.logLevel ? { log: { level: globals.logLevel } } : {}) },
   });
   const logger = createLogger({ level: config.log.level, bindings: { component } });
   return { config, logger };

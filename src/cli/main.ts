@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { registerConfig } from './config.js';
 import { registerConsume } from './consume.js';
 import { registerGenerate } from './generate.js';
+import { registerImport } from './import.js';
+import { registerIngest } from './ingest.js';
 import { registerTopics } from './topics.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerGenerate(program);
   registerConsume(program);
+  registerImport(program);
+  registerIngest(program);
   registerTopics(program);
   registerConfig(program);
   return program;

@@ -28,6 +28,7 @@ export const configSchema = z
         requestTimeout: duration,
         schemaRegistryUrl: z.string().url().nullable(),
         maxMessageBytes: positiveInt,
+        sessionTimeout: duration.refine((v) => v >= 6_000, 'must be at least 6s (the broker minimum)'),
       })
       .strict(),
     topics: z

@@ -29,6 +29,11 @@ export function parseSegmentName(
   return m ? { source: m[1]!, partition: Number(m[2]), epoch: Number(m[3]) } : undefined;
 }
 
+/** avsc builds a record class per file's resolver; callers get plain objects so values compare and serialize alike. */
+function plainTimeline(s: SessionTimeline): SessionTimeline {
+  return { ...s, events: s.events.map((e) => ({ ...e, extras: { ...e.extras } })) };
+}
+
 export interface TimelineStore {
   readonly dir: string;
   /** Writes the sessions as one container file per day of session start; returns the paths. */
@@ -100,7 +105,7 @@ export function createTimelineStore(dir: string): TimelineStore {
           for (const s of sessions) {
             if (range.from !== undefined && s.start_time < range.from) continue;
             if (range.to !== undefined && s.start_time >= range.to) continue;
-            yield s;
+            yield plainTimeline(s);
           }
         }
       }

@@ -1,0 +1,340 @@
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Config } from '../config/index.js';
+import { deadLetterMessage } from '../kafka/dead-letter.js';
+import type { Logger } from '../log/logger.js';
+import { type IngestMetrics, LATE_REASON } from '../metrics/ingest-metrics.js';
+import { createEventDecoder, encodeTimeline } from '../schemas/index.js';
+import type { SessionTimeline } from '../schemas/types.js';
+import { Sessionizer, restoreSessionizer, sessionRulesFromConfig } from '../sessions/index.js';
+import { type TimelineStore, parseSegmentName, segmentName } from '../store/index.js';
+import { createMutex } from '../util/mutex.js';
+import type { CheckpointStore } from './checkpoint.js';
+
+/** One assigned partition's live state. */
+interface PartitionState {
+  partition: number;
+  sessionizer: Sessionizer;
+  nextOffset: number;
+  epoch: number;
+  /** Closed sessions not yet written to the store. */
+  closed: SessionTimeline[];
+  /** Offsets processed since the last checkpoint. */
+  dirty: boolean;
+  lastFlush: number;
+}
+
+export interface IngestOptions {
+  kafka: Kafka;
+  config: Readonly<Config>;
+  logger: Logger;
+  metrics: IngestMetrics;
+  store: TimelineStore;
+  checkpoints: CheckpointStore;
+  now?: () => number;
+}
+
+export interface IngestProcess {
+  start(): Promise<void>;
+  /** Drains: finishes the in-flight batch, stores closed sessions, checkpoints, commits, disconnects. Idempotent. */
+  stop(): Promise<void>;
+  readonly ready: boolean;
+  readonly assignedPartitions: number[];
+}
+
+/**
+ * The ingest consumer (group `ingest.groupId`): decode → validate → dedupe →
+ * sessionize in event time → closed sessions to the timeline store.
+ *
+ * Durability protocol per partition, every `ingest.flushInterval`:
+ *   1. closed sessions → store segment `<group>-<topic>-p<P>-e<epoch+1>` (atomic file per day);
+ *   2. checkpoint {nextOffset, epoch+1, open-session snapshot} (atomic);
+ *   3. commit nextOffset to Kafka.
+ * On (re)assignment the checkpoint is the source of truth: messages before its
+ * offset are skipped, and segments with a higher epoch (written by a run that
+ * crashed before checkpointing them) are deleted before replay re-creates them.
+ * So a crash at any point neither loses a committed event nor stores a session twice.
+ * Dead letters and the optional sessions topic are at-least-once (a replay may repeat them).
+ */
+export function createIngest(options: IngestOptions): IngestProcess {
+  const { kafka, config, logger, metrics, store, checkpoints, now = Date.now } = options;
+  const topic = config.topics.events;
+  const groupId = config.ingest.groupId;
+  const source = `${groupId}-${topic}`;
+  const rules = sessionRulesFromConfig(config.sessions);
+  const decoder = createEventDecoder({
+    maxMessageBytes: config.kafka.maxMessageBytes,
+    registryUrl: config.kafka.schemaRegistryUrl ?? undefined,
+  });
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: config.kafka.sessionTimeout,
+    heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeout / 10)),
+  });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const states = new Map<number, PartitionState>();
+  const exclusive = createMutex();
+  let assigned: number[] = [];
+  let stopping = false;
+  let flushTimer: NodeJS.Timeout | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
+  let stopped: Promise<void> | undefined;
+
+  async function committedOffset(partition: number): Promise<number | undefined> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const offset = entry?.partitions.find((p) => p.partition === partition)?.offset;
+      return offset === undefined || Number(offset) < 0 ? undefined : Number(offset);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function loadPartition(partition: number): Promise<PartitionState> {
+    const checkpoint = await checkpoints.load(topic, partition);
+    const mine = (file: string) => {
+      const s = parseSegmentName(file);
+      return s?.source === source && s.partition === partition ? s : undefined;
+    };
+    if (checkpoint) {
+      const orphans = await store.removeSegments((f) => (mine(f)?.epoch ?? 0) > checkpoint.epoch);
+      if (orphans.length > 0)
+        logger.warn('removed segments written after the last checkpoint (crash recovery)', {
+          partition,
+          orphans,
+        });
+      logger.info('partition resumed from checkpoint', {
+        partition,
+        nextOffset: checkpoint.nextOffset,
+        epoch: checkpoint.epoch,
+      });
+      return {
+        partition,
+        sessionizer: restoreSessionizer(checkpoint.snapshot, rules),
+        nextOffset: checkpoint.nextOffset,
+        epoch: checkpoint.epoch,
+        closed: [],
+        dirty: false,
+        lastFlush: now(),
+      };
+    }
+    const committed = await committedOffset(partition);
+    let epoch = 0;
+    if (committed === undefined) {
+      // Fresh partition: any segment of ours is an orphan of a run that crashed before its first checkpoint.
+      const orphans = await store.removeSegments((f) => mine(f) !== undefined);
+      if (orphans.length > 0)
+        logger.warn('removed segments of a run that never checkpointed', { partition, orphans });
+    } else {
+      const existing: number[] = [];
+      await store.removeSegments((f) => {
+        const s = mine(f);
+        if (s) existing.push(s.epoch);
+        return false;
+      });
+      epoch = Math.max(0, ...existing);
+      logger.error(
+        'no checkpoint for a partition with committed offsets: its open sessions are lost; resuming at the committed offset',
+        {
+          partition,
+          committed,
+          checkpointDir: config.ingest.checkpointDir,
+        },
+      );
+    }
+    return {
+      partition,
+      sessionizer: new Sessionizer(rules),
+      nextOffset: committed ?? 0,
+      epoch,
+      closed: [],
+      dirty: false,
+      lastFlush: now(),
+    };
+  }
+
+  async function flush(state: PartitionState): Promise<void> {
+    state.closed.push(...state.sessionizer.drainClosed());
+    if (!state.dirty && state.closed.length === 0) return;
+    const epoch = state.epoch + 1;
+    if (state.closed.length > 0) {
+      const end = metrics.storeWrite.startTimer();
+      await store.writeSegment(segmentName(source, state.partition, epoch), state.closed);
+      end();
+      if (config.ingest.publishSessions) {
+        await producer.send({
+          topic: config.topics.sessions,
+          acks: -1,
+          messages: state.closed.map((s) => ({ key: s.cookie_id, value: encodeTimeline(s) })),
+        });
+      }
+      for (const s of state.closed) {
+        metrics.sessionsClosed.inc({ reason: s.close_reason });
+        metrics.sessionEvents.observe(s.event_count);
+      }
+    }
+    const endCheckpoint = metrics.checkpointWrite.startTimer();
+    const bytes = await checkpoints.save({
+      topic,
+      partition: state.partition,
+      nextOffset: state.nextOffset,
+      epoch,
+      savedAt: now(),
+      snapshot: state.sessionizer.snapshot(),
+    });
+    endCheckpoint();
+    metrics.checkpointBytes.set({ partition: String(state.partition) }, bytes);
+    state.epoch = epoch;
+    state.closed = [];
+    state.dirty = false;
+    state.lastFlush = now();
+    metrics.flushes.inc();
+    await consumer.commitOffsets([{ topic, partition: state.partition, offset: String(state.nextOffset) }]);
+  }
+
+  function updateGauges(): void {
+    let open = 0;
+    let pending = 0;
+    for (const s of states.values()) {
+      open += s.sessionizer.openSessions;
+      pending += s.sessionizer.pendingEvents;
+      const wm = s.sessionizer.watermark;
+      if (Number.isFinite(wm)) metrics.watermark.set({ partition: String(s.partition) }, wm / 1000);
+    }
+    metrics.openSessions.set(open);
+    metrics.pendingEvents.set(pending);
+  }
+
+  async function processBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
+    if (stopping || batch.messages.length === 0) return;
+    await exclusive(async () => {
+      if (stopping) return;
+      let state = states.get(batch.partition);
+      if (!state) {
+        state = await loadPartition(batch.partition);
+        states.set(batch.partition, state);
+      }
+      await decoder.prepare(batch.messages.map((m) => m.value));
+      const dead: Message[] = [];
+      const { sessionizer } = state;
+      let accepted = 0;
+      let duplicates = 0;
+      for (const message of batch.messages) {
+        const offset = Number(message.offset);
+        if (offset < state.nextOffset) continue; // already reflected in the checkpointed state
+        const decoded = decoder.decode(message.value);
+        if (!decoded.ok) {
+          metrics.events.inc({ outcome: 'rejected' });
+          metrics.deadLetters.inc({ reason: decoded.rejection.reason });
+          dead.push(deadLetterMessage({ topic, partition: batch.partition, ...message }, decoded.rejection));
+        } else {
+          const pushed = sessionizer.push(decoded.event);
+          if (pushed.outcome === 'accepted') accepted++;
+          else if (pushed.outcome === 'duplicate') duplicates++;
+          else {
+            metrics.events.inc({ outcome: 'late' });
+            metrics.deadLetters.inc({ reason: LATE_REASON });
+            metrics.lateness.observe(pushed.lateByMs / 1000);
+            dead.push(
+              deadLetterMessage(
+                { topic, partition: batch.partition, ...message },
+                {
+                  reason: LATE_REASON,
+                  field: 'event_time',
+                  message: `event_time is ${pushed.lateByMs} ms behind the partition watermark (grace ${rules.graceMs} ms); the session it belonged to may already be stored`,
+                },
+              ),
+            );
+          }
+        }
+        state.nextOffset = offset + 1;
+        state.dirty = true;
+      }
+      metrics.events.inc({ outcome: 'accepted' }, accepted);
+      metrics.events.inc({ outcome: 'duplicate' }, duplicates);
+      if (dead.length > 0) await producer.send({ topic: config.topics.deadLetter, acks: -1, messages: dead });
+      state.closed.push(...sessionizer.drainClosed());
+      metrics.consumerLag.set(
+        { partition: String(batch.partition) },
+        Math.max(0, Number(batch.highWatermark) - state.nextOffset),
+      );
+      updateGauges();
+      if (now() - state.lastFlush >= config.ingest.flushInterval) await flush(state);
+    });
+    const last = batch.messages.at(-1);
+    if (last) resolveOffset(last.offset);
+    await heartbeat();
+  }
+
+  async function flushAll(reason: string): Promise<void> {
+    await exclusive(async () => {
+      for (const state of states.values()) {
+        if (reason === 'timer' && now() - state.lastFlush < config.ingest.flushInterval) continue;
+        await flush(state);
+      }
+      updateGauges();
+    });
+  }
+
+  return {
+    get ready() {
+      return assigned.length > 0 && !stopping;
+    },
+    get assignedPartitions() {
+      return assigned;
+    },
+    async start() {
+      await producer.connect();
+      await consumer.connect();
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        const mine = payload.memberAssignment[topic] ?? [];
+        assigned = [...mine].sort((a, b) => a - b);
+        // Partitions we no longer own: drop their in-memory state; the new owner resumes from the checkpoint.
+        void exclusive(async () => {
+          for (const p of [...states.keys()]) if (!mine.includes(p)) states.delete(p);
+        });
+        logger.info('partitions assigned', { partitions: assigned });
+      });
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        logger.error('consumer crashed', { error: payload.error, restart: payload.restart });
+      });
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: processBatch });
+      flushTimer = setInterval(
+        () => {
+          flushAll('timer').catch((error: unknown) => logger.error('periodic flush failed', { error }));
+        },
+        Math.max(100, Math.floor(config.ingest.flushInterval / 2)),
+      );
+      const applyRetention = () =>
+        store
+          .applyRetention(config.store.retentionDays, now())
+          .then((days) => days.length > 0 && logger.info('retention deleted days', { days }))
+          .catch((error: unknown) => logger.error('retention failed', { error }));
+      void applyRetention();
+      retentionTimer = setInterval(applyRetention, 3_600_000);
+      retentionTimer.unref();
+      logger.info('ingest started', {
+        topic,
+        groupId,
+        store: store.dir,
+        checkpoints: config.ingest.checkpointDir,
+      });
+    },
+    stop() {
+      stopped ??= (async () => {
+        if (flushTimer) clearInterval(flushTimer);
+        if (retentionTimer) clearInterval(retentionTimer);
+        stopping = true; // batches not yet started are skipped; the in-flight one finishes under the lock
+        await flushAll('shutdown');
+        await consumer.stop();
+        await consumer.disconnect();
+        await producer.disconnect();
+        logger.info('ingest stopped: closed sessions stored, state checkpointed, offsets committed');
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Kafka } from 'kafkajs';
+import { createCheckpointStore } from '../../src/ingest/checkpoint.js';
+import type { SessionTimeline } from '../../src/schemas/types.js';
+import { createTimelineStore } from '../../src/store/index.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+
+const EVENTS = 100_000;
+const PARTITIONS = 4;
+
+async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function endOffsets(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Starts the real ingest process; `started` resolves once it has joined the group and installed its handlers. */
+function startIngest(env: NodeJS.ProcessEnv): { child: ChildProcess; started: Promise<void> } {
+  const child = spawnCli(['ingest', '--port', '0'], env);
+  child.stdout!.resume();
+  let buffered = '';
+  const started = new Promise<void>((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered = (buffered + chunk).slice(-100_000);
+      if (buffered.includes('"msg":"ingest started"')) resolve();
+    });
+    child.once('exit', (code, signal) =>
+      reject(new Error(`ingest exited (${code ?? signal}) before starting: ${buffered.slice(-2000)}`)),
+    );
+  });
+  started.catch(() => undefined);
+  return { child, started };
+}
+
+async function storedSessions(dir: string): Promise<SessionTimeline[]> {
+  const sessions: SessionTimeline[] = [];
+  for await (const s of createTimelineStore(dir).read()) sessions.push(s);
+  return sessions.sort((a, b) => a.session_id.localeCompare(b.session_id));
+}
+
+const rand = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+
+describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => {
+  it(`stores exactly the sessions of an uninterrupted run over ${EVENTS} events despite >= 5 kills`, async () => {
+    const kafka = testKafka();
+    const topic = uniqueName('ingest-crash');
+    const dlq = uniqueName('ingest-crash-dlq');
+    await createTopic(kafka, topic, PARTITIONS);
+    await createTopic(kafka, dlq, 1);
+    const gen = await runCli([
+      'generate',
+      '--seed',
+      '21',
+      '--events',
+      String(EVENTS),
+      '--cookies',
+      '3000',
+      '--malformed-rate',
+      '0.001',
+      '--topic',
+      topic,
+      '--log-level',
+      'warn',
+    ]);
+    assert.equal(gen.code, 0, gen.stderr);
+    const end = await endOffsets(kafka, topic);
+    assert.ok(end >= EVENTS, `topic holds ${end} messages`);
+
+    const runEnv = (name: string) => {
+      const dir = mkdtempSync(join(tmpdir(), `ingest-${name}-`));
+      return {
+        dir,
+        groupId: uniqueName(`ingest-${name}`),
+        env: (groupId: string) => ({
+          INTENTSTREAM_TOPICS__EVENTS: topic,
+          INTENTSTREAM_TOPICS__DEAD_LETTER: dlq,
+          INTENTSTREAM_INGEST__GROUP_ID: groupId,
+          INTENTSTREAM_STORE__DIR: join(dir, 'store'),
+          INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
+          INTENTSTREAM_INGEST__FLUSH_INTERVAL: '250ms',
+          INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '6s',
+        }),
+      };
+    };
+    const caughtUp = (groupId: string) => async () => (await committedTotal(kafka, groupId, topic)) >= end;
+
+    // Reference: one uninterrupted run, stopped with SIGTERM once everything is committed.
+    const ref = runEnv('reference');
+    const { child: refChild, started: refStarted } = startIngest(ref.env(ref.groupId));
+    await refStarted;
+    await waitFor(caughtUp(ref.groupId), {
+      timeoutMs: 240_000,
+      intervalMs: 250,
+      what: 'reference run to commit every offset',
+    });
+    refChild.kill('SIGTERM');
+    const [refCode] = await once(refChild, 'exit');
+    assert.equal(refCode, 0, 'reference ingest exits cleanly on SIGTERM');
+
+    // Crash run: SIGKILL at random moments while it is making progress, restart each time.
+    const crash = runEnv('crash');
+    let kills = 0;
+    let lastCommitted = 0;
+    while (kills < 6) {
+      const { child } = startIngest(crash.env(crash.groupId));
+      const exited = once(child, 'exit');
+      const before = lastCommitted;
+      await waitFor(
+        async () => (lastCommitted = await committedTotal(kafka, crash.groupId, topic)) > before,
+        {
+          timeoutMs: 120_000,
+          intervalMs: 100,
+          what: `progress after restart ${kills}`,
+        },
+      );
+      if (lastCommitted >= end) {
+        child.kill('SIGKILL');
+        await exited;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, rand(0, 600)));
+      child.kill('SIGKILL');
+      const [, signal] = await exited;
+      assert.equal(signal, 'SIGKILL');
+      kills++;
+    }
+    assert.ok(kills >= 5, `only ${kills} kills happened before the run caught up; the test needs at least 5`);
+    const { child: finalChild, started: finalStarted } = startIngest(crash.env(crash.groupId));
+    await finalStarted;
+    await waitFor(caughtUp(crash.groupId), {
+      timeoutMs: 240_000,
+      intervalMs: 250,
+      what: 'crash run to catch up',
+    });
+    finalChild.kill('SIGTERM');
+    const [finalCode] = await once(finalChild, 'exit');
+    assert.equal(finalCode, 0, 'final ingest exits cleanly on SIGTERM');
+
+    const expected = await storedSessions(join(ref.dir, 'store'));
+    const actual = await storedSessions(join(crash.dir, 'store'));
+    assert.ok(expected.length > 3_000, `reference stored ${expected.length} sessions`);
+    const ids = actual.map((s) => s.session_id);
+    assert.equal(new Set(ids).size, ids.length, 'no session stored twice');
+    assert.equal(actual.length, expected.length, 'same number of sessions');
+    assert.deepEqual(actual, expected, 'same sessions, same events');
+
+    // Open-session state at the end is identical too.
+    for (let p = 0; p < PARTITIONS; p++) {
+      const a = await createCheckpointStore(join(ref.dir, 'checkpoints')).load(topic, p);
+      const b = await createCheckpointStore(join(crash.dir, 'checkpoints')).load(topic, p);
+      assert.ok(a && b, `checkpoints for partition ${p}`);
+      assert.equal(b.nextOffset, a.nextOffset);
+      assert.deepEqual(b.snapshot, a.snapshot, `open state of partition ${p}`);
+    }
+  });
+});
