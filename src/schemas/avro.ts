@@ -176,11 +176,33 @@ function guardedCollectionHook(schema: AvroSchema, opts: ForSchemaOptions): Type
 }
 
 /**
+ * timestamp-millis that stays a number of epoch ms in JS. Registering it (rather than letting avsc
+ * ignore the logical type) keeps `logicalType` in the schema written into container files, so
+ * fastavro, Spark and DuckDB read these fields as timestamps.
+ */
+class TimestampMillis extends avro.types.LogicalType {
+  override _fromValue(value: unknown): unknown {
+    return value;
+  }
+  override _toValue(value: unknown): unknown {
+    return value;
+  }
+  override _resolve(type: Type): ((v: unknown) => unknown) | undefined {
+    if (avro.Type.isType(type, 'long') || avro.Type.isType(type, 'logical:timestamp-millis')) return (v) => v;
+    return undefined;
+  }
+}
+
+/**
  * Builds an avsc type from a parsed schema (e.g. one fetched from a schema registry), with its own name
  * registry and with the count guard below applied. Throws on an invalid schema.
  */
 export function avroTypeFromSchema(schema: unknown, registry: Record<string, Type> = {}): Type {
-  return avro.Type.forSchema(schema as AvroSchema, { registry, typeHook: guardedCollectionHook });
+  return avro.Type.forSchema(schema as AvroSchema, {
+    registry,
+    typeHook: guardedCollectionHook,
+    logicalTypes: { 'timestamp-millis': TimestampMillis },
+  });
 }
 
 // ShopEvent and SessionTimeline share one registry: the timeline refers to io.intentstream.ShopEvent by name.
