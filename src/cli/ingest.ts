@@ -54,17 +54,17 @@ export function registerIngest(program: Command): void {
           readiness: [{ name: 'partitions_assigned', check: () => ingest.ready }],
         });
         // Handlers go in before start so a SIGTERM during start-up still drains instead of killing.
-        let started: Promise<void> | undefined;
+        const starting: { promise?: Promise<void> } = {};
         const stopped = new Promise<void>((resolve) => {
           onShutdownSignal(logger, async () => {
-            await started?.catch(() => undefined);
+            await starting.promise?.catch(() => undefined);
             await ingest.stop();
             await http.close();
             resolve();
           });
         });
-        started = ingest.start();
-        await started;
+        starting.promise = ingest.start();
+        await starting.promise;
         await stopped;
       }),
     );

@@ -68,9 +68,9 @@ export function createTimelineStore(dir: string): TimelineStore {
       const byDay = new Map<string, SessionTimeline[]>();
       for (const s of sessions) {
         const day = dayOf(s.start_time);
-        let list = byDay.get(day);
-        if (!list) byDay.set(day, (list = []));
-        list.push(s);
+        const list = byDay.get(day);
+        if (list) list.push(s);
+        else byDay.set(day, [s]);
       }
       const written: string[] = [];
       for (const [day, list] of [...byDay].sort(([a], [b]) => a.localeCompare(b))) {

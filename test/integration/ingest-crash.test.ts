@@ -128,7 +128,10 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
       const exited = once(child, 'exit');
       const before = lastCommitted;
       await waitFor(
-        async () => (lastCommitted = await committedTotal(kafka, crash.groupId, topic)) > before,
+        async () => {
+          lastCommitted = await committedTotal(kafka, crash.groupId, topic);
+          return lastCommitted > before;
+        },
         {
           timeoutMs: 120_000,
           intervalMs: 100,
