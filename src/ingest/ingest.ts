@@ -68,6 +68,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
   const consumer: Consumer = kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 1_000, // bounds how long a SIGTERM drain waits for an in-flight fetch
     sessionTimeout: config.kafka.sessionTimeout,
     heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeout / 10)),
   });
