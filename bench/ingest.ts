@@ -38,7 +38,10 @@ const kafka = createKafka({ config: base, logger });
 const admin = kafka.admin();
 await admin.connect();
 await admin.createTopics({
-  topics: [{ topic, numPartitions: PARTITIONS }, { topic: `${topic}-dlq`, numPartitions: 1 }],
+  topics: [
+    { topic, numPartitions: PARTITIONS },
+    { topic: `${topic}-dlq`, numPartitions: 1 },
+  ],
   waitForLeaders: true,
 });
 await admin.disconnect();
@@ -91,11 +94,19 @@ async function ingest() {
   const stopSeconds = (performance.now() - s0) / 1000;
   const sessions = (await metrics.sessionsClosed.get()).values.reduce((s, v) => s + v.value, 0);
   const sum = async (h: typeof metrics.storeWrite) =>
-    (await h.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'))?.value ?? 0;
+    (await h.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'))?.value ??
+    0;
   const storeSeconds = await sum(metrics.storeWrite);
   const checkpointSeconds = await sum(metrics.checkpointWrite);
   rmSync(dir, { recursive: true, force: true });
-  return { rate: (produced - first) / seconds, sessions, stopSeconds, seconds, storeSeconds, checkpointSeconds };
+  return {
+    rate: (produced - first) / seconds,
+    sessions,
+    stopSeconds,
+    seconds,
+    storeSeconds,
+    checkpointSeconds,
+  };
 }
 
 const pass = await passthrough();
@@ -105,7 +116,12 @@ writeResult('ingest', {
   unit: 'events/s',
   reference: Math.round(pass),
   ratio: Math.round((ing.rate / pass) * 1000) / 1000,
-  config: { events: produced, partitions: PARTITIONS, encoding: 'avro', flushInterval: config.ingest.flushInterval },
+  config: {
+    events: produced,
+    partitions: PARTITIONS,
+    encoding: 'avro',
+    flushInterval: config.ingest.flushInterval,
+  },
   machine: machine(),
   reference_name: 'kafkajs passthrough consumer that only decodes',
   sessions_closed: ing.sessions,

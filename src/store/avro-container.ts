@@ -26,7 +26,11 @@ export interface ContainerOptions {
  * re-encode on overflow), and deflate runs on libuv's thread pool, so
  * compression overlaps with the consumer on the other core.
  */
-export async function encodeContainer(type: Type, records: readonly unknown[], options: ContainerOptions = {}): Promise<Buffer> {
+export async function encodeContainer(
+  type: Type,
+  records: readonly unknown[],
+  options: ContainerOptions = {},
+): Promise<Buffer> {
   const { syncMarker = randomBytes(16), codec = 'deflate', level = 1 } = options;
   const header = Buffer.concat([
     MAGIC,

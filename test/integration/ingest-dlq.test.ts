@@ -32,7 +32,9 @@ const ev = (cookie: string, id: string, minutes: number, type = 'page_view'): Sh
 
 /** Reads one sample value from Prometheus text format. */
 function sample(text: string, name: string, labels = ''): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}` : ''}`) && !l.startsWith('#'));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}${labels ? `{${labels}` : ''}`) && !l.startsWith('#'));
   return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }
 
@@ -51,7 +53,10 @@ describe('ingest routes bad and late input to the dead-letter topic and reports 
       { key: 'a', value: encodeEvent(ev('a', 'a2', 5, 'product_view')) }, // duplicate
       { key: 'b', value: encodeEventJson(ev('b', 'b1', 200)) }, // watermark -> 198 min
       { key: 'a', value: encodeEvent(ev('a', 'a3', 10)) }, // 188 min behind the watermark: late
-      { key: 'b', value: Buffer.from(JSON.stringify({ cookie_id: 'b', event_id: 'x', event_type: 'search' })) }, // missing event_time
+      {
+        key: 'b',
+        value: Buffer.from(JSON.stringify({ cookie_id: 'b', event_id: 'x', event_type: 'search' })),
+      }, // missing event_time
       { key: 'b', value: encodeEventJson(ev('b', 'b2', 201, 'search')) },
       { key: 'c', value: encodeEventJson(ev('c', 'c1', 300)) }, // closes b (gap) and a
     ];
@@ -74,9 +79,12 @@ describe('ingest routes bad and late input to the dead-letter topic and reports 
       stderr += d;
     });
     try {
-      const url = await waitFor(() => /"msg":"http server listening"[^\n]*"url":"([^"]+)"/.exec(stderr)?.[1], {
-        what: 'metrics server url',
-      });
+      const url = await waitFor(
+        () => /"msg":"http server listening"[^\n]*"url":"([^"]+)"/.exec(stderr)?.[1],
+        {
+          what: 'metrics server url',
+        },
+      );
       const metrics = await waitFor(
         async () => {
           const text = await (await fetch(`${url}/metrics`)).text();
@@ -93,7 +101,10 @@ describe('ingest routes bad and late input to the dead-letter topic and reports 
       assert.equal(sample(metrics, INGEST_METRICS.deadLetters, 'reason="missing_field"'), 1);
       assert.equal(sample(metrics, INGEST_METRICS.openSessions), 1);
       assert.equal(sample(metrics, INGEST_METRICS.consumerLag, 'partition="0"'), 0);
-      assert.ok(sample(metrics, 'intentstream_process_cpu_seconds_total') !== undefined, 'default process metrics');
+      assert.ok(
+        sample(metrics, 'intentstream_process_cpu_seconds_total') !== undefined,
+        'default process metrics',
+      );
       const ready = await fetch(`${url}/readyz`);
       assert.equal(ready.status, 200);
     } finally {
