@@ -28,7 +28,10 @@ export const configSchema = z
         requestTimeout: duration,
         schemaRegistryUrl: z.string().url().nullable(),
         maxMessageBytes: positiveInt,
-        sessionTimeout: duration.refine((v) => v >= 6_000, 'must be at least 6s (the broker minimum)'),
+        sessionTimeout: duration.refine(
+          (v) => v >= 1_000,
+          'must be at least 1s (and within the broker group.min/max.session.timeout.ms)',
+        ),
       })
       .strict(),
     topics: z

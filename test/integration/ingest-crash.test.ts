@@ -63,31 +63,12 @@ async function storedSessions(dir: string): Promise<SessionTimeline[]> {
 const rand = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
 describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => {
-  it(`stores exactly the sessions of an uninterrupted run over ${EVENTS} events despite >= 5 kills`, async () => {
+  it(`stores exactly the sessions of an uninterrupted run over ${EVENTS} events while it is SIGKILLed at least 5 times during live traffic`, async (t) => {
     const kafka = testKafka();
     const topic = uniqueName('ingest-crash');
     const dlq = uniqueName('ingest-crash-dlq');
     await createTopic(kafka, topic, PARTITIONS);
     await createTopic(kafka, dlq, 1);
-    const gen = await runCli([
-      'generate',
-      '--seed',
-      '21',
-      '--events',
-      String(EVENTS),
-      '--cookies',
-      '3000',
-      '--malformed-rate',
-      '0.001',
-      '--topic',
-      topic,
-      '--log-level',
-      'warn',
-    ]);
-    assert.equal(gen.code, 0, gen.stderr);
-    const end = await endOffsets(kafka, topic);
-    assert.ok(end >= EVENTS, `topic holds ${end} messages`);
-
     const runEnv = (name: string) => {
       const dir = mkdtempSync(join(tmpdir(), `ingest-${name}-`));
       return {
@@ -100,13 +81,79 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
           INTENTSTREAM_STORE__DIR: join(dir, 'store'),
           INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
           INTENTSTREAM_INGEST__FLUSH_INTERVAL: '250ms',
-          INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '6s',
+          INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '2s',
         }),
       };
     };
-    const caughtUp = (groupId: string) => async () => (await committedTotal(kafka, groupId, topic)) >= end;
 
-    // Reference: one uninterrupted run, stopped with SIGTERM once everything is committed.
+    // Live traffic: the generator produces 100,000 events at a bounded rate while ingest is killed.
+    const generator = runCli([
+      'generate',
+      '--seed',
+      '21',
+      '--events',
+      String(EVENTS),
+      '--cookies',
+      '3000',
+      '--malformed-rate',
+      '0.001',
+      '--rate',
+      '8000',
+      '--topic',
+      topic,
+      '--log-level',
+      'warn',
+    ]);
+    let generating = true;
+    void generator.finally(() => {
+      generating = false;
+    });
+
+    // Crash run: SIGKILL at random moments while traffic flows (each time after the run made some
+    // progress, so every kill interrupts real work), restart each time, at least 5 times.
+    const crash = runEnv('crash');
+    let kills = 0;
+    let committed = 0;
+    while (generating || kills < 5) {
+      const { child } = startIngest(crash.env(crash.groupId));
+      const exited = once(child, 'exit');
+      const before = committed;
+      await waitFor(
+        async () => {
+          committed = await committedTotal(kafka, crash.groupId, topic);
+          return committed > before;
+        },
+        { timeoutMs: 60_000, intervalMs: 50, what: `progress after restart ${kills}` },
+      );
+      await new Promise((r) => setTimeout(r, rand(0, 400)));
+      child.kill('SIGKILL');
+      const [, signal] = await exited;
+      assert.equal(signal, 'SIGKILL');
+      kills++;
+    }
+    t.diagnostic(`${kills} SIGKILLs during the run`);
+    const gen = await generator;
+    assert.equal(gen.code, 0, gen.stderr);
+    const end = await endOffsets(kafka, topic);
+    assert.ok(end >= EVENTS, `topic holds ${end} messages`);
+    const caughtUp = (groupId: string) => async () => (await committedTotal(kafka, groupId, topic)) >= end;
+    const beforeFinal = await committedTotal(kafka, crash.groupId, topic);
+    assert.ok(
+      beforeFinal > 0 && beforeFinal < end,
+      `the killed runs made partial progress (${beforeFinal}/${end})`,
+    );
+    const { child: finalChild, started: finalStarted } = startIngest(crash.env(crash.groupId));
+    await finalStarted;
+    await waitFor(caughtUp(crash.groupId), {
+      timeoutMs: 240_000,
+      intervalMs: 250,
+      what: 'crash run to catch up',
+    });
+    finalChild.kill('SIGTERM');
+    const [finalCode] = await once(finalChild, 'exit');
+    assert.equal(finalCode, 0, 'final ingest exits cleanly on SIGTERM');
+
+    // Reference: one uninterrupted run over the same topic, stopped with SIGTERM once everything is committed.
     const ref = runEnv('reference');
     const { child: refChild, started: refStarted } = startIngest(ref.env(ref.groupId));
     await refStarted;
@@ -118,48 +165,6 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
     refChild.kill('SIGTERM');
     const [refCode] = await once(refChild, 'exit');
     assert.equal(refCode, 0, 'reference ingest exits cleanly on SIGTERM');
-
-    // Crash run: SIGKILL at random moments while it is making progress, restart each time.
-    const crash = runEnv('crash');
-    let kills = 0;
-    let lastCommitted = 0;
-    while (kills < 6) {
-      const { child } = startIngest(crash.env(crash.groupId));
-      const exited = once(child, 'exit');
-      const before = lastCommitted;
-      await waitFor(
-        async () => {
-          lastCommitted = await committedTotal(kafka, crash.groupId, topic);
-          return lastCommitted > before;
-        },
-        {
-          timeoutMs: 120_000,
-          intervalMs: 100,
-          what: `progress after restart ${kills}`,
-        },
-      );
-      if (lastCommitted >= end) {
-        child.kill('SIGKILL');
-        await exited;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, rand(0, 600)));
-      child.kill('SIGKILL');
-      const [, signal] = await exited;
-      assert.equal(signal, 'SIGKILL');
-      kills++;
-    }
-    assert.ok(kills >= 5, `only ${kills} kills happened before the run caught up; the test needs at least 5`);
-    const { child: finalChild, started: finalStarted } = startIngest(crash.env(crash.groupId));
-    await finalStarted;
-    await waitFor(caughtUp(crash.groupId), {
-      timeoutMs: 240_000,
-      intervalMs: 250,
-      what: 'crash run to catch up',
-    });
-    finalChild.kill('SIGTERM');
-    const [finalCode] = await once(finalChild, 'exit');
-    assert.equal(finalCode, 0, 'final ingest exits cleanly on SIGTERM');
 
     const expected = await storedSessions(join(ref.dir, 'store'));
     const actual = await storedSessions(join(crash.dir, 'store'));
