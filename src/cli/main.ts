@@ -5,6 +5,7 @@ import { registerConsume } from './consume.js';
 import { registerGenerate } from './generate.js';
 import { registerImport } from './import.js';
 import { registerIngest } from './ingest.js';
+import { registerOps } from './ops.js';
 import { registerTopics } from './topics.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerIngest(program);
   registerTopics(program);
   registerConfig(program);
+  registerOps(program);
   return program;
 }
 

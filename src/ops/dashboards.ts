@@ -1,0 +1,148 @@
+/**
+ * Grafana dashboards as code, built from the exported metric-name constants so
+ * a renamed metric breaks the build instead of a panel. `intentstream ops
+ * dashboards` writes them to config/grafana/dashboards/; a unit test checks
+ * the committed files equal this output.
+ */
+import { INGEST_METRICS } from '../metrics/ingest-metrics.js';
+import { TRAINER_METRICS } from '../metrics/trainer-metrics.js';
+
+export interface PanelSpec {
+  title: string;
+  /** PromQL; each becomes one target. */
+  queries: { expr: string; legend?: string }[];
+  unit?: string;
+  kind?: 'timeseries' | 'stat';
+}
+
+export interface DashboardSpec {
+  uid: string;
+  title: string;
+  panels: PanelSpec[];
+}
+
+const rate = (metric: string, by = '') => `sum${by ? ` by (${by})` : ''}(rate(${metric}[1m]))`;
+const quantile = (q: number, histogram: string) =>
+  `histogram_quantile(${q}, sum by (le) (rate(${histogram}_bucket[5m])))`;
+
+export const PIPELINE_DASHBOARD: DashboardSpec = {
+  uid: 'intentstream-pipeline',
+  title: 'intentstream / pipeline',
+  panels: [
+    {
+      title: 'Events/s by outcome',
+      queries: [{ expr: rate(INGEST_METRICS.events, 'outcome'), legend: '{{outcome}}' }],
+      unit: 'ops',
+    },
+    {
+      title: 'Consumer lag (messages)',
+      queries: [{ expr: `sum by (partition) (${INGEST_METRICS.consumerLag})`, legend: 'p{{partition}}' }],
+    },
+    {
+      title: 'Open sessions',
+      queries: [
+        { expr: `sum(${INGEST_METRICS.openSessions})`, legend: 'open' },
+        { expr: `sum(${INGEST_METRICS.pendingEvents})`, legend: 'pending events' },
+      ],
+    },
+    {
+      title: 'Dead letters/s by reason',
+      queries: [{ expr: rate(INGEST_METRICS.deadLetters, 'reason'), legend: '{{reason}}' }],
+      unit: 'ops',
+    },
+    {
+      title: 'Sessions closed/s by reason',
+      queries: [{ expr: rate(INGEST_METRICS.sessionsClosed, 'reason'), legend: '{{reason}}' }],
+      unit: 'ops',
+    },
+    {
+      title: 'Events per session (p50, p95)',
+      queries: [
+        { expr: quantile(0.5, INGEST_METRICS.sessionEvents), legend: 'p50' },
+        { expr: quantile(0.95, INGEST_METRICS.sessionEvents), legend: 'p95' },
+      ],
+    },
+    {
+      title: 'Store write latency p99',
+      queries: [
+        { expr: quantile(0.99, INGEST_METRICS.storeWrite), legend: 'store' },
+        { expr: quantile(0.99, INGEST_METRICS.checkpointWrite), legend: 'checkpoint' },
+      ],
+      unit: 's',
+    },
+    {
+      title: 'Event-time watermark lag',
+      queries: [{ expr: `time() - min(${INGEST_METRICS.watermark})`, legend: 'now − watermark' }],
+      unit: 's',
+    },
+  ],
+};
+
+export const MODEL_DASHBOARD: DashboardSpec = {
+  uid: 'intentstream-model',
+  title: 'intentstream / model',
+  panels: [
+    {
+      title: 'ROC-AUC by split (candidate)',
+      queries: [{ expr: `max by (split) (${TRAINER_METRICS.auc}{model="candidate"})`, legend: '{{split}}' }],
+    },
+    {
+      title: 'Test AUC: candidate vs references',
+      queries: [{ expr: `max by (model) (${TRAINER_METRICS.auc}{split="test"})`, legend: '{{model}}' }],
+    },
+    {
+      title: 'Training runs by result',
+      queries: [{ expr: `sum by (result) (increase(${TRAINER_METRICS.runs}[1h]))`, legend: '{{result}}' }],
+    },
+    {
+      title: 'Training duration p95',
+      queries: [{ expr: quantile(0.95, TRAINER_METRICS.duration), legend: 'p95' }],
+      unit: 's',
+    },
+    {
+      title: 'Time since last successful training',
+      kind: 'stat',
+      queries: [{ expr: `time() - max(${TRAINER_METRICS.lastSuccess})` }],
+      unit: 's',
+    },
+    {
+      title: 'Examples by split',
+      queries: [{ expr: `max by (split) (${TRAINER_METRICS.examples})`, legend: '{{split}}' }],
+    },
+    {
+      title: 'Training backend',
+      kind: 'stat',
+      queries: [{ expr: `max by (backend) (${TRAINER_METRICS.backend})`, legend: '{{backend}}' }],
+    },
+  ],
+};
+
+export const DASHBOARDS: DashboardSpec[] = [PIPELINE_DASHBOARD, MODEL_DASHBOARD];
+
+/** Grafana dashboard JSON (schema 39) for a spec: a two-column grid, Prometheus datasource by uid. */
+export function toGrafana(spec: DashboardSpec): Record<string, unknown> {
+  return {
+    uid: spec.uid,
+    title: spec.title,
+    tags: ['intentstream'],
+    timezone: 'utc',
+    schemaVersion: 39,
+    version: 1,
+    refresh: '10s',
+    time: { from: 'now-1h', to: 'now' },
+    panels: spec.panels.map((p, i) => ({
+      id: i + 1,
+      type: p.kind ?? 'timeseries',
+      title: p.title,
+      datasource: { type: 'prometheus', uid: 'prometheus' },
+      gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: Math.floor(i / 2) * 8 },
+      fieldConfig: { defaults: { unit: p.unit ?? 'short' }, overrides: [] },
+      targets: p.queries.map((q, j) => ({
+        refId: String.fromCharCode(65 + j),
+        datasource: { type: 'prometheus', uid: 'prometheus' },
+        expr: q.expr,
+        ...(q.legend ? { legendFormat: q.legend } : {}),
+      })),
+    })),
+  };
+}
