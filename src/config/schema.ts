@@ -45,6 +45,7 @@ const trainerSchema = z
     dataset: z
       .object({
         prefixesPerSession: z.number().int().min(0),
+        prefixWeight: z.number().gt(0).max(1),
         split: z
           .object({ train: fraction, validation: fraction })
           .strict()
@@ -82,6 +83,7 @@ const trainerSchema = z
         epochs: positiveInt,
         batchSize: positiveInt,
         learningRate: z.number().positive(),
+        learningRateDecay: z.number().gt(0).max(1),
         patience: positiveInt,
         classWeight: z.union([z.enum(['balanced', 'none']), z.number().positive()]),
         embeddingL2: z.number().min(0),

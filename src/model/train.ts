@@ -47,8 +47,12 @@ export interface TrainOptions {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** Multiplier of the learning rate per epoch (1 = constant). */
+  learningRateDecay?: number;
   patience: number;
   classWeight: ClassWeight;
+  /** Loss weight of a sampled prefix relative to a full observable sequence (default 1). */
+  prefixWeight?: number;
   /** L2 penalty on the embedding tables (sum of squares, added to the mean loss); 0 = none. */
   embeddingL2?: number;
   seed: number;
@@ -97,6 +101,11 @@ export function positiveClassWeight(labels: ArrayLike<number>, classWeight: Clas
 const trainableVariables = (model: tf.LayersModel) =>
   model.trainableWeights.map((w) => w.read() as tf.Variable);
 
+/** Adam reads its `learningRate` field at every step; tfjs has no public setter. */
+function setLearningRate(optimizer: tf.AdamOptimizer, rate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+}
+
 /** Copies of the model's weights that survive later training steps. */
 const snapshotWeights = (model: tf.LayersModel) =>
   model.getWeights().map((w) => tf.tensor(w.dataSync().slice(), w.shape));
@@ -109,6 +118,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const optimizer = tf.train.adam(options.learningRate);
   const variables = trainableVariables(model);
   const embeddingL2 = options.embeddingL2 ?? 0;
+  const prefixWeight = options.prefixWeight ?? 1;
   const embeddingTables = model.layers
     .filter((layer) => layer.getClassName() === 'Embedding')
     .flatMap((layer) => layer.trainableWeights.map((w) => w.read()));
@@ -144,6 +154,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       best = saved.best;
       const { files: _files, version: _version, ...rest } = saved.state;
       state = rest;
+      // A run that ended because it used up its epochs (not by early stopping) continues when
+      // resumed with more epochs.
+      if (
+        state.finished &&
+        state.epochsWithoutImprovement < options.patience &&
+        options.epochs > state.epoch
+      ) {
+        state.finished = false;
+      }
       logger.info('training resumed from checkpoint', {
         dir: options.checkpointDir,
         epoch: state.epoch,
@@ -168,6 +187,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       break;
     }
     const epoch = state.epoch + 1;
+    // Exponential decay per epoch, a function of the epoch alone, so a resumed run gets the same rate.
+    setLearningRate(optimizer, options.learningRate * (options.learningRateDecay ?? 1) ** (epoch - 1));
     const epochStart = performance.now();
     const lengths = options.train.examples.map((e) => stepsOf(encoder, e));
     const batches = planBatches(lengths, options.batchSize, new Rng(hash32(options.seed, 0x65706f63, epoch)));
@@ -183,7 +204,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const loss = tf.tidy(() => {
         const inputs = batchInputs(encoder, options.train, batch);
         const labels = batchLabels(options.train, batch);
-        const weights = tf.add(1, tf.mul(labels, positiveWeight - 1));
+        const exampleWeights = tf.tensor2d(
+          Float32Array.from(batch, (i) => (options.train.examples[i]!.full ? 1 : prefixWeight)),
+          [batch.length, 1],
+        );
+        const weights = tf.mul(exampleWeights, tf.add(1, tf.mul(labels, positiveWeight - 1)));
         return optimizer.minimize(
           () => {
             const p = model.apply(inputs, { training: true }) as tf.Tensor;
