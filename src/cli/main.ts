@@ -6,6 +6,7 @@ import { registerGenerate } from './generate.js';
 import { registerImport } from './import.js';
 import { registerIngest } from './ingest.js';
 import { registerTopics } from './topics.js';
+import { registerTrain } from './train.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerImport(program);
   registerIngest(program);
   registerTopics(program);
+  registerTrain(program);
   registerConfig(program);
   return program;
 }
