@@ -7,6 +7,7 @@ import { registerImport } from './import.js';
 import { registerIngest } from './ingest.js';
 import { registerOps } from './ops.js';
 import { registerTopics } from './topics.js';
+import { registerTrain } from './train.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerImport(program);
   registerIngest(program);
   registerTopics(program);
+  registerTrain(program);
   registerConfig(program);
   registerOps(program);
   return program;

@@ -17,6 +17,91 @@ const topicName = z
   .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: 1-249 of letters, digits, ".", "_", "-"');
 const broker = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:9092');
 
+const fraction = z.number().gt(0).lt(1);
+const eventType = z.string().min(1);
+
+/**
+ * Outcome labels, computed at training time from the stored events. `kind` is the discriminator so
+ * multi-class outcome rules can be added as another member without touching the binary one.
+ */
+const labelsSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('binary'),
+      target: eventType,
+      truncateAt: z.array(eventType),
+    })
+    .strict(),
+]);
+
+const trainerSchema = z
+  .object({
+    modelsDir: z.string().min(1),
+    checkpointDir: z.string().min(1),
+    windowDays: z.number().positive(),
+    seed: z.number().int().min(0).max(4_294_967_295),
+    backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
+    labels: labelsSchema,
+    dataset: z
+      .object({
+        prefixesPerSession: z.number().int().min(0),
+        prefixWeight: z.number().gt(0).max(1),
+        split: z
+          .object({ train: fraction, validation: fraction })
+          .strict()
+          .refine((s) => s.train + s.validation < 1, 'train + validation must leave a test share (< 1)'),
+        cookieSplit: z.enum(['mixed', 'exclusive']),
+      })
+      .strict(),
+    features: z
+      .object({
+        maxSteps: positiveInt,
+        itemBuckets: positiveInt,
+        categoryBuckets: positiveInt,
+        maxVocabulary: positiveInt,
+        minCount: positiveInt,
+        sessionState: z.boolean(),
+      })
+      .strict(),
+    model: z
+      .object({
+        lstmUnits: z.array(positiveInt).min(1, 'at least one LSTM layer'),
+        dropout: z.number().min(0).lt(1),
+        embeddingDims: z
+          .object({
+            eventType: positiveInt,
+            item: positiveInt,
+            category: positiveInt,
+            device: positiveInt,
+            referrer: positiveInt,
+          })
+          .strict(),
+      })
+      .strict(),
+    training: z
+      .object({
+        epochs: positiveInt,
+        batchSize: positiveInt,
+        learningRate: z.number().positive(),
+        learningRateDecay: z.number().gt(0).max(1),
+        patience: positiveInt,
+        classWeight: z.union([z.enum(['balanced', 'none']), z.number().positive()]),
+        embeddingL2: z.number().min(0),
+        correctPriorShift: z.boolean(),
+        fastWasmMatMul: z.boolean(),
+      })
+      .strict(),
+    evaluation: z
+      .object({
+        threshold: z.number().gt(0).lt(1).nullable(),
+        calibrationBins: positiveInt,
+        baselineL2: z.number().min(0),
+        baselineIterations: positiveInt,
+      })
+      .strict(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']) }).strict(),
@@ -73,7 +158,10 @@ export const configSchema = z
         ports: z.object({ ingest: port, scorer: port, trainer: port, generator: port }).strict(),
       })
       .strict(),
+    trainer: trainerSchema,
   })
   .strict();
 
 export type Config = z.output<typeof configSchema>;
+export type TrainerConfig = Config['trainer'];
+export type LabelConfig = TrainerConfig['labels'];

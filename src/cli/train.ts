@@ -1,0 +1,218 @@
+import { join, resolve } from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';
+import { buildManifest, candidateVersion, writeCandidate } from '../model/candidate.js';
+import { runTraining } from '../model/pipeline.js';
+import { createTimelineStore } from '../store/index.js';
+import type { TimelineStore } from '../store/index.js';
+import { createProgress } from '../util/progress.js';
+import { onShutdownSignal } from '../util/shutdown.js';
+import { action, contextFrom, parseIntOption } from './context.js';
+
+const DAY_MS = 86_400_000;
+
+interface TrainCliOptions {
+  from?: number;
+  to?: number;
+  days?: number;
+  resume?: boolean;
+  epochs?: number;
+  seed?: number;
+  backend?: BackendChoice;
+  out?: string;
+  store?: string;
+  checkpointDir?: string;
+}
+
+const isoTime = (name: string) => (value: string) => {
+  const t = Date.parse(value);
+  if (Number.isNaN(t))
+    throw new InvalidArgumentError(`--${name} must be an ISO-8601 date or time, got ${value}`);
+  return t;
+};
+
+const wrap =
+  <T>(parse: (v: string) => T) =>
+  (v: string): T => {
+    try {
+      return parse(v);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+
+/** Start time of the newest stored session (the store is by day of session start). */
+export async function newestSessionStart(store: TimelineStore): Promise<number | undefined> {
+  const days = await store.listDays();
+  for (const day of days.reverse()) {
+    let newest: number | undefined;
+    const from = Date.parse(`${day}T00:00:00Z`);
+    for await (const s of store.read({ from, to: from + DAY_MS }))
+      newest = Math.max(newest ?? s.start_time, s.start_time);
+    if (newest !== undefined) return newest;
+  }
+  return undefined;
+}
+
+/** [from, to) of session start times to train on; defaults relative to the newest stored session. */
+export async function trainingRange(
+  store: TimelineStore,
+  options: { from?: number; to?: number; days: number },
+): Promise<{ from: number; to: number }> {
+  if (options.from !== undefined && options.to !== undefined) return { from: options.from, to: options.to };
+  const newest = await newestSessionStart(store);
+  if (newest === undefined && options.to === undefined) {
+    throw new Error(`the timeline store ${store.dir} holds no sessions: ingest or import some first`);
+  }
+  const to = options.to ?? (newest as number) + 1;
+  return { from: options.from ?? to - options.days * DAY_MS, to };
+}
+
+/**
+ * `intentstream train`: reads timelines from the store, builds the dataset, trains the LSTM
+ * (checkpoint per epoch; --resume continues), evaluates it against the order-blind baseline and the
+ * shuffled-order ablation, and writes a candidate model directory. Prints one JSON summary line.
+ * SIGINT/SIGTERM stop training at the next batch; the last epoch's checkpoint stays for --resume.
+ */
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'train a candidate model from the timeline store (dataset → LSTM → evaluation → candidate dir)',
+    )
+    .option(
+      '--from <iso>',
+      'first session start time to train on (default: --days before --to)',
+      wrap(isoTime('from')),
+    )
+    .option(
+      '--to <iso>',
+      'end (exclusive) of session start times (default: just after the newest stored session)',
+      wrap(isoTime('to')),
+    )
+    .option(
+      '--days <n>',
+      'window length in days when --from is not given (default trainer.windowDays)',
+      wrap(parseIntOption('days')),
+    )
+    .option(
+      '--resume',
+      'continue from the last checkpoint in trainer.checkpointDir (same data, config and seed)',
+    )
+    .option(
+      '--epochs <n>',
+      'maximum epochs (default trainer.training.epochs)',
+      wrap(parseIntOption('epochs')),
+    )
+    .option('--seed <n>', 'random seed (default trainer.seed)', wrap(parseIntOption('seed')))
+    .option('--backend <name>', `auto | ${BACKENDS.join(' | ')} (default trainer.backend)`)
+    .option('--out <dir>', 'candidate directory to write (default <trainer.modelsDir>/candidates/<version>)')
+    .option('--store <dir>', 'timeline store directory (default store.dir)')
+    .option('--checkpoint-dir <dir>', 'checkpoint directory (default trainer.checkpointDir)')
+    .action(
+      action(async (opts: TrainCliOptions, cmd: Command) => {
+        const trainerOverrides = {
+          ...(opts.epochs !== undefined ? { training: { epochs: opts.epochs } } : {}),
+          ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+          ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+          ...(opts.checkpointDir !== undefined ? { checkpointDir: opts.checkpointDir } : {}),
+        };
+        const { config, logger } = contextFrom(cmd, 'trainer', {
+          trainer: trainerOverrides,
+          ...(opts.store ? { store: { dir: opts.store } } : {}),
+        });
+        const trainer = config.trainer;
+        const store = createTimelineStore(config.store.dir);
+        const range = await trainingRange(store, {
+          from: opts.from,
+          to: opts.to,
+          days: opts.days ?? trainer.windowDays,
+        });
+        const dataRange = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() };
+        const backend = await selectBackend({
+          requested: trainer.backend,
+          logger,
+          fastWasmMatMul: trainer.training.fastWasmMatMul,
+        });
+        logger.info('training started', {
+          store: store.dir,
+          ...dataRange,
+          backend: backend.backend,
+          resume: Boolean(opts.resume),
+          checkpointDir: trainer.checkpointDir,
+        });
+        let stopRequested = false;
+        const removeSignals = onShutdownSignal(logger, async () => {
+          stopRequested = true;
+        });
+        let run: Awaited<ReturnType<typeof runTraining>>;
+        try {
+          run = await runTraining({
+            sessions: store.read(range),
+            config: trainer,
+            logger,
+            checkpointDir: trainer.checkpointDir,
+            resume: Boolean(opts.resume),
+            progress: (total) => createProgress({ logger, label: 'train', unit: 'examples', total }),
+            shouldStop: () => stopRequested,
+          });
+        } finally {
+          removeSignals();
+        }
+        if (!run.report) {
+          logger.warn(
+            'training interrupted; the last completed epoch is checkpointed: run again with --resume',
+            {
+              epochsCompleted: run.training.epochsCompleted,
+              checkpointDir: trainer.checkpointDir,
+            },
+          );
+          process.exitCode = 130;
+          return;
+        }
+        const now = new Date();
+        const version = candidateVersion(now, trainer, dataRange);
+        const dir = resolve(opts.out ?? join(trainer.modelsDir, 'candidates', version));
+        const manifest = buildManifest({
+          version,
+          now,
+          range: dataRange,
+          backend,
+          dataset: run.dataset.summary,
+          training: run.training,
+          config: trainer,
+          fingerprint: run.fingerprint,
+          model: run.model,
+          report: run.report,
+        });
+        await writeCandidate({ dir, model: run.model, encoder: run.encoder, report: run.report, manifest });
+        logger.info('candidate written', { version, dir });
+        const r = run.report;
+        process.stdout.write(
+          `${JSON.stringify({
+            version,
+            dir,
+            backend: backend.backend,
+            dataRange,
+            sessions: Object.fromEntries(
+              Object.entries(run.dataset.summary.splits).map(([k, v]) => [k, v.sessions]),
+            ),
+            epochs: run.training.epochsCompleted,
+            bestEpoch: run.training.bestEpoch,
+            resumedFromEpoch: run.training.resumedFromEpoch,
+            seconds: Math.round(run.training.seconds * 10) / 10,
+            stepsPerSecond: Math.round(run.training.stepsPerSecond),
+            test: {
+              rocAuc: r.splits.test.rocAuc,
+              prAuc: r.splits.test.prAuc,
+              logLoss: r.splits.test.logLoss,
+            },
+            baselineTestRocAuc: r.baseline.test.rocAuc,
+            shuffledTestRocAuc: r.orderAblation.test.rocAuc,
+            threshold: r.threshold.value,
+          })}\n`,
+        );
+        run.model.dispose();
+      }),
+    );
+}

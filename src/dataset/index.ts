@@ -1,0 +1,23 @@
+/** Training datasets from stored timelines: labels, observable prefixes, time split, prefix sampling. */
+export { shuffleEventOrder } from './ablation.js';
+export {
+  buildDataset,
+  type Dataset,
+  type DatasetOptions,
+  type DatasetSession,
+  type DatasetSplit,
+  type DatasetSummary,
+  type Example,
+  exampleLabels,
+  type SplitSummary,
+} from './dataset.js';
+export { type CutReason, DEFAULT_LABELS, type LabeledSession, labelClasses, labelSession } from './labels.js';
+export { samplePrefixLengths, sessionPrefixLengths } from './prefixes.js';
+export {
+  SPLIT_NAMES,
+  type SplitFractions,
+  type SplitItem,
+  type SplitName,
+  type TimeSplit,
+  timeSplit,
+} from './split.js';

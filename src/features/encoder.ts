@@ -1,0 +1,289 @@
+/**
+ * The feature encoder shared by the trainer and the live scorer (no train/serve skew): both call
+ * the same `writeStep` for every event, the trainer over whole stored sessions, the scorer one
+ * event at a time as they arrive.
+ *
+ * Per event: five categorical ids (embedded by the model) and a few numeric features.
+ *   eventType  fixed vocabulary (index layout of vocabulary.ts: 0 pad, 1 OOV, 2.. values)
+ *   item       1 = no item, 2.. = stableHash(item_id) mod itemBuckets
+ *   category   1 = no category, 2.. = stableHash(category_id) mod categoryBuckets
+ *   device, referrer   vocabularies fitted on the training split
+ *   numeric    log1p(price), log1p(s since previous event), log1p(s since session start),
+ *              log1p(step index), hour of day and day of week as sin/cos (UTC); with
+ *              sessionState also item/cart relations to earlier events of the session
+ *              (see SESSION_STATE_FEATURES), which need the running `StepState`.
+ */
+import type { ShopEvent } from '../schemas/types.js';
+import { KNOWN_EVENT_TYPES } from '../schemas/types.js';
+import { stableHash32 } from './hash.js';
+import { ENCODER_VERSION, type EncoderSpec, numericFeatureNames, upgradeEncoderSpec } from './spec.js';
+import { FIRST_VALUE_INDEX, PAD_INDEX, ValueCounter, Vocabulary } from './vocabulary.js';
+
+/** The model's categorical inputs, in this order everywhere (encoded arrays, model inputs). */
+export const CATEGORICAL_INPUTS = ['eventType', 'item', 'category', 'device', 'referrer'] as const;
+export type CategoricalInput = (typeof CATEGORICAL_INPUTS)[number];
+export const CATEGORICAL_COUNT = CATEGORICAL_INPUTS.length;
+
+/** Index of "the event has no item / category" (the OOV slot of the vocabulary layout). */
+const NO_ID = 1;
+const DAY_MS = 86_400_000;
+const TWO_PI = 2 * Math.PI;
+
+export interface EncoderOptions {
+  maxSteps: number;
+  itemBuckets: number;
+  categoryBuckets: number;
+  /** Device/referrer vocabularies keep at most this many values seen at least minCount times. */
+  maxVocabulary: number;
+  minCount: number;
+  sessionState: boolean;
+  hashSeed?: number;
+  eventTypes?: readonly string[];
+}
+
+interface ItemState {
+  /** Event time the item was (last) added to the cart while still in it; null when not in the cart. */
+  cartedAt: number | null;
+  /** Removed from the cart and not added back since. */
+  removed: boolean;
+}
+
+/**
+ * What the step encoder needs to know about the session so far: its start, the previous event and
+ * (with sessionState) the items met. The scorer keeps one per live session (stepStateToJSON for
+ * snapshots).
+ */
+export interface StepState {
+  sessionStart: number;
+  steps: number;
+  previousTime: number | null;
+  previousItem: string | null;
+  cartSize: number;
+  items: Map<string, ItemState>;
+}
+
+/** One encoded event. */
+export interface EncodedStep {
+  categorical: Int32Array;
+  numeric: Float32Array;
+}
+
+/** Every event of a sequence encoded, unpadded: step i is at [i * width, (i + 1) * width). */
+export interface EncodedSteps {
+  length: number;
+  categorical: Int32Array;
+  numeric: Float32Array;
+}
+
+/** The model's view of one sequence: its LAST maxSteps events, right-padded to maxSteps. */
+export interface PaddedSequence extends EncodedSteps {
+  /** 1 for a real step, 0 for padding. */
+  mask: Uint8Array;
+}
+
+export class FeatureEncoder {
+  readonly maxSteps: number;
+  readonly numericNames: readonly string[];
+  readonly numericSize: number;
+  /** Embedding rows per categorical input, in CATEGORICAL_INPUTS order. */
+  readonly cardinalities: Readonly<Record<CategoricalInput, number>>;
+  private readonly eventTypes: Vocabulary;
+  private readonly devices: Vocabulary;
+  private readonly referrers: Vocabulary;
+
+  private constructor(private readonly spec: EncoderSpec) {
+    this.maxSteps = spec.maxSteps;
+    this.numericNames = spec.numericFeatures;
+    this.numericSize = spec.numericFeatures.length;
+    this.eventTypes = new Vocabulary(spec.eventTypes);
+    this.devices = new Vocabulary(spec.devices);
+    this.referrers = new Vocabulary(spec.referrers);
+    this.cardinalities = Object.freeze({
+      eventType: this.eventTypes.cardinality,
+      item: spec.itemBuckets + FIRST_VALUE_INDEX,
+      category: spec.categoryBuckets + FIRST_VALUE_INDEX,
+      device: this.devices.cardinality,
+      referrer: this.referrers.cardinality,
+    });
+  }
+
+  /** Fits the device/referrer vocabularies on the given (training) sequences. */
+  static fit(sequences: Iterable<readonly ShopEvent[]>, options: EncoderOptions): FeatureEncoder {
+    const devices = new ValueCounter();
+    const referrers = new ValueCounter();
+    for (const events of sequences) {
+      for (const e of events) {
+        devices.add(e.device);
+        referrers.add(e.referrer);
+      }
+    }
+    const fitOptions = { maxSize: options.maxVocabulary, minCount: options.minCount };
+    return FeatureEncoder.fromSpec({
+      version: ENCODER_VERSION,
+      maxSteps: options.maxSteps,
+      hashSeed: options.hashSeed ?? 0,
+      itemBuckets: options.itemBuckets,
+      categoryBuckets: options.categoryBuckets,
+      eventTypes: [...(options.eventTypes ?? KNOWN_EVENT_TYPES)],
+      devices: devices.fit(fitOptions),
+      referrers: referrers.fit(fitOptions),
+      sessionState: options.sessionState,
+      numericFeatures: numericFeatureNames(options.sessionState),
+    });
+  }
+
+  /** Reads encoder.json of any known version (older ones are upgraded). */
+  static fromJSON(json: unknown): FeatureEncoder {
+    return new FeatureEncoder(upgradeEncoderSpec(json));
+  }
+
+  private static fromSpec(spec: EncoderSpec): FeatureEncoder {
+    return FeatureEncoder.fromJSON(spec);
+  }
+
+  toJSON(): EncoderSpec {
+    return structuredClone(this.spec);
+  }
+
+  /** State before the first event of a session that started at `sessionStart`. */
+  startSession(sessionStart: number): StepState {
+    return {
+      sessionStart,
+      steps: 0,
+      previousTime: null,
+      previousItem: null,
+      cartSize: 0,
+      items: new Map(),
+    };
+  }
+
+  /** Encodes the next event of a session and advances `state` past it (the scorer's entry point). */
+  encodeStep(event: ShopEvent, state: StepState): EncodedStep {
+    const step: EncodedStep = {
+      categorical: new Int32Array(CATEGORICAL_COUNT),
+      numeric: new Float32Array(this.numericSize),
+    };
+    this.writeStep(event, state, step.categorical, 0, step.numeric, 0);
+    return step;
+  }
+
+  /** Encodes every event of a session in order (events must be in event-time order). */
+  encodeEvents(events: readonly ShopEvent[], sessionStart = events[0]?.event_time ?? 0): EncodedSteps {
+    const n = events.length;
+    const categorical = new Int32Array(n * CATEGORICAL_COUNT);
+    const numeric = new Float32Array(n * this.numericSize);
+    const state = this.startSession(sessionStart);
+    for (let i = 0; i < n; i++) {
+      this.writeStep(events[i]!, state, categorical, i * CATEGORICAL_COUNT, numeric, i * this.numericSize);
+    }
+    return { length: n, categorical, numeric };
+  }
+
+  /**
+   * The whole-sequence encoder for training: the LAST maxSteps events (their features still see the
+   * earlier ones: gaps, elapsed time, cart state), right-padded to maxSteps with a mask.
+   */
+  encodeSequence(events: readonly ShopEvent[], sessionStart?: number): PaddedSequence {
+    return this.pad(this.encodeEvents(events, sessionStart), events.length);
+  }
+
+  /** The first `prefixLength` steps of an encoded session, cut to its last maxSteps and padded. */
+  pad(steps: EncodedSteps, prefixLength = steps.length): PaddedSequence {
+    const T = this.maxSteps;
+    const end = Math.min(prefixLength, steps.length);
+    const start = Math.max(0, end - T);
+    const length = end - start;
+    const categorical = new Int32Array(T * CATEGORICAL_COUNT);
+    const numeric = new Float32Array(T * this.numericSize);
+    const mask = new Uint8Array(T);
+    categorical.set(steps.categorical.subarray(start * CATEGORICAL_COUNT, end * CATEGORICAL_COUNT));
+    numeric.set(steps.numeric.subarray(start * this.numericSize, end * this.numericSize));
+    mask.fill(1, 0, length);
+    return { length, categorical, numeric, mask };
+  }
+
+  /** Writes one event's features at the given offsets and advances the state. */
+  private writeStep(
+    e: ShopEvent,
+    state: StepState,
+    cat: Int32Array,
+    catAt: number,
+    num: Float32Array,
+    numAt: number,
+  ): void {
+    const spec = this.spec;
+    const t = e.event_time;
+    cat[catAt] = this.eventTypes.lookup(e.event_type);
+    cat[catAt + 1] =
+      e.item_id === null
+        ? NO_ID
+        : FIRST_VALUE_INDEX + (stableHash32(e.item_id, spec.hashSeed) % spec.itemBuckets);
+    cat[catAt + 2] =
+      e.category_id === null
+        ? NO_ID
+        : FIRST_VALUE_INDEX + (stableHash32(e.category_id, spec.hashSeed) % spec.categoryBuckets);
+    cat[catAt + 3] = this.devices.lookup(e.device);
+    cat[catAt + 4] = this.referrers.lookup(e.referrer);
+
+    const gapS = state.previousTime === null ? 0 : Math.max(0, t - state.previousTime) / 1000;
+    const elapsedS = Math.max(0, t - state.sessionStart) / 1000;
+    const dayFraction = (((t % DAY_MS) + DAY_MS) % DAY_MS) / DAY_MS;
+    // 1970-01-01 was a Thursday: day 0 is weekday 4 (Sunday = 0).
+    const weekday = (((Math.floor(t / DAY_MS) + 4) % 7) + 7) % 7;
+    num[numAt] = Math.log1p(Math.max(0, e.price ?? 0));
+    num[numAt + 1] = Math.log1p(gapS);
+    num[numAt + 2] = Math.log1p(elapsedS);
+    num[numAt + 3] = Math.log1p(state.steps);
+    num[numAt + 4] = Math.sin(TWO_PI * dayFraction);
+    num[numAt + 5] = Math.cos(TWO_PI * dayFraction);
+    num[numAt + 6] = Math.sin((TWO_PI * weekday) / 7);
+    num[numAt + 7] = Math.cos((TWO_PI * weekday) / 7);
+
+    if (spec.sessionState) {
+      const item = e.item_id;
+      const known = item === null ? undefined : state.items.get(item);
+      num[numAt + 8] = item !== null && item === state.previousItem ? 1 : 0;
+      num[numAt + 9] = known !== undefined ? 1 : 0;
+      num[numAt + 10] = known?.cartedAt != null ? 1 : 0;
+      num[numAt + 11] = known?.removed ? 1 : 0;
+      num[numAt + 12] = known?.cartedAt != null ? Math.log1p(Math.max(0, t - known.cartedAt) / 1000) : 0;
+      num[numAt + 13] = Math.log1p(state.cartSize);
+      if (item !== null) this.updateItem(state, item, e.event_type, t, known);
+    }
+    state.previousTime = t;
+    state.previousItem = e.item_id;
+    state.steps++;
+  }
+
+  private updateItem(
+    state: StepState,
+    item: string,
+    type: string,
+    t: number,
+    known: ItemState | undefined,
+  ): void {
+    const s = known ?? { cartedAt: null, removed: false };
+    if (type === 'add_to_cart') {
+      if (s.cartedAt === null) state.cartSize++;
+      s.cartedAt = t;
+      s.removed = false;
+    } else if (type === 'remove_from_cart') {
+      if (s.cartedAt !== null) state.cartSize--;
+      s.cartedAt = null;
+      s.removed = true;
+    }
+    if (known === undefined) state.items.set(item, s);
+  }
+}
+
+/** A StepState as plain JSON (for scorer snapshots). */
+export function stepStateToJSON(state: StepState): unknown {
+  return { ...state, items: [...state.items] };
+}
+
+export function stepStateFromJSON(json: unknown): StepState {
+  const s = json as Omit<StepState, 'items'> & { items: [string, ItemState][] };
+  return { ...s, items: new Map(s.items.map(([k, v]) => [k, { ...v }])) };
+}
+
+export { PAD_INDEX };

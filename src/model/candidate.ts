@@ -1,0 +1,147 @@
+/**
+ * A candidate model directory, what `intentstream train` produces and the registry (promotion)
+ * will consume:
+ *
+ *   <modelsDir>/candidates/<version>/
+ *     model.json, weights.bin   the tfjs model (io.ts)
+ *     encoder.json              the fitted feature encoder
+ *     metrics.json              the EvaluationReport
+ *     manifest.json             version, data range, dataset counts, parameters, training summary
+ *     model-card.md             the same for people
+ *
+ * The directory is assembled under a temporary name next to its destination and renamed into
+ * place, so a reader never sees half a candidate. Version: v<UTC yyyyMMddHHmmss>-<7 hex of the
+ * training config + data range>.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import type { TrainerConfig } from '../config/schema.js';
+import type { DatasetSummary } from '../dataset/index.js';
+import type { FeatureEncoder } from '../features/index.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { fsyncDir } from '../util/atomic-file.js';
+import type { BackendSelection } from './backend.js';
+import { saveEncoder, saveModelFiles } from './io.js';
+import { modelCard } from './model-card.js';
+import { trainingConfigIdentity } from './pipeline.js';
+import type { EvaluationReport } from './report.js';
+import type { TrainResult } from './train.js';
+
+export const MANIFEST_VERSION = 1;
+
+export interface DataRange {
+  /** Inclusive lower bound of session start times (ISO). */
+  from: string;
+  /** Exclusive upper bound (ISO). */
+  to: string;
+}
+
+export interface CandidateManifest {
+  manifestVersion: number;
+  version: string;
+  createdAt: string;
+  dataRange: DataRange;
+  backend: { name: string; provider?: string };
+  dataset: DatasetSummary;
+  training: Omit<TrainResult, 'history'> & { history: TrainResult['history'] };
+  /** The training-relevant config (everything that decides the model). */
+  parameters: unknown;
+  fingerprint: string;
+  modelParameters: number;
+  headline: {
+    testRocAuc: number | null;
+    baselineTestRocAuc: number | null;
+    shuffledTestRocAuc: number | null;
+    threshold: number;
+  };
+}
+
+/** `v20261103142501-1a2b3c4`. */
+export function candidateVersion(now: Date, config: TrainerConfig, range: DataRange): string {
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ config: trainingConfigIdentity(config), epochs: config.training.epochs, range }))
+    .digest('hex')
+    .slice(0, 7);
+  return `v${stamp}-${hash}`;
+}
+
+export interface WriteCandidateOptions {
+  dir: string;
+  model: tf.LayersModel;
+  encoder: FeatureEncoder;
+  report: EvaluationReport;
+  manifest: CandidateManifest;
+}
+
+const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Writes the candidate directory atomically (fails if `dir` already exists); returns `dir`. */
+export async function writeCandidate(options: WriteCandidateOptions): Promise<string> {
+  const { dir } = options;
+  if (await exists(dir)) throw new Error(`candidate directory ${dir} already exists`);
+  const parent = dirname(dir);
+  await mkdir(parent, { recursive: true });
+  const temp = join(parent, `.${basename(dir)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await mkdir(temp);
+    await saveModelFiles(options.model, temp);
+    await saveEncoder(options.encoder, temp);
+    await writeFileAtomic(join(temp, 'metrics.json'), json(options.report));
+    await writeFileAtomic(join(temp, 'manifest.json'), json(options.manifest));
+    await writeFileAtomic(
+      join(temp, 'model-card.md'),
+      Buffer.from(modelCard(options.manifest, options.report)),
+    );
+    await rename(temp, dir);
+    await fsyncDir(parent);
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
+  return dir;
+}
+
+export function buildManifest(input: {
+  version: string;
+  now: Date;
+  range: DataRange;
+  backend: BackendSelection;
+  dataset: DatasetSummary;
+  training: TrainResult;
+  config: TrainerConfig;
+  fingerprint: string;
+  model: tf.LayersModel;
+  report: EvaluationReport;
+}): CandidateManifest {
+  return {
+    manifestVersion: MANIFEST_VERSION,
+    version: input.version,
+    createdAt: input.now.toISOString(),
+    dataRange: input.range,
+    backend: {
+      name: input.backend.backend,
+      ...(input.backend.provider ? { provider: input.backend.provider } : {}),
+    },
+    dataset: input.dataset,
+    training: input.training,
+    parameters: { ...(trainingConfigIdentity(input.config) as object), epochs: input.config.training.epochs },
+    fingerprint: input.fingerprint,
+    modelParameters: input.model.countParams(),
+    headline: {
+      testRocAuc: input.report.splits.test.rocAuc,
+      baselineTestRocAuc: input.report.baseline.test.rocAuc,
+      shuffledTestRocAuc: input.report.orderAblation.test.rocAuc,
+      threshold: input.report.threshold.value,
+    },
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * Evaluation metrics for binary scores (pure functions; labels are 0/1, scores are probabilities).
+ * Conventions:
+ *  - ROC-AUC is the Mann-Whitney statistic with average ranks, so a tie between a positive and a
+ *    negative counts one half; null when a class is missing.
+ *  - PR-AUC is average precision, sum over distinct score thresholds (descending) of
+ *    (recall gain) x (precision at that threshold), tied scores entering together (as scikit-learn's
+ *    average_precision_score); null without positives.
+ *  - Log loss clips probabilities to [1e-15, 1 - 1e-15]; Brier score is the mean squared error.
+ *  - A score predicts positive when score >= threshold. The default threshold maximizes F1 on the
+ *    validation split (`bestF1Threshold`), because classes are imbalanced and 0.5 is arbitrary; a
+ *    fixed threshold can be configured instead.
+ *  - Calibration: equal-width bins over [0, 1] (the last bin includes 1).
+ */
+
+export interface ThresholdMetrics {
+  threshold: number;
+  truePositives: number;
+  falsePositives: number;
+  trueNegatives: number;
+  falseNegatives: number;
+  precision: number;
+  recall: number;
+  f1: number;
+}
+
+export interface CalibrationBin {
+  lower: number;
+  upper: number;
+  count: number;
+  /** Mean score in the bin; null when empty. */
+  meanPredicted: number | null;
+  /** Fraction of positives in the bin; null when empty. */
+  observedRate: number | null;
+}
+
+function checkInputs(labels: ArrayLike<number>, scores: ArrayLike<number>): void {
+  if (labels.length !== scores.length) {
+    throw new RangeError(`labels (${labels.length}) and scores (${scores.length}) differ in length`);
+  }
+}
+
+/** Indices sorted by score descending (stable). */
+function byScoreDescending(scores: ArrayLike<number>): number[] {
+  return Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+}
+
+export function rocAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): number | null {
+  checkInputs(labels, scores);
+  const n = labels.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  let positives = 0;
+  let rankSum = 0;
+  for (let i = 0; i < n; ) {
+    let j = i;
+    while (j + 1 < n && scores[order[j + 1]!] === scores[order[i]!]) j++;
+    const averageRank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) {
+      if (labels[order[k]!] === 1) {
+        positives++;
+        rankSum += averageRank;
+      }
+    }
+    i = j + 1;
+  }
+  const negatives = n - positives;
+  if (positives === 0 || negatives === 0) return null;
+  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+}
+
+export function averagePrecision(labels: ArrayLike<number>, scores: ArrayLike<number>): number | null {
+  checkInputs(labels, scores);
+  const order = byScoreDescending(scores);
+  let totalPositives = 0;
+  for (let i = 0; i < labels.length; i++) totalPositives += labels[i] === 1 ? 1 : 0;
+  if (totalPositives === 0) return null;
+  let tp = 0;
+  let seen = 0;
+  let previousRecall = 0;
+  let ap = 0;
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j < order.length && scores[order[j]!] === scores[order[i]!]) {
+      tp += labels[order[j]!] === 1 ? 1 : 0;
+      seen++;
+      j++;
+    }
+    const recall = tp / totalPositives;
+    ap += (recall - previousRecall) * (tp / seen);
+    previousRecall = recall;
+    i = j;
+  }
+  return ap;
+}
+
+const EPS = 1e-15;
+
+export function logLoss(labels: ArrayLike<number>, scores: ArrayLike<number>): number | null {
+  checkInputs(labels, scores);
+  if (labels.length === 0) return null;
+  let sum = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const p = Math.min(1 - EPS, Math.max(EPS, scores[i]!));
+    sum -= labels[i] === 1 ? Math.log(p) : Math.log(1 - p);
+  }
+  return sum / labels.length;
+}
+
+export function brierScore(labels: ArrayLike<number>, scores: ArrayLike<number>): number | null {
+  checkInputs(labels, scores);
+  if (labels.length === 0) return null;
+  let sum = 0;
+  for (let i = 0; i < labels.length; i++) sum += (scores[i]! - labels[i]!) ** 2;
+  return sum / labels.length;
+}
+
+/** Precision, recall and F1 when `score >= threshold` predicts positive (0/0 counts as 0). */
+export function thresholdMetrics(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  threshold: number,
+): ThresholdMetrics {
+  checkInputs(labels, scores);
+  let tp = 0;
+  let fp = 0;
+  let tn = 0;
+  let fn = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const predicted = scores[i]! >= threshold;
+    const positive = labels[i] === 1;
+    if (predicted && positive) tp++;
+    else if (predicted) fp++;
+    else if (positive) fn++;
+    else tn++;
+  }
+  const precision = tp + fp === 0 ? 0 : tp / (tp + fp);
+  const recall = tp + fn === 0 ? 0 : tp / (tp + fn);
+  const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+  return {
+    threshold,
+    truePositives: tp,
+    falsePositives: fp,
+    trueNegatives: tn,
+    falseNegatives: fn,
+    precision,
+    recall,
+    f1,
+  };
+}
+
+/**
+ * The threshold (one of the scores) that maximizes F1; on equal F1 the higher threshold (fewer
+ * alerts). 0.5 when there are no positives.
+ */
+export function bestF1Threshold(labels: ArrayLike<number>, scores: ArrayLike<number>): number {
+  checkInputs(labels, scores);
+  const order = byScoreDescending(scores);
+  let totalPositives = 0;
+  for (let i = 0; i < labels.length; i++) totalPositives += labels[i] === 1 ? 1 : 0;
+  if (totalPositives === 0) return 0.5;
+  let best = 0.5;
+  let bestF1 = -1;
+  let tp = 0;
+  let predicted = 0;
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j < order.length && scores[order[j]!] === scores[order[i]!]) {
+      tp += labels[order[j]!] === 1 ? 1 : 0;
+      predicted++;
+      j++;
+    }
+    const f1 = (2 * tp) / (predicted + totalPositives);
+    if (f1 > bestF1) {
+      bestF1 = f1;
+      best = scores[order[i]!]!;
+    }
+    i = j;
+  }
+  return best;
+}
+
+export function calibrationTable(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  bins = 10,
+): CalibrationBin[] {
+  checkInputs(labels, scores);
+  const count = new Array<number>(bins).fill(0);
+  const sumScore = new Array<number>(bins).fill(0);
+  const sumLabel = new Array<number>(bins).fill(0);
+  for (let i = 0; i < labels.length; i++) {
+    const s = scores[i]!;
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(s * bins)));
+    count[b] = (count[b] ?? 0) + 1;
+    sumScore[b] = (sumScore[b] ?? 0) + s;
+    sumLabel[b] = (sumLabel[b] ?? 0) + (labels[i] ?? 0);
+  }
+  return count.map((c, b) => ({
+    lower: b / bins,
+    upper: (b + 1) / bins,
+    count: c,
+    meanPredicted: c === 0 ? null : sumScore[b]! / c,
+    observedRate: c === 0 ? null : sumLabel[b]! / c,
+  }));
+}
+
+/** Every metric of one split at one threshold. */
+export interface SplitMetrics {
+  examples: number;
+  positives: number;
+  rocAuc: number | null;
+  prAuc: number | null;
+  logLoss: number | null;
+  brier: number | null;
+  atThreshold: ThresholdMetrics;
+  calibration: CalibrationBin[];
+}
+
+export function splitMetrics(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  threshold: number,
+  calibrationBins = 10,
+): SplitMetrics {
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i] === 1 ? 1 : 0;
+  return {
+    examples: labels.length,
+    positives,
+    rocAuc: rocAuc(labels, scores),
+    prAuc: averagePrecision(labels, scores),
+    logLoss: logLoss(labels, scores),
+    brier: brierScore(labels, scores),
+    atThreshold: thresholdMetrics(labels, scores, threshold),
+    calibration: calibrationTable(labels, scores, calibrationBins),
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * One training run, from stored timelines to a trained, evaluated model:
+ * dataset (labels, prefixes, time split) → encoder fitted on the training split → LSTM → training
+ * loop (checkpoints, early stopping) → prior-shift correction → evaluation report. No I/O besides
+ * the checkpoint directory; the caller (CLI today; cron and HTTP later) selects the backend, reads
+ * the store and writes the candidate.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import type { TrainerConfig } from '../config/schema.js';
+import { type Dataset, buildDataset } from '../dataset/index.js';
+import { FeatureEncoder } from '../features/index.js';
+import type { Logger } from '../log/logger.js';
+import type { SessionTimeline } from '../schemas/types.js';
+import type { Progress } from '../util/progress.js';
+import { encodeSplit } from './batches.js';
+import { ENCODER_FILE, saveEncoder } from './io.js';
+import { buildModel, correctPriorShift } from './lstm.js';
+import { type EvaluationReport, evaluateModel } from './report.js';
+import { type TrainResult, train } from './train.js';
+
+export interface TrainingRunOptions {
+  sessions: Iterable<SessionTimeline> | AsyncIterable<SessionTimeline>;
+  config: TrainerConfig;
+  logger: Logger;
+  /** Per-epoch checkpoints (and the fitted encoder) go here; none without it. */
+  checkpointDir?: string;
+  resume?: boolean;
+  progress?: (total: number) => Progress;
+  /** Stop after this many epochs in this call, leaving the checkpoint to resume (tests). */
+  maxEpochsThisRun?: number;
+  shouldStop?: () => boolean;
+}
+
+export interface TrainingRun {
+  model: tf.LayersModel;
+  encoder: FeatureEncoder;
+  dataset: Dataset;
+  training: TrainResult;
+  /** Undefined when the run was interrupted before training finished. */
+  report?: EvaluationReport;
+  /** Identity of (data, training-relevant config, seed); checkpoints are tied to it. */
+  fingerprint: string;
+}
+
+export class TrainingDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingDataError';
+  }
+}
+
+async function collect<T>(items: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+/** The config that decides what is trained (not where files go, not how many epochs are left). */
+export function trainingConfigIdentity(config: TrainerConfig): unknown {
+  const { labels, dataset, features, model, training, seed } = config;
+  const { epochs: _epochs, fastWasmMatMul: _fast, ...trainingRest } = training;
+  return { labels, dataset, features, model, training: trainingRest, seed };
+}
+
+export function runFingerprint(config: TrainerConfig, datasetFingerprint: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ config: trainingConfigIdentity(config), data: datasetFingerprint }))
+    .digest('hex');
+}
+
+export async function runTraining(options: TrainingRunOptions): Promise<TrainingRun> {
+  const { config, logger } = options;
+  const dataset = buildDataset(await collect(options.sessions), {
+    labels: config.labels,
+    prefixesPerSession: config.dataset.prefixesPerSession,
+    split: config.dataset.split,
+    cookieSplit: config.dataset.cookieSplit,
+    seed: config.seed,
+  });
+  logger.info('dataset built', { ...dataset.summary });
+  const { train: trainSplit, validation } = dataset.summary.splits;
+  if (trainSplit.positives === 0 || trainSplit.positives === trainSplit.sessions) {
+    throw new TrainingDataError(
+      `the training split needs sessions of both classes (${trainSplit.sessions} sessions, ${trainSplit.positives} positive): widen the data range`,
+    );
+  }
+  if (validation.sessions === 0 || dataset.summary.splits.test.sessions === 0) {
+    throw new TrainingDataError(
+      `validation (${validation.sessions}) and test (${dataset.summary.splits.test.sessions}) windows need sessions: widen the data range`,
+    );
+  }
+  const fingerprint = runFingerprint(config, dataset.summary.fingerprint);
+
+  let encoder: FeatureEncoder | undefined;
+  if (options.resume && options.checkpointDir) {
+    encoder = await readFile(join(options.checkpointDir, ENCODER_FILE), 'utf8').then(
+      (text) => FeatureEncoder.fromJSON(JSON.parse(text)),
+      () => undefined,
+    );
+  }
+  encoder ??= FeatureEncoder.fit(
+    dataset.train.sessions.map((s) => s.events),
+    { ...config.features, hashSeed: config.seed },
+  );
+  if (options.checkpointDir) {
+    await mkdir(options.checkpointDir, { recursive: true });
+    await saveEncoder(encoder, options.checkpointDir);
+  }
+
+  const model = buildModel(encoder, { ...config.model, seed: config.seed });
+  const validationSplit = {
+    sessions: dataset.validation.sessions,
+    examples: dataset.validation.sessions.map((s, session) => ({
+      session,
+      length: s.events.length,
+      full: true,
+    })),
+  };
+  const training = await train({
+    model,
+    encoder,
+    train: encodeSplit(encoder, dataset.train),
+    validation: encodeSplit(encoder, validationSplit),
+    epochs: config.training.epochs,
+    batchSize: config.training.batchSize,
+    learningRate: config.training.learningRate,
+    learningRateDecay: config.training.learningRateDecay,
+    patience: config.training.patience,
+    classWeight: config.training.classWeight,
+    embeddingL2: config.training.embeddingL2,
+    prefixWeight: config.dataset.prefixWeight,
+    seed: config.seed,
+    logger,
+    checkpointDir: options.checkpointDir,
+    resume: options.resume,
+    fingerprint,
+    progress: options.progress,
+    maxEpochsThisRun: options.maxEpochsThisRun,
+    shouldStop: options.shouldStop,
+  });
+  if (!training.finished) return { model, encoder, dataset, training, fingerprint };
+
+  if (config.training.correctPriorShift) correctPriorShift(model, training.positiveWeight);
+  const report = await evaluateModel(model, encoder, dataset, {
+    labels: config.labels,
+    threshold: config.evaluation.threshold,
+    calibrationBins: config.evaluation.calibrationBins,
+    baselineL2: config.evaluation.baselineL2,
+    baselineIterations: config.evaluation.baselineIterations,
+    seed: config.seed,
+    prefixesPerSession: Math.max(1, config.dataset.prefixesPerSession),
+  });
+  logger.info('model evaluated', {
+    testRocAuc: report.splits.test.rocAuc,
+    baselineTestRocAuc: report.baseline.test.rocAuc,
+    shuffledTestRocAuc: report.orderAblation.test.rocAuc,
+    testPrefixRocAuc: report.testPrefixes.rocAuc,
+  });
+  return { model, encoder, dataset, training, report, fingerprint };
+}

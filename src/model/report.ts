@@ -1,0 +1,166 @@
+/**
+ * The evaluation report of a trained model (metrics.json): metrics of every split on the full
+ * observable sequences (the decision point), plus two references computed on the same split:
+ *  - baseline: the order-blind logistic regression (baseline.ts), trained on the training sessions;
+ *  - orderAblation: the same model on the test sessions with their events shuffled (seeded).
+ * The threshold for precision/recall/F1 is chosen on validation (max F1) unless configured; the
+ * baseline gets its own validation-chosen threshold so each model is judged at its best operating
+ * point.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { LabelConfig } from '../config/schema.js';
+import {
+  type Dataset,
+  type DatasetSplit,
+  labelClasses,
+  sessionPrefixLengths,
+  shuffleEventOrder,
+} from '../dataset/index.js';
+import type { FeatureEncoder } from '../features/index.js';
+import { KNOWN_EVENT_TYPES } from '../schemas/types.js';
+import { bagOfEventsFeatures, fitLogistic, predictLogistic } from './baseline.js';
+import { encodeSplit, predictSplit } from './batches.js';
+import { type SplitMetrics, bestF1Threshold, rocAuc, splitMetrics } from './evaluate.js';
+
+export const REPORT_VERSION = 1;
+
+export interface EvaluationReport {
+  version: number;
+  labels: LabelConfig;
+  classes: string[];
+  threshold: { value: number; source: 'validation_max_f1' | 'config' };
+  splits: { train: SplitMetrics; validation: SplitMetrics; test: SplitMetrics };
+  /** ROC-AUC over sampled prefixes of the test sessions (what the live scorer sees mid-session). */
+  testPrefixes: { examples: number; rocAuc: number | null };
+  baseline: {
+    model: 'logistic_regression_bag_of_events';
+    features: string[];
+    l2: number;
+    iterations: number;
+    threshold: number;
+    validation: SplitMetrics;
+    test: SplitMetrics;
+  };
+  orderAblation: { description: string; seed: number; test: SplitMetrics };
+  /** Test ROC-AUC of the model minus that of each reference (positive = the model is better). */
+  comparisons: { testRocAucOverBaseline: number | null; testRocAucOverShuffled: number | null };
+}
+
+export interface EvaluateOptions {
+  labels: LabelConfig;
+  /** Fixed decision threshold; null = maximize F1 on validation. */
+  threshold: number | null;
+  calibrationBins: number;
+  baselineL2: number;
+  baselineIterations: number;
+  seed: number;
+  /** Prefixes per test session for testPrefixes. */
+  prefixesPerSession: number;
+}
+
+const labelsOf = (split: DatasetSplit) => split.sessions.map((s) => s.label);
+/** One full-sequence example per session. */
+const fullSequences = (split: DatasetSplit) => ({
+  sessions: split.sessions,
+  examples: split.sessions.map((s, session) => ({ session, length: s.events.length, full: true })),
+});
+
+const difference = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
+
+export async function evaluateModel(
+  model: tf.LayersModel,
+  encoder: FeatureEncoder,
+  dataset: Dataset,
+  options: EvaluateOptions,
+): Promise<EvaluationReport> {
+  const predict = (split: DatasetSplit) =>
+    predictSplit(model, encoder, encodeSplit(encoder, fullSequences(split)));
+  const scores = {
+    train: await predict(dataset.train),
+    validation: await predict(dataset.validation),
+    test: await predict(dataset.test),
+  };
+  const labels = {
+    train: labelsOf(dataset.train),
+    validation: labelsOf(dataset.validation),
+    test: labelsOf(dataset.test),
+  };
+  const threshold =
+    options.threshold === null
+      ? { value: bestF1Threshold(labels.validation, scores.validation), source: 'validation_max_f1' as const }
+      : { value: options.threshold, source: 'config' as const };
+  const metrics = (l: number[], s: ArrayLike<number>, t: number) =>
+    splitMetrics(l, s, t, options.calibrationBins);
+
+  // Prefixes of the test sessions, as the scorer sees them mid-session.
+  const prefixExamples = dataset.test.sessions.flatMap((s, session) => [
+    ...sessionPrefixLengths(
+      s.sessionId,
+      s.events.length,
+      options.prefixesPerSession,
+      options.seed ^ 0x7e57,
+    ).map((length) => ({ session, length, full: false })),
+    { session, length: s.events.length, full: true },
+  ]);
+  const prefixScores = await predictSplit(
+    model,
+    encoder,
+    encodeSplit(encoder, { sessions: dataset.test.sessions, examples: prefixExamples }),
+  );
+  const prefixLabels = prefixExamples.map((e) => dataset.test.sessions[e.session]!.label);
+
+  // Order-blind baseline.
+  const bag = bagOfEventsFeatures([...KNOWN_EVENT_TYPES]);
+  const rows = (split: DatasetSplit) => split.sessions.map((s) => bag.features(s.events));
+  const logistic = fitLogistic(rows(dataset.train), labels.train, bag.names, {
+    l2: options.baselineL2,
+    maxIterations: options.baselineIterations,
+  });
+  const baselineScores = {
+    validation: rows(dataset.validation).map((r) => predictLogistic(logistic, r)),
+    test: rows(dataset.test).map((r) => predictLogistic(logistic, r)),
+  };
+  const baselineThreshold =
+    options.threshold ?? bestF1Threshold(labels.validation, baselineScores.validation);
+
+  // Order ablation.
+  const shuffled = encodeSplit(encoder, fullSequences(dataset.test), (events, s) =>
+    shuffleEventOrder(events, options.seed, s.sessionId),
+  );
+  const shuffledScores = await predictSplit(model, encoder, shuffled);
+
+  const test = metrics(labels.test, scores.test, threshold.value);
+  const baselineTest = metrics(labels.test, baselineScores.test, baselineThreshold);
+  const shuffledTest = metrics(labels.test, shuffledScores, threshold.value);
+  return {
+    version: REPORT_VERSION,
+    labels: options.labels,
+    classes: labelClasses(options.labels),
+    threshold,
+    splits: {
+      train: metrics(labels.train, scores.train, threshold.value),
+      validation: metrics(labels.validation, scores.validation, threshold.value),
+      test,
+    },
+    testPrefixes: { examples: prefixExamples.length, rocAuc: rocAuc(prefixLabels, prefixScores) },
+    baseline: {
+      model: 'logistic_regression_bag_of_events',
+      features: bag.names,
+      l2: options.baselineL2,
+      iterations: logistic.iterations,
+      threshold: baselineThreshold,
+      validation: metrics(labels.validation, baselineScores.validation, baselineThreshold),
+      test: baselineTest,
+    },
+    orderAblation: {
+      description:
+        'the same model on the test sessions with the content of their events shuffled (seeded), timestamps kept in place',
+      seed: options.seed,
+      test: shuffledTest,
+    },
+    comparisons: {
+      testRocAucOverBaseline: difference(test.rocAuc, baselineTest.rocAuc),
+      testRocAucOverShuffled: difference(test.rocAuc, shuffledTest.rocAuc),
+    },
+  };
+}

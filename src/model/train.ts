@@ -1,0 +1,303 @@
+/**
+ * The training loop: seeded, length-bucketed mini-batches; weighted binary cross-entropy (class
+ * weights for the imbalance); Adam; after each epoch the validation ROC-AUC decides early stopping
+ * (patience) and a checkpoint is written; at the end the best epoch's weights are restored.
+ *
+ * Determinism: initializers are seeded (lstm.ts), batch order is a function of (seed, epoch), the
+ * dropout seed of (seed, step); so on the cpu backend the same data, config and seed give identical
+ * weights, and a resumed run continues exactly where the checkpoint left off (up to Adam restoring
+ * its bias-correction powers as pow() instead of a running product, a last-bit difference).
+ *
+ * Tensor hygiene: every batch's tensors live inside tf.tidy; weights are copied out as typed arrays;
+ * the number of live tensors after train() equals the number before plus what the optimizer owns
+ * (tests assert this).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { FeatureEncoder } from '../features/index.js';
+import type { Logger } from '../log/logger.js';
+import type { Progress } from '../util/progress.js';
+import { hash32 } from '../util/random.js';
+import { Rng } from '../util/random.js';
+import {
+  type EncodedSplit,
+  batchInputs,
+  batchLabels,
+  planBatches,
+  predictSplit,
+  stepsOf,
+} from './batches.js';
+import {
+  CheckpointError,
+  type CheckpointState,
+  type EpochRecord,
+  readCheckpoint,
+  writeCheckpoint,
+} from './checkpoint.js';
+import { logLoss, rocAuc } from './evaluate.js';
+import { reseedDropout } from './lstm.js';
+
+export type ClassWeight = 'balanced' | 'none' | number;
+
+export interface TrainOptions {
+  model: tf.LayersModel;
+  encoder: FeatureEncoder;
+  train: EncodedSplit;
+  /** Early stopping and checkpoints use the ROC-AUC of all its examples. */
+  validation: EncodedSplit;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Multiplier of the learning rate per epoch (1 = constant). */
+  learningRateDecay?: number;
+  patience: number;
+  classWeight: ClassWeight;
+  /** Loss weight of a sampled prefix relative to a full observable sequence (default 1). */
+  prefixWeight?: number;
+  /** L2 penalty on the embedding tables (sum of squares, added to the mean loss); 0 = none. */
+  embeddingL2?: number;
+  seed: number;
+  logger: Logger;
+  /** Where each epoch's checkpoint goes; no checkpoints without it. */
+  checkpointDir?: string;
+  /** Continue from the checkpoint in checkpointDir (if any). */
+  resume?: boolean;
+  /** Identity of the run (data + config + seed); resume refuses a checkpoint with another one. */
+  fingerprint?: string;
+  /** Progress in examples over all epochs of this call (createProgress). */
+  progress?: (total: number) => Progress;
+  /** Checked between batches: stop after the current epoch's checkpoint... or now, dropping the epoch. */
+  shouldStop?: () => boolean;
+  /** Stop after this many epochs in this call (simulates a kill in tests); default no limit. */
+  maxEpochsThisRun?: number;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  epochsCompleted: number;
+  bestEpoch: number;
+  bestValidationAuc: number | null;
+  stoppedEarly: boolean;
+  /** Epochs already done when this call started (0 for a fresh run). */
+  resumedFromEpoch: number;
+  /** Weight of the positive class relative to the negative one (1 = unweighted). */
+  positiveWeight: number;
+  seconds: number;
+  /** Training time steps (batch x padded length) per second over this call. */
+  stepsPerSecond: number;
+  /** Training ran to its end (early stop or all epochs), rather than being interrupted. */
+  finished: boolean;
+}
+
+/** Positive-class weight relative to the negative class. */
+export function positiveClassWeight(labels: ArrayLike<number>, classWeight: ClassWeight): number {
+  if (classWeight === 'none') return 1;
+  if (typeof classWeight === 'number') return classWeight;
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i]!;
+  const negatives = labels.length - positives;
+  return positives === 0 || negatives === 0 ? 1 : negatives / positives;
+}
+
+const trainableVariables = (model: tf.LayersModel) =>
+  model.trainableWeights.map((w) => w.read() as tf.Variable);
+
+/** Adam reads its `learningRate` field at every step; tfjs has no public setter. */
+function setLearningRate(optimizer: tf.AdamOptimizer, rate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+}
+
+/** Copies of the model's weights that survive later training steps. */
+const snapshotWeights = (model: tf.LayersModel) =>
+  model.getWeights().map((w) => tf.tensor(w.dataSync().slice(), w.shape));
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { model, encoder, logger } = options;
+  const started = performance.now();
+  const exampleLabels = options.train.examples.map((e) => options.train.labels[e.session]!);
+  const positiveWeight = positiveClassWeight(exampleLabels, options.classWeight);
+  const optimizer = tf.train.adam(options.learningRate);
+  const variables = trainableVariables(model);
+  const embeddingL2 = options.embeddingL2 ?? 0;
+  const prefixWeight = options.prefixWeight ?? 1;
+  const embeddingTables = model.layers
+    .filter((layer) => layer.getClassName() === 'Embedding')
+    .flatMap((layer) => layer.trainableWeights.map((w) => w.read()));
+
+  let state: Omit<CheckpointState, 'files' | 'version'> = {
+    fingerprint: options.fingerprint ?? '',
+    seed: options.seed,
+    epoch: 0,
+    globalStep: 0,
+    bestEpoch: 0,
+    bestValidationAuc: null,
+    epochsWithoutImprovement: 0,
+    finished: false,
+    history: [],
+  };
+  let best: tf.Tensor[] = snapshotWeights(model);
+
+  if (options.resume && options.checkpointDir) {
+    const saved = await readCheckpoint(options.checkpointDir);
+    if (saved) {
+      if (options.fingerprint !== undefined && saved.state.fingerprint !== options.fingerprint) {
+        for (const t of [...saved.weights, ...saved.best, ...saved.optimizer.map((o) => o.tensor)])
+          t.dispose();
+        throw new CheckpointError(
+          `the checkpoint in ${options.checkpointDir} belongs to another run (different data, config or seed); remove it or train without --resume`,
+        );
+      }
+      model.setWeights(saved.weights);
+      for (const t of saved.weights) t.dispose();
+      if (saved.optimizer.length > 0) await optimizer.setWeights(saved.optimizer);
+      for (const o of saved.optimizer) o.tensor.dispose();
+      for (const t of best) t.dispose();
+      best = saved.best;
+      const { files: _files, version: _version, ...rest } = saved.state;
+      state = rest;
+      // A run that ended because it used up its epochs (not by early stopping) continues when
+      // resumed with more epochs.
+      if (
+        state.finished &&
+        state.epochsWithoutImprovement < options.patience &&
+        options.epochs > state.epoch
+      ) {
+        state.finished = false;
+      }
+      logger.info('training resumed from checkpoint', {
+        dir: options.checkpointDir,
+        epoch: state.epoch,
+        bestEpoch: state.bestEpoch,
+        bestValidationAuc: state.bestValidationAuc,
+        finished: state.finished,
+      });
+    }
+  }
+  const resumedFromEpoch = state.epoch;
+  const remainingEpochs = state.finished ? 0 : Math.max(0, options.epochs - state.epoch);
+  const progress = options.progress?.(remainingEpochs * options.train.examples.length);
+  const validationLabels = options.validation.examples.map((e) => options.validation.labels[e.session]!);
+
+  let stepsThisRun = 0;
+  let trainSeconds = 0;
+  let epochsThisRun = 0;
+  let interrupted = false;
+  while (!state.finished && state.epoch < options.epochs) {
+    if (options.maxEpochsThisRun !== undefined && epochsThisRun >= options.maxEpochsThisRun) {
+      interrupted = true;
+      break;
+    }
+    const epoch = state.epoch + 1;
+    // Exponential decay per epoch, a function of the epoch alone, so a resumed run gets the same rate.
+    setLearningRate(optimizer, options.learningRate * (options.learningRateDecay ?? 1) ** (epoch - 1));
+    const epochStart = performance.now();
+    const lengths = options.train.examples.map((e) => stepsOf(encoder, e));
+    const batches = planBatches(lengths, options.batchSize, new Rng(hash32(options.seed, 0x65706f63, epoch)));
+    let lossSum = 0;
+    let lossCount = 0;
+    let epochSteps = 0;
+    for (const batch of batches) {
+      if (options.shouldStop?.()) {
+        interrupted = true;
+        break;
+      }
+      reseedDropout(model, options.seed, state.globalStep);
+      const loss = tf.tidy(() => {
+        const inputs = batchInputs(encoder, options.train, batch);
+        const labels = batchLabels(options.train, batch);
+        const exampleWeights = tf.tensor2d(
+          Float32Array.from(batch, (i) => (options.train.examples[i]!.full ? 1 : prefixWeight)),
+          [batch.length, 1],
+        );
+        const weights = tf.mul(exampleWeights, tf.add(1, tf.mul(labels, positiveWeight - 1)));
+        return optimizer.minimize(
+          () => {
+            const p = model.apply(inputs, { training: true }) as tf.Tensor;
+            const perExample = tf.losses.logLoss(labels, p, undefined, 1e-7, tf.Reduction.NONE);
+            const dataLoss = tf.mean(tf.mul(perExample, weights)) as tf.Scalar;
+            if (embeddingL2 === 0) return dataLoss;
+            const penalty = tf.addN(embeddingTables.map((table) => tf.sum(tf.square(table))));
+            return tf.add(dataLoss, tf.mul(penalty, embeddingL2)) as tf.Scalar;
+          },
+          true,
+          variables,
+        ) as tf.Scalar;
+      });
+      const value = (await loss.data())[0]!;
+      loss.dispose();
+      lossSum += value * batch.length;
+      lossCount += batch.length;
+      epochSteps += batch.length * Math.max(...batch.map((i) => lengths[i]!));
+      state.globalStep++;
+      progress?.tick(batch.length, { epoch, loss: Math.round((lossSum / lossCount) * 1e4) / 1e4 });
+    }
+    if (interrupted) break;
+    const epochTrainSeconds = (performance.now() - epochStart) / 1000;
+    trainSeconds += epochTrainSeconds;
+    stepsThisRun += epochSteps;
+
+    const scores = await predictSplit(model, encoder, options.validation);
+    const validationAuc = rocAuc(validationLabels, scores);
+    const record: EpochRecord = {
+      epoch,
+      loss: lossSum / Math.max(1, lossCount),
+      validationAuc,
+      validationLogLoss: logLoss(validationLabels, scores),
+      seconds: (performance.now() - epochStart) / 1000,
+      stepsPerSecond: epochSteps / Math.max(epochTrainSeconds, 1e-9),
+    };
+    const improved =
+      validationAuc !== null && (state.bestValidationAuc === null || validationAuc > state.bestValidationAuc);
+    if (improved || state.epoch === 0) {
+      for (const t of best) t.dispose();
+      best = snapshotWeights(model);
+    }
+    state = {
+      ...state,
+      epoch,
+      history: [...state.history, record],
+      bestEpoch: improved || state.bestEpoch === 0 ? epoch : state.bestEpoch,
+      bestValidationAuc: improved ? validationAuc : state.bestValidationAuc,
+      epochsWithoutImprovement: improved ? 0 : state.epochsWithoutImprovement + 1,
+    };
+    if (state.epochsWithoutImprovement >= options.patience || epoch >= options.epochs) state.finished = true;
+    epochsThisRun++;
+    logger.info('epoch finished', {
+      ...record,
+      loss: Math.round(record.loss * 1e5) / 1e5,
+      stepsPerSecond: Math.round(record.stepsPerSecond),
+      seconds: Math.round(record.seconds * 10) / 10,
+      bestEpoch: state.bestEpoch,
+      bestValidationAuc: state.bestValidationAuc,
+      stoppingEarly: state.finished && epoch < options.epochs,
+    });
+    if (options.checkpointDir) {
+      const weights = model.getWeights();
+      const optimizerWeights = await optimizer.getWeights();
+      await writeCheckpoint(options.checkpointDir, state, { weights, optimizer: optimizerWeights, best });
+      for (const w of optimizerWeights) if (w.name === 'iter') w.tensor.dispose();
+    }
+  }
+  progress?.done({
+    epochs: state.epoch,
+    bestEpoch: state.bestEpoch,
+    bestValidationAuc: state.bestValidationAuc,
+  });
+
+  // The best epoch's weights are the result (only when training is over: an interrupted run keeps
+  // its current weights, which the checkpoint holds too).
+  if (state.finished) model.setWeights(best);
+  for (const t of best) t.dispose();
+  optimizer.dispose();
+  return {
+    history: state.history,
+    epochsCompleted: state.epoch,
+    bestEpoch: state.bestEpoch,
+    bestValidationAuc: state.bestValidationAuc,
+    stoppedEarly: state.finished && state.epoch < options.epochs,
+    resumedFromEpoch,
+    positiveWeight,
+    seconds: (performance.now() - started) / 1000,
+    stepsPerSecond: trainSeconds > 0 ? stepsThisRun / trainSeconds : 0,
+    finished: state.finished && !interrupted,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Kernels the tfjs wasm backend (4.22) lacks or runs slowly, registered over it when wasm is chosen.
+ *
+ * - UnsortedSegmentSum is not registered for wasm at all, and it is the gradient of Gather, so an
+ *   Embedding layer cannot train on wasm without it. Here it is a plain loop over the wasm heap.
+ * - BatchMatMul with a transposed operand (every backward pass of a dense or recurrent layer) runs
+ *   ~10x slower in the wasm kernel than the plain product; an explicit Transpose followed by the
+ *   plain product gives the same numbers (same summation order per output element) and sped
+ *   tfjs-layers LSTM training up 1.6-2.4x here (docs/trainer.md).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** The parts of the wasm backend these kernels use. */
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+interface KernelArgs {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: WasmBackend;
+  attrs: Record<string, unknown>;
+}
+
+let installed = false;
+
+function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const x = inputs['x']!;
+  const segmentIds = inputs['segmentIds']!;
+  const numSegments = attrs['numSegments'] as number;
+  const idCount = segmentIds.shape.reduce((a, b) => a * b, 1);
+  const inner = x.shape.slice(segmentIds.shape.length);
+  const innerSize = inner.reduce((a, b) => a * b, 1);
+  // makeOutput may grow the wasm memory, which detaches earlier views: make it first.
+  const out = backend.makeOutput([numSegments, ...inner], x.dtype);
+  const outValues = backend.typedArrayFromHeap(out);
+  const values = backend.typedArrayFromHeap(x);
+  const ids = backend.typedArrayFromHeap(segmentIds);
+  outValues.fill(0);
+  for (let i = 0; i < idCount; i++) {
+    const id = ids[i]!;
+    if (id < 0 || id >= numSegments) continue;
+    const from = i * innerSize;
+    const to = id * innerSize;
+    for (let k = 0; k < innerSize; k++)
+      outValues[to + k] = (outValues[to + k] ?? 0) + (values[from + k] ?? 0);
+  }
+  return out;
+}
+
+/**
+ * Registers the kernels above for the wasm backend (once per process). `fastMatMul` also replaces
+ * BatchMatMul; call after `tf.setBackend('wasm')` resolved.
+ */
+export function installWasmKernels(options: { fastMatMul: boolean }): void {
+  if (installed) return;
+  installed = true;
+  if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) {
+    tf.registerKernel({
+      kernelName: 'UnsortedSegmentSum',
+      backendName: 'wasm',
+      kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
+    });
+  }
+  if (!options.fastMatMul) return;
+  const matMul = tf.getKernel('BatchMatMul', 'wasm');
+  const transpose = tf.getKernel('Transpose', 'wasm');
+  if (matMul === undefined || transpose === undefined) return;
+  const plain = matMul.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
+  const transposeFunc = transpose.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
+  const swapLastTwo = (x: tf.TensorInfo, backend: WasmBackend) => {
+    const rank = x.shape.length;
+    const perm = Array.from({ length: rank }, (_, i) => i);
+    perm[rank - 1] = rank - 2;
+    perm[rank - 2] = rank - 1;
+    return transposeFunc({ inputs: { x }, backend, attrs: { perm } });
+  };
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    setupFunc: matMul.setupFunc,
+    kernelFunc: ((args: KernelArgs) => {
+      const { inputs, backend, attrs } = args;
+      if (!attrs['transposeA'] && !attrs['transposeB']) return plain(args);
+      const a = attrs['transposeA'] ? swapLastTwo(inputs['a']!, backend) : inputs['a']!;
+      const b = attrs['transposeB'] ? swapLastTwo(inputs['b']!, backend) : inputs['b']!;
+      try {
+        return plain({
+          inputs: { a, b },
+          backend,
+          attrs: { ...attrs, transposeA: false, transposeB: false },
+        });
+      } finally {
+        if (a !== inputs['a']) backend.disposeData(a.dataId);
+        if (b !== inputs['b']) backend.disposeData(b.dataId);
+      }
+    }) as unknown as tf.KernelFunc,
+  });
+}
