@@ -5,9 +5,11 @@ import { registerConsume } from './consume.js';
 import { registerGenerate } from './generate.js';
 import { registerImport } from './import.js';
 import { registerIngest } from './ingest.js';
+import { registerModels } from './models.js';
 import { registerOps } from './ops.js';
 import { registerTopics } from './topics.js';
 import { registerTrain } from './train.js';
+import { registerTrainer } from './trainer.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerConfig(program);
   registerOps(program);
+  registerTrainer(program);
+  registerModels(program);
   return program;
 }
 

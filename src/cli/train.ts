@@ -4,12 +4,10 @@ import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js
 import { buildManifest, candidateVersion, writeCandidate } from '../model/candidate.js';
 import { runTraining } from '../model/pipeline.js';
 import { createTimelineStore } from '../store/index.js';
-import type { TimelineStore } from '../store/index.js';
+import { trainingRange } from '../trainer/range.js';
 import { createProgress } from '../util/progress.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom, parseIntOption } from './context.js';
-
-const DAY_MS = 86_400_000;
 
 interface TrainCliOptions {
   from?: number;
@@ -40,33 +38,6 @@ const wrap =
       throw new InvalidArgumentError((error as Error).message);
     }
   };
-
-/** Start time of the newest stored session (the store is by day of session start). */
-export async function newestSessionStart(store: TimelineStore): Promise<number | undefined> {
-  const days = await store.listDays();
-  for (const day of days.reverse()) {
-    let newest: number | undefined;
-    const from = Date.parse(`${day}T00:00:00Z`);
-    for await (const s of store.read({ from, to: from + DAY_MS }))
-      newest = Math.max(newest ?? s.start_time, s.start_time);
-    if (newest !== undefined) return newest;
-  }
-  return undefined;
-}
-
-/** [from, to) of session start times to train on; defaults relative to the newest stored session. */
-export async function trainingRange(
-  store: TimelineStore,
-  options: { from?: number; to?: number; days: number },
-): Promise<{ from: number; to: number }> {
-  if (options.from !== undefined && options.to !== undefined) return { from: options.from, to: options.to };
-  const newest = await newestSessionStart(store);
-  if (newest === undefined && options.to === undefined) {
-    throw new Error(`the timeline store ${store.dir} holds no sessions: ingest or import some first`);
-  }
-  const to = options.to ?? (newest as number) + 1;
-  return { from: options.from ?? to - options.days * DAY_MS, to };
-}
 
 /**
  * `intentstream train`: reads timelines from the store, builds the dataset, trains the LSTM

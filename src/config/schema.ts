@@ -38,6 +38,8 @@ const trainerSchema = z
   .object({
     modelsDir: z.string().min(1),
     checkpointDir: z.string().min(1),
+    schedule: z.string().min(1),
+    promotionMargin: z.number().min(0).max(1),
     windowDays: z.number().positive(),
     seed: z.number().int().min(0).max(4_294_967_295),
     backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),

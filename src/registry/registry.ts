@@ -118,6 +118,11 @@ export function createModelRegistry(root: string) {
         const dir = join(root, name);
         const info = await stat(dir);
         if (!info.isDirectory()) continue;
+        const hasModel = await stat(join(dir, MODEL_FILES.model)).then(
+          () => true,
+          () => false,
+        );
+        if (!hasModel) continue; // e.g. candidates/, a half-moved directory
         const metrics = await readFile(join(dir, MODEL_FILES.metrics), 'utf8')
           .then((t) => JSON.parse(t) as Record<string, unknown>)
           .catch(() => undefined);

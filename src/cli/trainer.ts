@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createMetricsRegistry } from '../metrics/registry.js';
+import { startHttpServer } from '../metrics/server.js';
+import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
+import { createModelRegistry } from '../registry/index.js';
+import { createTimelineStore } from '../store/index.js';
+import { trainOnce } from '../trainer/run.js';
+import { createTrainerService } from '../trainer/service.js';
+import { onShutdownSignal } from '../util/shutdown.js';
+import { action, contextFrom } from './context.js';
+
+/**
+ * `intentstream trainer`: the retraining process. node-cron runs a training
+ * run on `trainer.schedule`; POST /train runs one now; never two at once (also
+ * across processes, through a lock file in trainer.modelsDir). Serves /metrics.
+ */
+export function registerTrainer(program: Command): void {
+  program
+    .command('trainer')
+    .description('retrain on a schedule (trainer.schedule) and on POST /train; promote only better models')
+    .option(
+      '--port <port>',
+      'HTTP port for /metrics, /healthz, /readyz, POST /train (default http.ports.trainer)',
+    )
+    .option('--run-now', 'start one training run right away, then keep the schedule')
+    .action(
+      action(async (opts: { port?: string; runNow?: boolean }, cmd: Command) => {
+        const { config, logger } = contextFrom(
+          cmd,
+          'trainer',
+          opts.port !== undefined ? { http: { ports: { trainer: Number(opts.port) } } } : {},
+        );
+        const registry = createModelRegistry(config.trainer.modelsDir);
+        const store = createTimelineStore(config.store.dir);
+        const metricsRegistry = createMetricsRegistry('trainer');
+        const metrics = createTrainerMetrics(metricsRegistry);
+        let stopping = false;
+        const service = createTrainerService({
+          runOnce: (trigger) =>
+            trainOnce({ config, logger, store, registry, trigger, shouldStop: () => stopping }),
+          lockPath: join(config.trainer.modelsDir, '.train.lock'),
+          schedule: config.trainer.schedule,
+          metrics,
+          logger,
+        });
+        const http = await startHttpServer({
+          registry: metricsRegistry,
+          host: config.http.host,
+          port: config.http.ports.trainer,
+          logger,
+          readiness: [{ name: 'scheduled', check: () => !stopping }],
+          routes: (method, path, respond) => {
+            if (method !== 'POST' || path !== '/train') return false;
+            if (service.running) {
+              respond(409, { result: 'skipped', reason: 'a training run is already in progress' });
+              return true;
+            }
+            void service.trigger('http');
+            respond(202, { accepted: true, note: 'training started; watch intentstream_trainer_runs_total' });
+            return true;
+          },
+        });
+        service.start();
+        if (opts.runNow) void service.trigger('cli');
+        await new Promise<void>((resolve) => {
+          onShutdownSignal(logger, async () => {
+            stopping = true;
+            await service.stop();
+            await http.close();
+            resolve();
+          });
+        });
+      }),
+    );
+}

@@ -1,0 +1,139 @@
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
+import { selectBackend } from '../model/backend.js';
+import { predictSessions } from '../model/batches.js';
+import { buildManifest, candidateVersion, writeCandidate } from '../model/candidate.js';
+import { rocAuc } from '../model/evaluate.js';
+import { loadModel } from '../model/io.js';
+import { runTraining } from '../model/pipeline.js';
+import { type ModelRegistry, decidePromotion } from '../registry/index.js';
+import type { TimelineStore } from '../store/index.js';
+import { createProgress } from '../util/progress.js';
+import { trainingRange } from './range.js';
+import type { RunOutcome, Trigger } from './service.js';
+
+export interface TrainOnceOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  store: TimelineStore;
+  registry: ModelRegistry;
+  trigger: Trigger;
+  shouldStop?: () => boolean;
+}
+
+/**
+ * One retraining run: the last `trainer.windowDays` of stored sessions →
+ * dataset → LSTM → evaluation → candidate directory; then the champion (if
+ * any) is scored on the SAME test sessions, and the candidate is registered
+ * and promoted only if it beats it by `trainer.promotionMargin`.
+ */
+export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> {
+  const { config, logger, store, registry, shouldStop } = options;
+  const trainer = config.trainer;
+  let range: { from: number; to: number };
+  try {
+    range = await trainingRange(store, { days: trainer.windowDays });
+  } catch (error) {
+    return { result: 'skipped', reason: (error as Error).message };
+  }
+  const dataRange = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() };
+  const backend = await selectBackend({
+    requested: trainer.backend,
+    logger,
+    fastWasmMatMul: trainer.training.fastWasmMatMul,
+  });
+  const run = await runTraining({
+    sessions: store.read(range),
+    config: trainer,
+    logger,
+    checkpointDir: trainer.checkpointDir,
+    resume: false,
+    progress: (total) => createProgress({ logger, label: 'train', unit: 'examples', total }),
+    shouldStop,
+  });
+  try {
+    if (!run.report) return { result: 'skipped', reason: 'training was interrupted before it finished' };
+    const now = new Date();
+    const version = candidateVersion(now, trainer, dataRange);
+    const candidateDir = resolve(join(trainer.modelsDir, 'candidates', version));
+    const manifest = buildManifest({
+      version,
+      now,
+      range: dataRange,
+      backend,
+      dataset: run.dataset.summary,
+      training: run.training,
+      config: trainer,
+      fingerprint: run.fingerprint,
+      model: run.model,
+      report: run.report,
+    });
+    await writeCandidate({
+      dir: candidateDir,
+      model: run.model,
+      encoder: run.encoder,
+      report: run.report,
+      manifest,
+    });
+
+    const candidateAuc = run.report.splits.test.rocAuc ?? Number.NaN;
+    const champion = await registry.current();
+    let championAuc: number | undefined;
+    if (champion) {
+      const test = run.dataset.test.sessions;
+      try {
+        const loaded = await loadModel(registry.dirOf(champion));
+        try {
+          const scores = await predictSessions(loaded.model, loaded.encoder, test);
+          championAuc =
+            rocAuc(
+              test.map((s) => s.label),
+              scores,
+            ) ?? undefined;
+        } finally {
+          loaded.model.dispose();
+        }
+      } catch (error) {
+        logger.error('the current champion could not be scored on the test window; treating it as absent', {
+          champion,
+          error,
+        });
+      }
+    }
+    const decision = decidePromotion(candidateAuc, championAuc, trainer.promotionMargin);
+    const dir = await registry.register(candidateDir, version);
+    await writeFile(
+      join(dir, 'decision.json'),
+      `${JSON.stringify({ ...decision, candidateAuc, champion: champion ?? null, championAuc: championAuc ?? null, testWindow: run.dataset.summary.splits.test }, null, 2)}\n`,
+    );
+    if (decision.promote) await registry.promote(version, decision.reason);
+    logger.info(decision.promote ? 'candidate promoted' : 'candidate kept out: champion stays', {
+      version,
+      champion,
+      ...decision,
+    });
+    const r = run.report;
+    const auc = [
+      { split: 'train', model: 'candidate', value: r.splits.train.rocAuc },
+      { split: 'validation', model: 'candidate', value: r.splits.validation.rocAuc },
+      { split: 'test', model: 'candidate', value: r.splits.test.rocAuc },
+      { split: 'test', model: 'baseline', value: r.baseline.test.rocAuc },
+      { split: 'test', model: 'shuffled', value: r.orderAblation.test.rocAuc },
+      { split: 'test', model: 'champion', value: championAuc ?? null },
+    ].filter((a): a is { split: string; model: string; value: number } => typeof a.value === 'number');
+    return {
+      result: decision.promote ? 'promoted' : 'rejected',
+      reason: decision.reason,
+      version,
+      auc,
+      examples: Object.fromEntries(
+        Object.entries(run.dataset.summary.splits).map(([k, v]) => [k, v.examples]),
+      ),
+      backend: backend.backend,
+    };
+  } finally {
+    run.model.dispose();
+  }
+}
