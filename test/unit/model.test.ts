@@ -213,6 +213,38 @@ describe('LSTM model (cpu backend)', () => {
     for (const m of [uninterrupted, fresh, again]) m.dispose();
   });
 
+  it('a run that used up its epochs continues when resumed with more; an early-stopped one does not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-more-'));
+    const model = newModel();
+    const two = await train(trainOptions(model, { epochs: 2, checkpointDir: dir, fingerprint: 'f' }));
+    assert.equal(two.finished, true);
+    const more = await train(
+      trainOptions(model, { epochs: 3, checkpointDir: dir, fingerprint: 'f', resume: true }),
+    );
+    assert.equal(more.resumedFromEpoch, 2);
+    assert.equal(more.epochsCompleted, 3);
+    assert.equal(more.history.length, 3);
+
+    const stopDir = mkdtempSync(join(tmpdir(), 'ckpt-stop-'));
+    // patience 1 with a learning rate of 0: no epoch improves on the first, so it stops after two.
+    const stopped = await train(
+      trainOptions(model, {
+        epochs: 5,
+        patience: 1,
+        learningRate: 0,
+        checkpointDir: stopDir,
+        fingerprint: 'g',
+      }),
+    );
+    assert.equal(stopped.stoppedEarly, true);
+    assert.equal(stopped.epochsCompleted, 2);
+    const again = await train(
+      trainOptions(model, { epochs: 9, patience: 1, checkpointDir: stopDir, fingerprint: 'g', resume: true }),
+    );
+    assert.equal(again.epochsCompleted, 2, 'an early-stopped run stays stopped');
+    model.dispose();
+  });
+
   it('saves model.json + weights.bin + encoder.json and loads them back with identical predictions', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'model-'));
     const model = newModel();
