@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildProgram } from '../../src/cli/main.js';
-import { trainingRange } from '../../src/cli/train.js';
 import { loadConfig } from '../../src/config/index.js';
 import { candidateVersion } from '../../src/model/candidate.js';
 import { createTimelineStore } from '../../src/store/index.js';
+import { trainingRange } from '../../src/trainer/range.js';
 import { T0, session } from '../helpers/events.js';
 
 const DAY = 86_400_000;
