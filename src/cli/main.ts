@@ -5,6 +5,7 @@ import { registerConsume } from './consume.js';
 import { registerGenerate } from './generate.js';
 import { registerImport } from './import.js';
 import { registerIngest } from './ingest.js';
+import { registerScore } from './score.js';
 import { registerTopics } from './topics.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerConsume(program);
   registerImport(program);
   registerIngest(program);
+  registerScore(program);
   registerTopics(program);
   registerConfig(program);
   return program;
