@@ -59,6 +59,9 @@ interface PartitionRun {
   rebuilding: { from: number; replayed: number; started: number; truncated: number } | undefined;
 }
 
+/** Partitions whose batches may be in flight at once (their transactions overlap). */
+const PARTITION_CONCURRENCY = 8;
+
 const FENCED = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced/i;
 
 /**
@@ -107,6 +110,8 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
   let stopping = false;
   let stopped: Promise<void> | undefined;
   let starting: Promise<void> | undefined;
+  /** Transactions running outside the lock (stop() waits for them). */
+  const inFlight = new Set<Promise<void>>();
   let evictedSeen = 0;
   let expiredSeen = 0;
 
@@ -191,13 +196,25 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
         maxInFlightRequests: 1,
         transactionTimeout: config.scorer.transactionTimeout,
       });
-      await producer.connect();
-      // InitProducerId happens on the first transaction: it bumps the epoch (fencing a zombie owner)
-      // and aborts whatever transaction the previous owner left open, before we read the offsets.
-      const fence = await producer.transaction();
-      await fence.abort();
+      try {
+        await producer.connect();
+        // InitProducerId happens on the first transaction: it bumps the epoch (fencing a zombie owner)
+        // and aborts whatever transaction the previous owner left open, before we read the offsets.
+        const fence = await producer.transaction();
+        await fence.abort();
+      } catch (error) {
+        await producer.disconnect().catch(() => undefined);
+        throw error;
+      }
     }
-    const { offset: committed, metadata } = await committedOffset(partition);
+    let found: Awaited<ReturnType<typeof committedOffset>>;
+    try {
+      found = await committedOffset(partition);
+    } catch (error) {
+      await producer?.disconnect().catch(() => undefined);
+      throw error;
+    }
+    const { offset: committed, metadata } = found;
     const run: PartitionRun = {
       partition,
       committed: committed ?? 0,
@@ -300,13 +317,35 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
     expiredSeen = table.expired;
   }
 
+  /** A scored batch waiting for its transaction (the CPU work is done, under the lock). */
+  interface Scored {
+    run: PartitionRun;
+    outputs: TopicMessages[];
+    nextOffset: number;
+    metadata: string;
+    live: number;
+    replayed: number;
+    predictions: number;
+    timestamps: number[];
+  }
+
+  /**
+   * Per batch: score it under the lock (CPU only: no two batches mutate the sessions at once), then
+   * run its transaction outside the lock so the round trips of one partition overlap the scoring of
+   * another (kafkajs never hands out two batches of the same partition at once).
+   */
   async function processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isStale } = payload;
     const started = performance.now();
     if (stopping || batch.messages.length === 0) return;
-    await exclusive(async () => {
-      if (stopping || isStale() || !core) return;
-      const partition = batch.partition;
+    const partition = batch.partition;
+    let failedRun: PartitionRun | undefined;
+    let done: () => void = () => undefined;
+    const settled = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const scored = await exclusive(async (): Promise<Scored | undefined> => {
+      if (stopping || isStale() || !core) return undefined;
       let run = runs.get(partition);
       if (run === undefined || run.verify) {
         run = await initPartition(partition, run, Number(batch.messages[0]!.offset));
@@ -314,35 +353,77 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
         const position = core.partitionState(partition)!.nextOffset;
         if (Number(batch.messages[0]!.offset) !== position) {
           consumer.seek({ topic, partition, offset: String(position) });
-          return; // this batch is dropped; the next one starts at the rebuild point
+          return undefined; // this batch is dropped; the next one starts at the rebuild point
         }
       }
       try {
-        await scoreBatch(run, payload, started);
+        const result = await scoreBatch(run, payload);
+        // Registered before the lock is released, so a stop() that waits for the lock sees it.
+        if (result) inFlight.add(settled);
+        return result;
       } catch (error) {
-        const fenced =
-          FENCED.test(String((error as { type?: string }).type ?? '')) || FENCED.test(String(error));
-        logger.error(
-          'batch failed: its transaction was aborted; the partition will be rebuilt from its committed offset',
-          {
-            partition,
-            fenced,
-            error,
-          },
-        );
-        await discardPartition(partition, run);
-        // A fenced producer means another member owns the partition now: rejoin the group.
-        if (fenced) throw error;
-        await new Promise((r) => setTimeout(r, 1_000));
-        return;
+        failedRun = run;
+        throw error;
       }
-      const last = batch.messages.at(-1)!;
-      resolveOffset(last.offset);
+    }).catch(async (error: unknown) => {
+      await failBatch(partition, failedRun, error);
+      return undefined;
     });
+    if (scored === undefined) return;
+    try {
+      await produceAndCommit(scored.run, scored.outputs, scored.nextOffset, scored.metadata);
+      scored.run.committed = Math.max(scored.run.committed, scored.nextOffset);
+    } catch (error) {
+      await failBatch(partition, scored.run, error);
+      return;
+    } finally {
+      inFlight.delete(settled);
+      done();
+    }
+    const latencyMs = performance.now() - started;
+    metrics.batchSize.observe(scored.live);
+    metrics.processing.observe(latencyMs / 1000);
+    metrics.consumerLag.set(
+      { partition: String(partition) },
+      Math.max(0, Number(batch.highWatermark) - scored.nextOffset),
+    );
+    onBatch?.({
+      partition,
+      live: scored.live,
+      replayed: scored.replayed,
+      predictions: scored.predictions,
+      latencyMs,
+      timestamps: scored.timestamps,
+      ackedAt: Date.now(),
+    });
+    resolveOffset(batch.messages.at(-1)!.offset);
     await heartbeat().catch(() => undefined);
   }
 
-  async function scoreBatch(run: PartitionRun, payload: EachBatchPayload, started: number): Promise<void> {
+  /**
+   * A batch whose scoring or transaction failed: the transaction was aborted, so the partition's
+   * in-memory state is ahead of its committed offset and is dropped; the next batch re-initializes it
+   * (fence, committed offset, rebuild). A fenced producer means another member owns the partition:
+   * rethrowing makes kafkajs restart the consumer and rejoin the group.
+   */
+  async function failBatch(partition: number, run: PartitionRun | undefined, error: unknown): Promise<void> {
+    const fenced = FENCED.test(String((error as { type?: string }).type ?? '')) || FENCED.test(String(error));
+    logger.error(
+      'batch failed: its transaction was aborted; the partition will be rebuilt from its committed offset',
+      {
+        partition,
+        fenced,
+        error,
+      },
+    );
+    await exclusive(async () => {
+      if (run === undefined || runs.get(partition) === run) await discardPartition(partition, run);
+    });
+    if (fenced) throw error;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+
+  async function scoreBatch(run: PartitionRun, payload: EachBatchPayload): Promise<Scored | undefined> {
     const { batch } = payload;
     const scorer = core!;
     const partition = run.partition;
@@ -393,7 +474,7 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
       run.rebuilding = undefined;
     }
     updateGauges();
-    if (live.length === 0) return;
+    if (live.length === 0) return undefined;
     const outcome = scorer.process(partition, live, true);
     metrics.stepRounds.inc(outcome.rounds);
     countOutcome(outcome);
@@ -407,26 +488,17 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
     if (dead.length > 0) outputs.push({ topic: config.topics.deadLetter, messages: dead });
     const point = scorer.table.rebuildPoint(part);
     metrics.rebuildTruncated.set({ partition: String(partition) }, point.truncated);
-    const metadata = encodeCommitMetadata({ ...point, model: scorer.model.version });
-    await produceAndCommit(run, outputs, part.nextOffset, metadata);
-    run.committed = part.nextOffset;
-    const latencyMs = performance.now() - started;
-    metrics.batchSize.observe(live.length);
-    metrics.processing.observe(latencyMs / 1000);
-    metrics.consumerLag.set(
-      { partition: String(partition) },
-      Math.max(0, Number(batch.highWatermark) - part.nextOffset),
-    );
     updateGauges();
-    onBatch?.({
-      partition,
+    return {
+      run,
+      outputs,
+      nextOffset: part.nextOffset,
+      metadata: encodeCommitMetadata({ ...point, model: scorer.model.version }),
       live: live.length,
       replayed: replay.length,
       predictions: outcome.predictions.length,
-      latencyMs,
       timestamps,
-      ackedAt: Date.now(),
-    });
+    };
   }
 
   return {
@@ -452,6 +524,7 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
         await watcher.stop(); // also ends a start() still waiting for its first model
         await starting?.catch(() => undefined);
         await exclusive(async () => undefined);
+        await Promise.all([...inFlight]);
         await consumer.stop();
         await consumer.disconnect();
         await exclusive(async () => {

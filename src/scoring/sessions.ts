@@ -71,6 +71,23 @@ export interface SessionTableOptions {
   initialState: () => unknown;
 }
 
+const NO_EXTRAS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * Shares the strings of low-cardinality fields between buffered events (a decoded event holds its
+ * own copy of every string). The table stops growing at `max` entries; later strings stay unshared.
+ */
+export function createInterner(max = 100_000): (s: string | null) => string | null {
+  const table = new Map<string, string>();
+  return (s) => {
+    if (s === null) return null;
+    const hit = table.get(s);
+    if (hit !== undefined) return hit;
+    if (table.size < max) table.set(s, s);
+    return s;
+  };
+}
+
 export class PartitionSessions {
   /** cookie_id → current session, least recently active first. */
   readonly sessions = new Map<string, LiveSession>();
@@ -91,6 +108,7 @@ export class SessionTable {
   private readonly maxBuffered: number;
   private readonly windowMs: number;
   private readonly initialState: () => unknown;
+  private readonly intern = createInterner();
   private tick = 0;
   private openCount = 0;
   /** Sessions dropped for capacity (least recently active first) since creation. */
@@ -175,6 +193,7 @@ export class SessionTable {
       part.sessions.delete(s.cookieId);
       part.sessions.set(s.cookieId, s);
     }
+    this.compact(event, s);
     const previous = s.last;
     s.count++;
     if (t > s.lastTime) s.lastTime = t;
@@ -237,6 +256,30 @@ export class SessionTable {
       return { offset, maxTime: finiteOrNull(s.chainStartMaxTime), truncated };
     }
     return { offset: part.nextOffset, maxTime: finiteOrNull(part.maxTime), truncated };
+  }
+
+  /**
+   * Buffered events are held for as long as their session lives (500,000 sessions × 5 events is
+   * millions of objects): share the cookie id with the session, intern repeated strings, and share
+   * one empty extras map. The event is the scorer's own decoded copy, so this changes nothing else.
+   */
+  private compact(event: ShopEvent, s: LiveSession): void {
+    const intern = this.intern;
+    event.cookie_id = s.cookieId;
+    event.event_type = intern(event.event_type)!;
+    event.item_id = intern(event.item_id);
+    event.category_id = intern(event.category_id);
+    event.page_type = intern(event.page_type);
+    event.device = intern(event.device);
+    event.referrer = intern(event.referrer);
+    if (event.extras !== NO_EXTRAS) {
+      let empty = true;
+      for (const _ in event.extras) {
+        empty = false;
+        break;
+      }
+      if (empty) event.extras = NO_EXTRAS;
+    }
   }
 
   private isDead(part: PartitionSessions, s: LiveSession): boolean {
