@@ -60,4 +60,6 @@ for (let i = 0; i < 3; i++) globalThis.gc?.();
 await new Promise((r) => setTimeout(r, 2_000));
 globalThis.gc?.();
 const { rss, heapUsed, heapTotal } = process.memoryUsage();
-process.stdout.write(`${JSON.stringify({ sessions: core.table.openSessions, events, rss, heapUsed, heapTotal })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ sessions: core.table.openSessions, events, rss, heapUsed, heapTotal })}\n`,
+);
