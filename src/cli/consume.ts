@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Message } from 'kafkajs';
 import { createKafka } from '../kafka/client.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
-import { createEventDecoder } from '../schemas/index.js';
+import { createEventDecoder, decodePrediction } from '../schemas/index.js';
 import { parseDuration } from '../util/duration.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom, parseIntOption } from './context.js';
@@ -15,6 +15,7 @@ interface ConsumeOptions {
   idleTimeout?: string;
   deadLetter?: boolean;
   quiet?: boolean;
+  predictions?: boolean;
 }
 
 /**
@@ -43,10 +44,14 @@ export function registerConsume(program: Command): void {
     )
     .option('--dead-letter', 'send rejected messages to the dead-letter topic with the reason in headers')
     .option('-q, --quiet', 'print a summary only, not the events')
+    .option(
+      '--predictions',
+      'read SessionPrediction messages (default topic: topics.predictions; committed only)',
+    )
     .action(
       action(async (opts: ConsumeOptions, cmd: Command) => {
         const { config, logger } = contextFrom(cmd, 'consume');
-        const topic = opts.topic ?? config.topics.events;
+        const topic = opts.topic ?? (opts.predictions ? config.topics.predictions : config.topics.events);
         const kafka = createKafka({ config, logger });
         const decoder = createEventDecoder({
           maxMessageBytes: config.kafka.maxMessageBytes,
@@ -79,6 +84,21 @@ export function registerConsume(program: Command): void {
             const dead: Message[] = [];
             for (const message of batch.messages) {
               if (!isRunning() || reachedMax()) break;
+              if (opts.predictions) {
+                try {
+                  const prediction = decodePrediction(message.value ?? Buffer.alloc(0));
+                  counts.events++;
+                  if (!opts.quiet) out.push(JSON.stringify(prediction));
+                } catch (error) {
+                  counts.rejected++;
+                  logger.warn('not a prediction', {
+                    detail: (error as Error).message,
+                    offset: message.offset,
+                  });
+                }
+                resolveOffset(message.offset);
+                continue;
+              }
               const result = decoder.decode(message.value);
               if (result.ok) {
                 counts.events++;

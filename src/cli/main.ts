@@ -7,6 +7,7 @@ import { registerImport } from './import.js';
 import { registerIngest } from './ingest.js';
 import { registerModels } from './models.js';
 import { registerOps } from './ops.js';
+import { registerScore } from './score.js';
 import { registerTopics } from './topics.js';
 import { registerTrain } from './train.js';
 import { registerTrainer } from './trainer.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerConsume(program);
   registerImport(program);
   registerIngest(program);
+  registerScore(program);
   registerTopics(program);
   registerTrain(program);
   registerConfig(program);

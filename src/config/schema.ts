@@ -154,6 +154,22 @@ export const configSchema = z
         publishSessions: z.boolean(),
       })
       .strict(),
+    scorer: z
+      .object({
+        groupId: z.string().min(1),
+        modelDir: z.string().min(1),
+        reloadInterval: duration.refine((v) => v >= 100, 'must be at least 100ms'),
+        emit: z.enum(['every', 'delta', 'threshold']),
+        emitDelta: z.number().gt(0).lte(1),
+        threshold: z.number().gt(0).lt(1),
+        positiveClass: z.string().min(1),
+        maxOpenSessions: positiveInt,
+        maxBufferedEvents: positiveInt,
+        rebuildWindow: duration.refine((v) => v > 0, 'must be greater than zero'),
+        exactlyOnce: z.boolean(),
+        transactionTimeout: duration.refine((v) => v >= 1_000, 'must be at least 1s'),
+      })
+      .strict(),
     http: z
       .object({
         host: z.string().min(1),

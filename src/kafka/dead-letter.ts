@@ -9,6 +9,8 @@ export const DLQ_HEADERS = {
   sourcePartition: 'x-dlq-source-partition',
   sourceOffset: 'x-dlq-source-offset',
   failedAt: 'x-dlq-failed-at',
+  /** The consumer group that rejected it (set by the scorer; ingest and the scorer both read the events topic). */
+  consumerGroup: 'x-dlq-consumer-group',
 } as const;
 
 export interface DeadLetterSource {
@@ -18,6 +20,8 @@ export interface DeadLetterSource {
   key: Buffer | null;
   value: Buffer | null;
   headers?: IHeaders;
+  /** The consumer group routing it (optional: written as x-dlq-consumer-group). */
+  consumerGroup?: string;
 }
 
 export interface DeadLetterReason {
@@ -44,6 +48,7 @@ export function deadLetterMessage(
   headers[DLQ_HEADERS.sourcePartition] = String(source.partition);
   headers[DLQ_HEADERS.sourceOffset] = source.offset;
   headers[DLQ_HEADERS.failedAt] = new Date(now).toISOString();
+  if (source.consumerGroup) headers[DLQ_HEADERS.consumerGroup] = source.consumerGroup;
   return { key: source.key, value: source.value, headers };
 }
 

@@ -101,3 +101,28 @@ describe('config', () => {
     assert.equal(envNameFor(['kafka', 'maxMessageBytes']), 'INTENTSTREAM_KAFKA__MAX_MESSAGE_BYTES');
   });
 });
+
+describe('config: scorer section', () => {
+  it('has defaults with durations in milliseconds', () => {
+    const { scorer } = loadConfig({ env: {} });
+    assert.equal(scorer.groupId, 'scorer');
+    assert.equal(scorer.emit, 'every');
+    assert.equal(scorer.reloadInterval, 2_000);
+    assert.equal(scorer.maxOpenSessions, 500_000);
+    assert.equal(scorer.maxBufferedEvents, 50);
+    assert.equal(scorer.exactlyOnce, true);
+  });
+
+  it('rejects an unknown emission policy and a threshold outside (0, 1)', () => {
+    expectConfigError(
+      () => loadConfig({ env: { INTENTSTREAM_SCORER__EMIT: 'sometimes' } }),
+      'scorer.emit',
+      /every/,
+    );
+    expectConfigError(
+      () => loadConfig({ env: { INTENTSTREAM_SCORER__THRESHOLD: '1.5' } }),
+      'scorer.threshold',
+      /1/,
+    );
+  });
+});

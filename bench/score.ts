@@ -1,0 +1,301 @@
+/**
+ * bench/score: the live scorer through the real broker.
+ *
+ *   1. throughput: a 4-partition topic filled with N generated events; the real scorer (createScorer,
+ *      what `intentstream score` runs; exactly-once transactions; counting step model) vs, on the same
+ *      topic in the same run, a passthrough consume → decode → encode a trivial prediction → produce →
+ *      commit pipeline with the same transactional setting. ratio = scorer ÷ passthrough.
+ *   2. latency: the generator CLI (another process) paces 10,000 events/s into a fresh topic while the
+ *      scorer scores live; p50/p95/p99 of the processing latency (batch fetched → transaction
+ *      committed, per event) and of the end-to-end latency (record timestamp → committed).
+ *   3. memory: a child process holds 500,000 open sessions in the scorer core; RSS after GC.
+ *
+ *   npx tsx bench/score.ts [events=1000000] [latencySeconds=20]
+ * Needs a broker (scripts/kafka start, or KAFKA_BROKERS). The model is the counting stand-in
+ * (src/scoring/counting-model.ts) until the LSTM step model lands.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Kafka, Producer } from 'kafkajs';
+import { loadConfig } from '../src/config/index.js';
+import { createKafka } from '../src/kafka/client.js';
+import { createLogger } from '../src/log/logger.js';
+import { createMetricsRegistry } from '../src/metrics/registry.js';
+import { createScorerMetrics } from '../src/metrics/scorer-metrics.js';
+import { createEventDecoder, encodePrediction } from '../src/schemas/index.js';
+import {
+  type BatchInfo,
+  countingModelFactory,
+  createRegistryModelSource,
+  createScorer,
+} from '../src/scoring/index.js';
+import { fillTopic, machine, percentile, waitUntil, writeResult } from './common.js';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const LATENCY_SECONDS = Number(process.argv[3] ?? 20);
+const LATENCY_RATE = 10_000;
+const OPEN_SESSIONS = 500_000;
+const PARTITIONS = 4;
+const logger = createLogger({ level: 'warn', bindings: { component: 'bench' } });
+const run = Date.now().toString(36);
+const base = loadConfig();
+const kafka = createKafka({ config: base, logger });
+
+async function createTopics(topics: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS })),
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+}
+
+function modelRegistry(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-score-models-'));
+  mkdirSync(join(dir, 'v1'));
+  writeFileSync(join(dir, 'CURRENT'), 'v1\n');
+  return dir;
+}
+
+/** The reference: consume → decode → encode a trivial prediction → produce → commit, in per-partition transactions. */
+async function passthrough(topic: string, expected: number): Promise<number> {
+  const groupId = `bench-pass-${run}`;
+  const predictions = `${topic}-pass-predictions`;
+  const decoder = createEventDecoder();
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 500 });
+  const producers = new Map<number, Producer>();
+  let done = 0;
+  let t0 = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 8, // as the scorer: partitions' transactions overlap
+    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      if (t0 === 0) t0 = performance.now();
+      let producer = producers.get(batch.partition);
+      if (!producer) {
+        producer = kafka.producer({
+          transactionalId: `${groupId}.${topic}.${batch.partition}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+        });
+        await producer.connect();
+        producers.set(batch.partition, producer);
+      }
+      const scoredAt = Date.now();
+      const messages = [];
+      for (const m of batch.messages) {
+        const d = decoder.decode(m.value);
+        if (!d.ok) continue;
+        const e = d.event;
+        messages.push({
+          key: e.cookie_id,
+          value: encodePrediction({
+            cookie_id: e.cookie_id,
+            session_id: '',
+            model_version: 'passthrough',
+            event_id: e.event_id,
+            event_time: e.event_time,
+            scored_at: scoredAt,
+            events_in_session: 0,
+            probabilities: { purchase: 0 },
+          }),
+        });
+      }
+      const last = batch.messages.at(-1)!;
+      const txn = await producer.transaction();
+      try {
+        if (messages.length > 0) await txn.send({ topic: predictions, messages, acks: -1 });
+        await txn.sendOffsets({
+          consumerGroupId: groupId,
+          topics: [
+            { topic, partitions: [{ partition: batch.partition, offset: String(Number(last.offset) + 1) }] },
+          ],
+        });
+        await txn.commit();
+      } catch (error) {
+        await txn.abort();
+        throw error;
+      }
+      resolveOffset(last.offset);
+      done += batch.messages.length;
+      await heartbeat();
+    },
+  });
+  await waitUntil(() => done >= expected, 600_000, 'passthrough to process everything');
+  const seconds = (performance.now() - t0) / 1000;
+  await consumer.disconnect();
+  for (const p of producers.values()) await p.disconnect();
+  return expected / seconds;
+}
+
+/** Runs the real scorer on `topic` until `until()` says stop; returns its per-batch records. */
+async function scorer(
+  topic: string,
+  until: (batches: BatchInfo[]) => boolean | Promise<boolean>,
+  onReady?: () => void,
+) {
+  const models = modelRegistry();
+  const config = loadConfig({
+    overrides: {
+      topics: { events: topic, predictions: `${topic}-predictions`, deadLetter: `${topic}-dlq` },
+      scorer: { groupId: `bench-score-${topic}`, modelDir: models, emit: 'every' },
+    },
+  });
+  const registry = createMetricsRegistry('scorer');
+  const batches: BatchInfo[] = [];
+  const proc = createScorer({
+    kafka,
+    config,
+    logger,
+    metrics: createScorerMetrics(registry),
+    source: createRegistryModelSource(models, countingModelFactory),
+    onBatch: (b) => batches.push(b),
+  });
+  await proc.start();
+  await waitUntil(() => proc.ready, 60_000, 'scorer ready');
+  onReady?.();
+  await waitUntil(() => until(batches), 900_000, 'scorer to finish');
+  await proc.stop();
+  rmSync(models, { recursive: true, force: true });
+  return batches;
+}
+
+const live = (batches: BatchInfo[]) => batches.reduce((s, b) => s + b.live, 0);
+
+// --- 1. throughput ---------------------------------------------------------------------------------
+const topic = `bench-score-${run}`;
+await createTopics([topic, `${topic}-predictions`, `${topic}-pass-predictions`, `${topic}-dlq`]);
+const produced = await fillTopic(kafka, topic, N);
+logger.warn('topic filled', { topic, produced });
+const passRate = await passthrough(topic, produced);
+logger.warn('passthrough done', { eventsPerSecond: Math.round(passRate) });
+const throughputBatches = await scorer(topic, (b) => live(b) >= produced);
+const first = Math.min(...throughputBatches.map((b) => b.ackedAt - b.latencyMs));
+const lastAck = Math.max(...throughputBatches.map((b) => b.ackedAt));
+const scoreRate = produced / ((lastAck - first) / 1000);
+const predictionsEmitted = throughputBatches.reduce((s, b) => s + b.predictions, 0);
+logger.warn('scorer done', { eventsPerSecond: Math.round(scoreRate) });
+
+// --- 2. latency at a paced 10,000 events/s ---------------------------------------------------------
+const paced = `bench-score-paced-${run}`;
+await createTopics([paced, `${paced}-predictions`, `${paced}-dlq`]);
+const pacedEvents = LATENCY_RATE * LATENCY_SECONDS;
+let generator: Promise<number> | undefined;
+let generatorChild: ReturnType<typeof spawn> | undefined;
+const latencyBatches = await scorer(
+  paced,
+  async (b) => generator !== undefined && live(b) >= pacedEvents - 50 && (await generator) === 0,
+  () => {
+    // The generator runs in its own process (the other core), started once the scorer is ready.
+    generatorChild = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)),
+        'generate',
+        '--seed',
+        '9',
+        '--events',
+        String(pacedEvents),
+        '--cookies',
+        '20000',
+        '--rate',
+        String(LATENCY_RATE),
+        '--topic',
+        paced,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    generator = new Promise((resolve) => generatorChild!.once('exit', (code) => resolve(code ?? 1)));
+  },
+);
+// Per-event distributions: a batch's latency counts once per event in it; skip the first 2 s (warm-up).
+const warm = Math.min(...latencyBatches.map((b) => b.ackedAt)) + 2_000;
+const processing: number[] = [];
+const endToEnd: number[] = [];
+for (const b of latencyBatches) {
+  if (b.ackedAt < warm) continue;
+  for (let i = 0; i < b.live; i++) processing.push(b.latencyMs);
+  for (const ts of b.timestamps) endToEnd.push(b.ackedAt - ts);
+}
+processing.sort((a, b) => a - b);
+endToEnd.sort((a, b) => a - b);
+const pacedSpan =
+  (Math.max(...latencyBatches.map((b) => b.ackedAt)) - Math.min(...latencyBatches.map((b) => b.ackedAt))) /
+  1000;
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+// --- 3. RSS with 500,000 open sessions (a child process, so the figure is the scorer's alone) -------
+const memory = await new Promise<Record<string, number>>((resolve, reject) => {
+  const child = spawn(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./score-memory.ts', import.meta.url)),
+      String(OPEN_SESSIONS),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.once('exit', (code) =>
+    code === 0
+      ? resolve(JSON.parse(out.trim().split('\n').at(-1)!))
+      : reject(new Error(`memory child exited ${code}`)),
+  );
+});
+
+writeResult('score', {
+  value: Math.round(scoreRate),
+  unit: 'events/s',
+  reference: Math.round(passRate),
+  ratio: Math.round((scoreRate / passRate) * 1000) / 1000,
+  config: {
+    events: produced,
+    partitions: PARTITIONS,
+    encoding: 'avro',
+    exactlyOnce: true,
+    emit: 'every',
+    model: 'counting stand-in (src/scoring/counting-model.ts), not the LSTM',
+    pacedRate: LATENCY_RATE,
+    pacedSeconds: LATENCY_SECONDS,
+  },
+  machine: machine(),
+  reference_name:
+    'passthrough: kafkajs consume → decode → encode a trivial prediction → produce → commit, per-partition Kafka transactions like the scorer',
+  predictions_emitted: predictionsEmitted,
+  batches: throughputBatches.length,
+  mean_batch_events: Math.round(produced / throughputBatches.length),
+  latency_paced_events_per_s: Math.round(live(latencyBatches) / pacedSpan),
+  latency_processing_ms: {
+    p50: round1(percentile(processing, 50)),
+    p95: round1(percentile(processing, 95)),
+    p99: round1(percentile(processing, 99)),
+  },
+  latency_end_to_end_ms: {
+    p50: round1(percentile(endToEnd, 50)),
+    p95: round1(percentile(endToEnd, 95)),
+    p99: round1(percentile(endToEnd, 99)),
+  },
+  open_sessions: memory['sessions'],
+  open_session_events: memory['events'],
+  rss_bytes: memory['rss'],
+  rss_gib: Math.round((memory['rss']! / 2 ** 30) * 1000) / 1000,
+  heap_used_bytes: memory['heapUsed'],
+  bytes_per_session: Math.round(memory['rss']! / memory['sessions']!),
+});
+process.exit(0);
