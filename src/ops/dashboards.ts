@@ -5,6 +5,7 @@
  * the committed files equal this output.
  */
 import { INGEST_METRICS } from '../metrics/ingest-metrics.js';
+import { SCORER_METRICS } from '../metrics/scorer-metrics.js';
 import { TRAINER_METRICS } from '../metrics/trainer-metrics.js';
 
 export interface PanelSpec {
@@ -78,6 +79,63 @@ export const PIPELINE_DASHBOARD: DashboardSpec = {
   ],
 };
 
+export const SCORING_DASHBOARD: DashboardSpec = {
+  uid: 'intentstream-scoring',
+  title: 'intentstream / scoring',
+  panels: [
+    {
+      title: 'Events scored/s by outcome',
+      queries: [{ expr: rate(SCORER_METRICS.events, 'outcome'), legend: '{{outcome}}' }],
+      unit: 'ops',
+    },
+    {
+      title: 'Predictions/s',
+      queries: [{ expr: rate(SCORER_METRICS.predictions), legend: 'predictions' }],
+      unit: 'ops',
+    },
+    {
+      title: 'Processing latency (fetch → produce acknowledged)',
+      queries: [
+        { expr: quantile(0.5, SCORER_METRICS.processing), legend: 'p50' },
+        { expr: quantile(0.95, SCORER_METRICS.processing), legend: 'p95' },
+        { expr: quantile(0.99, SCORER_METRICS.processing), legend: 'p99' },
+      ],
+      unit: 's',
+    },
+    {
+      title: 'Batch size (p50, p95)',
+      queries: [
+        { expr: quantile(0.5, SCORER_METRICS.batchSize), legend: 'p50' },
+        { expr: quantile(0.95, SCORER_METRICS.batchSize), legend: 'p95' },
+      ],
+    },
+    {
+      title: 'Event-time lag p95',
+      queries: [{ expr: quantile(0.95, SCORER_METRICS.eventLag), legend: 'p95' }],
+      unit: 's',
+    },
+    {
+      title: 'Open sessions and evictions/s',
+      queries: [
+        { expr: `sum(${SCORER_METRICS.openSessions})`, legend: 'open' },
+        { expr: rate(SCORER_METRICS.evictions, 'reason'), legend: 'evicted {{reason}}' },
+      ],
+    },
+    {
+      title: 'Serving model version',
+      kind: 'stat',
+      queries: [{ expr: `max by (version) (${SCORER_METRICS.modelInfo})`, legend: '{{version}}' }],
+    },
+    {
+      title: 'Model reloads (ok / refused)',
+      queries: [
+        { expr: `sum(increase(${SCORER_METRICS.reloads}[1h]))`, legend: 'reloaded' },
+        { expr: `sum(increase(${SCORER_METRICS.reloadsRefused}[1h]))`, legend: 'refused' },
+      ],
+    },
+  ],
+};
+
 export const MODEL_DASHBOARD: DashboardSpec = {
   uid: 'intentstream-model',
   title: 'intentstream / model',
@@ -117,7 +175,7 @@ export const MODEL_DASHBOARD: DashboardSpec = {
   ],
 };
 
-export const DASHBOARDS: DashboardSpec[] = [PIPELINE_DASHBOARD, MODEL_DASHBOARD];
+export const DASHBOARDS: DashboardSpec[] = [PIPELINE_DASHBOARD, SCORING_DASHBOARD, MODEL_DASHBOARD];
 
 /** Grafana dashboard JSON (schema 39) for a spec: a two-column grid, Prometheus datasource by uid. */
 export function toGrafana(spec: DashboardSpec): Record<string, unknown> {
