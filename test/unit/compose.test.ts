@@ -46,7 +46,7 @@ describe('docker-compose.yml stays in sync with the CLI and config', () => {
 
   it('runs every pipeline process', () => {
     const commands = ours.map(([, s]) => s.command?.[0]);
-    for (const required of ['ingest', 'generate', 'topics'])
+    for (const required of ['ingest', 'score', 'trainer', 'generate', 'topics'])
       assert.ok(commands.includes(required), `no service runs ${required}`);
   });
 
