@@ -52,14 +52,22 @@ const script = fileURLToPath(new URL('./reference/torch_lstm.py', import.meta.ur
 const torchOut = execFileSync('python3', [script, ...Object.values(CONFIG).map(String), String(BATCHES)], {
   encoding: 'utf8',
 });
-const torch = JSON.parse(torchOut.trim().split('\n').at(-1)!) as { steps_per_second: number; torch: string; threads: number };
+const torch = JSON.parse(torchOut.trim().split('\n').at(-1)!) as {
+  steps_per_second: number;
+  torch: string;
+  threads: number;
+};
 
 writeResult('train', {
   value: Math.round(best),
   unit: 'time steps/s (training)',
   reference: Math.round(torch.steps_per_second),
   ratio: Math.round((best / torch.steps_per_second) * 1000) / 1000,
-  config: { ...CONFIG, batches: BATCHES, model: 'tfjs-layers LSTM + dense sigmoid, Adam, binary cross-entropy' },
+  config: {
+    ...CONFIG,
+    batches: BATCHES,
+    model: 'tfjs-layers LSTM + dense sigmoid, Adam, binary cross-entropy',
+  },
   machine: machine(),
   best_backend: bestBackend,
   backends: Object.fromEntries(
