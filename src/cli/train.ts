@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';
-import { buildManifest, candidateVersion, writeCandidate } from '../model/candidate.js';
+import { saveRunAsCandidate } from '../model/candidate.js';
 import { runTraining } from '../model/pipeline.js';
 import { createTimelineStore } from '../store/index.js';
 import { trainingRange } from '../trainer/range.js';
@@ -141,22 +141,13 @@ export function registerTrain(program: Command): void {
           process.exitCode = 130;
           return;
         }
-        const now = new Date();
-        const version = candidateVersion(now, trainer, dataRange);
-        const dir = resolve(opts.out ?? join(trainer.modelsDir, 'candidates', version));
-        const manifest = buildManifest({
-          version,
-          now,
-          range: dataRange,
-          backend,
-          dataset: run.dataset.summary,
-          training: run.training,
+        const { version, dir } = await saveRunAsCandidate({
+          run: { ...run, report: run.report },
           config: trainer,
-          fingerprint: run.fingerprint,
-          model: run.model,
-          report: run.report,
+          backend,
+          dataRange,
+          dir: opts.out ? resolve(opts.out) : undefined,
         });
-        await writeCandidate({ dir, model: run.model, encoder: run.encoder, report: run.report, manifest });
         logger.info('candidate written', { version, dir });
         const r = run.report;
         process.stdout.write(

@@ -15,7 +15,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config/schema.js';
 import type { DatasetSummary } from '../dataset/index.js';
@@ -144,4 +144,44 @@ export function buildManifest(input: {
       threshold: input.report.threshold.value,
     },
   };
+}
+
+/**
+ * Writes a finished training run as a candidate directory (default
+ * `<modelsDir>/candidates/<version>`); the one path `intentstream train` and
+ * the trainer process both use. Returns the version and directory.
+ */
+export async function saveRunAsCandidate(input: {
+  run: {
+    model: tf.LayersModel;
+    encoder: FeatureEncoder;
+    dataset: { summary: DatasetSummary };
+    training: TrainResult;
+    fingerprint: string;
+    report: EvaluationReport;
+  };
+  config: TrainerConfig;
+  backend: BackendSelection;
+  dataRange: DataRange;
+  dir?: string;
+  now?: Date;
+}): Promise<{ version: string; dir: string }> {
+  const { run, config, backend, dataRange } = input;
+  const now = input.now ?? new Date();
+  const version = candidateVersion(now, config, dataRange);
+  const dir = input.dir ?? resolve(join(config.modelsDir, 'candidates', version));
+  const manifest = buildManifest({
+    version,
+    now,
+    range: dataRange,
+    backend,
+    dataset: run.dataset.summary,
+    training: run.training,
+    config,
+    fingerprint: run.fingerprint,
+    model: run.model,
+    report: run.report,
+  });
+  await writeCandidate({ dir, model: run.model, encoder: run.encoder, report: run.report, manifest });
+  return { version, dir };
 }

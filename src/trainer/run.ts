@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { selectBackend } from '../model/backend.js';
 import { predictSessions } from '../model/batches.js';
-import { buildManifest, candidateVersion, writeCandidate } from '../model/candidate.js';
+import { saveRunAsCandidate } from '../model/candidate.js';
 import { rocAuc } from '../model/evaluate.js';
 import { loadModel } from '../model/io.js';
 import { runTraining } from '../model/pipeline.js';
@@ -55,27 +55,11 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
   });
   try {
     if (!run.report) return { result: 'skipped', reason: 'training was interrupted before it finished' };
-    const now = new Date();
-    const version = candidateVersion(now, trainer, dataRange);
-    const candidateDir = resolve(join(trainer.modelsDir, 'candidates', version));
-    const manifest = buildManifest({
-      version,
-      now,
-      range: dataRange,
-      backend,
-      dataset: run.dataset.summary,
-      training: run.training,
+    const { version, dir: candidateDir } = await saveRunAsCandidate({
+      run: { ...run, report: run.report },
       config: trainer,
-      fingerprint: run.fingerprint,
-      model: run.model,
-      report: run.report,
-    });
-    await writeCandidate({
-      dir: candidateDir,
-      model: run.model,
-      encoder: run.encoder,
-      report: run.report,
-      manifest,
+      backend,
+      dataRange,
     });
 
     const candidateAuc = run.report.splits.test.rocAuc ?? Number.NaN;

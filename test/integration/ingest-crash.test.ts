@@ -5,36 +5,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Kafka } from 'kafkajs';
 import { createCheckpointStore } from '../../src/ingest/checkpoint.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
-import { createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 
 const EVENTS = 100_000;
 const PARTITIONS = 4;
-
-async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function endOffsets(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** Starts the real ingest process; `started` resolves once it has joined the group and installed its handlers. */
 function startIngest(env: NodeJS.ProcessEnv): { child: ChildProcess; started: Promise<void> } {

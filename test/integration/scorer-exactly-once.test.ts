@@ -5,34 +5,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Kafka } from 'kafkajs';
 import { logLines, runCli, spawnCli } from '../helpers/cli.js';
-import { createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { readCommittedPredictions } from '../helpers/predictions.js';
 
 const EVENTS = 50_000;
 const PARTITIONS = 4;
-
-async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function endOffsets(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** Starts the real scorer; `started` resolves once it has loaded a model and joined the group. */
 function startScorer(env: NodeJS.ProcessEnv): {

@@ -4,28 +4,16 @@ import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Kafka } from 'kafkajs';
 import { createGenerator } from '../../src/generator/index.js';
 import { SCORER_METRICS } from '../../src/metrics/scorer-metrics.js';
 import { CORRUPT_MARKER } from '../../src/scoring/counting-model.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
-import { createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { readCommittedPredictions } from '../helpers/predictions.js';
 
 const EVENTS = 8_000;
 const PARTITIONS = 2;
 const SEED = 5;
-
-async function committedTotal(kafka: Kafka, groupId: string, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** Reads one sample of a Prometheus text exposition whose labels include `label` (undefined when absent). */
 function sample(text: string, name: string, label = ''): number | undefined {
