@@ -130,4 +130,54 @@ describe('intentstream train', () => {
     assert.equal(other.code, 1);
     assert.match(other.stderr, /belongs to another run/);
   });
+
+  it('after a SIGKILL mid-run, --resume ends with the same epoch count and a loss no worse than an uninterrupted run', async () => {
+    const runDir = (name: string) => {
+      const d = join(dir, name);
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(
+        file,
+        [
+          'trainer:',
+          `  modelsDir: ${join(d, 'models')}`,
+          `  checkpointDir: ${join(d, 'checkpoints')}`,
+          '  features: { maxSteps: 16, itemBuckets: 64, categoryBuckets: 16 }',
+          '  model: { lstmUnits: [12], embeddingDims: { eventType: 4, item: 2, category: 2, device: 2, referrer: 2 } }',
+          '  training: { epochs: 4, batchSize: 128, patience: 4 }',
+          '',
+        ].join('\n'),
+      );
+      return { INTENTSTREAM_CONFIG: file, INTENTSTREAM_STORE__DIR: storeDir };
+    };
+    const lastLoss = (summaryDir: string) => {
+      const manifest = JSON.parse(readFileSync(join(summaryDir, 'manifest.json'), 'utf8'));
+      const history = manifest.training.history as { epoch: number; loss: number }[];
+      return { epochs: history.length, loss: history.at(-1)!.loss };
+    };
+
+    const uninterrupted = await runCli(['train', '--backend', 'wasm'], runDir('straight'));
+    assert.equal(uninterrupted.code, 0, uninterrupted.stderr.slice(-2000));
+    const straight = lastLoss(JSON.parse(uninterrupted.stdout.toString().trim().split('\n').at(-1)!).dir);
+
+    const killedEnv = runDir('killed');
+    const child = spawnCli(['train', '--backend', 'wasm'], killedEnv);
+    let stderr = '';
+    let epochs = 0;
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      epochs = (stderr.match(/"msg":"epoch finished"/g) ?? []).length;
+      if (epochs >= 2 && !child.killed) child.kill('SIGKILL');
+    });
+    const [, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('close', (c, s) => resolve([c, s])),
+    );
+    assert.equal(signal, 'SIGKILL', 'the first run was killed');
+    const resumed = await runCli(['train', '--resume', '--backend', 'wasm'], killedEnv);
+    assert.equal(resumed.code, 0, resumed.stderr.slice(-2000));
+    const summary = JSON.parse(resumed.stdout.toString().trim().split('\n').at(-1)!);
+    assert.ok(summary.resumedFromEpoch >= 1, `resumed from a checkpoint (epoch ${summary.resumedFromEpoch})`);
+    const after = lastLoss(summary.dir);
+    assert.equal(after.epochs, straight.epochs, 'same epoch count');
+    assert.ok(after.loss <= straight.loss + 1e-3, `loss ${after.loss} vs uninterrupted ${straight.loss}`);
+  });
 });
