@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { Message } from 'kafkajs';
 import { createKafka } from '../kafka/client.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
-import { createEventDecoder, decodePrediction } from '../schemas/index.js';
+import { eventDecoderFor } from '../kafka/pipeline.js';
+import { decodePrediction } from '../schemas/index.js';
 import { parseDuration } from '../util/duration.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom, parseIntOption } from './context.js';
@@ -53,10 +54,7 @@ export function registerConsume(program: Command): void {
         const { config, logger } = contextFrom(cmd, 'consume');
         const topic = opts.topic ?? (opts.predictions ? config.topics.predictions : config.topics.events);
         const kafka = createKafka({ config, logger });
-        const decoder = createEventDecoder({
-          maxMessageBytes: config.kafka.maxMessageBytes,
-          registryUrl: config.kafka.schemaRegistryUrl ?? undefined,
-        });
+        const decoder = eventDecoderFor(config);
         const consumer = kafka.consumer({
           groupId: opts.group ?? `intentstream-consume-${process.pid}-${Date.now()}`,
         });

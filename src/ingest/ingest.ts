@@ -1,9 +1,10 @@
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { Config } from '../config/index.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
+import { eventDecoderFor, pipelineConsumer } from '../kafka/pipeline.js';
 import type { Logger } from '../log/logger.js';
 import { type IngestMetrics, LATE_REASON } from '../metrics/ingest-metrics.js';
-import { createEventDecoder, encodeTimeline } from '../schemas/index.js';
+import { encodeTimeline } from '../schemas/index.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import { Sessionizer, restoreSessionizer, sessionRulesFromConfig } from '../sessions/index.js';
 import { type TimelineStore, parseSegmentName, segmentName } from '../store/index.js';
@@ -61,17 +62,8 @@ export function createIngest(options: IngestOptions): IngestProcess {
   const groupId = config.ingest.groupId;
   const source = `${groupId}-${topic}`;
   const rules = sessionRulesFromConfig(config.sessions);
-  const decoder = createEventDecoder({
-    maxMessageBytes: config.kafka.maxMessageBytes,
-    registryUrl: config.kafka.schemaRegistryUrl ?? undefined,
-  });
-  const consumer: Consumer = kafka.consumer({
-    groupId,
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: 1_000, // bounds how long a SIGTERM drain waits for an in-flight fetch
-    sessionTimeout: config.kafka.sessionTimeout,
-    heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeout / 10)),
-  });
+  const decoder = eventDecoderFor(config);
+  const consumer: Consumer = pipelineConsumer(kafka, config, { groupId, maxWaitTimeInMs: 1_000 });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const states = new Map<number, PartitionState>();
   const exclusive = createMutex();

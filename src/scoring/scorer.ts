@@ -1,9 +1,10 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Config } from '../config/index.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
+import { eventDecoderFor, pipelineConsumer } from '../kafka/pipeline.js';
 import type { Logger } from '../log/logger.js';
 import type { ScorerMetrics } from '../metrics/scorer-metrics.js';
-import { createEventDecoder, encodePrediction } from '../schemas/index.js';
+import { encodePrediction } from '../schemas/index.js';
 import { sessionRulesFromConfig } from '../sessions/rules.js';
 import { createMutex } from '../util/mutex.js';
 import { decodeCommitMetadata, encodeCommitMetadata } from './commit-metadata.js';
@@ -87,17 +88,8 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
   const groupId = config.scorer.groupId;
   const exactlyOnce = config.scorer.exactlyOnce;
   const rules = sessionRulesFromConfig(config.sessions);
-  const decoder = createEventDecoder({
-    maxMessageBytes: config.kafka.maxMessageBytes,
-    registryUrl: config.kafka.schemaRegistryUrl ?? undefined,
-  });
-  const consumer: Consumer = kafka.consumer({
-    groupId,
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: 500, // bounds how long a SIGTERM drain waits for an in-flight fetch
-    sessionTimeout: config.kafka.sessionTimeout,
-    heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeout / 10)),
-  });
+  const decoder = eventDecoderFor(config);
+  const consumer: Consumer = pipelineConsumer(kafka, config, { groupId, maxWaitTimeInMs: 500 });
   // At-least-once mode shares one idempotent producer; exactly-once uses one transactional producer per partition.
   const plainProducer: Producer | undefined = exactlyOnce
     ? undefined
