@@ -45,3 +45,20 @@ export function session(
     events,
   };
 }
+
+/** A ShopEvent with every optional field empty (null, extras {}); `fields` set the rest. */
+export function shopEvent(
+  fields: Pick<ShopEvent, 'cookie_id' | 'event_id' | 'event_type' | 'event_time'> & Partial<ShopEvent>,
+): ShopEvent {
+  return {
+    item_id: null,
+    category_id: null,
+    price: null,
+    quantity: null,
+    page_type: null,
+    device: null,
+    referrer: null,
+    extras: {},
+    ...fields,
+  };
+}

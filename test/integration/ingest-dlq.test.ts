@@ -11,24 +11,19 @@ import { encodeEvent, encodeEventJson } from '../../src/schemas/index.js';
 import type { SessionTimeline, ShopEvent } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { spawnCli } from '../helpers/cli.js';
+import { shopEvent } from '../helpers/events.js';
 import { createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 
 const T0 = Date.UTC(2026, 10, 2, 10, 0);
 const MIN = 60_000;
-const ev = (cookie: string, id: string, minutes: number, type = 'page_view'): ShopEvent => ({
-  cookie_id: cookie,
-  event_id: id,
-  event_type: type,
-  event_time: T0 + minutes * MIN,
-  item_id: null,
-  category_id: null,
-  price: null,
-  quantity: null,
-  page_type: null,
-  device: 'desktop',
-  referrer: null,
-  extras: {},
-});
+const ev = (cookie: string, id: string, minutes: number, type = 'page_view'): ShopEvent =>
+  shopEvent({
+    cookie_id: cookie,
+    event_id: id,
+    event_type: type,
+    event_time: T0 + minutes * MIN,
+    device: 'desktop',
+  });
 
 /** Reads one sample value from Prometheus text format. */
 function sample(text: string, name: string, labels = ''): number | undefined {

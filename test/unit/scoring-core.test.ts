@@ -5,26 +5,14 @@ import { type BatchItem, ScorerCore } from '../../src/scoring/core.js';
 import { createCountingStepModel } from '../../src/scoring/counting-model.js';
 import { IncompatibleModelError, type StepInput, type StepModel } from '../../src/scoring/model.js';
 import { resolveSessionRules } from '../../src/sessions/index.js';
+import { shopEvent } from '../helpers/events.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 1);
 const rules = resolveSessionRules({ graceMs: 2 * MIN });
 
 function ev(cookie: string, id: string, minutes: number, type = 'page_view'): ShopEvent {
-  return {
-    cookie_id: cookie,
-    event_id: id,
-    event_type: type,
-    event_time: T0 + minutes * MIN,
-    item_id: null,
-    category_id: null,
-    price: null,
-    quantity: null,
-    page_type: null,
-    device: null,
-    referrer: null,
-    extras: {},
-  };
+  return shopEvent({ cookie_id: cookie, event_id: id, event_type: type, event_time: T0 + minutes * MIN });
 }
 
 /** A fake recurrent model: the state is the list of event ids seen; it records every step call. */

@@ -12,6 +12,7 @@ import {
 import type { StepModel } from '../../src/scoring/model.js';
 import { createRegistryModelSource } from '../../src/scoring/registry-source.js';
 import { createModelWatcher } from '../../src/scoring/reload.js';
+import { shopEvent } from '../helpers/events.js';
 
 async function registry(versions: Record<string, { corrupt?: boolean; params?: unknown }>) {
   const dir = await mkdtemp(join(tmpdir(), 'models-'));
@@ -154,18 +155,5 @@ describe('model registry source and hot-reload watcher', () => {
 });
 
 function probe() {
-  return {
-    cookie_id: 'c',
-    event_id: 'e',
-    event_type: 'page_view',
-    event_time: 0,
-    item_id: null,
-    category_id: null,
-    price: null,
-    quantity: null,
-    page_type: null,
-    device: null,
-    referrer: null,
-    extras: {},
-  };
+  return shopEvent({ cookie_id: 'c', event_id: 'e', event_type: 'page_view', event_time: 0 });
 }

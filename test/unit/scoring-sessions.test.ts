@@ -6,6 +6,7 @@ import { ScorerCore } from '../../src/scoring/core.js';
 import { createCountingStepModel } from '../../src/scoring/counting-model.js';
 import { type ApplyResult, SessionTable } from '../../src/scoring/sessions.js';
 import { Sessionizer, resolveSessionRules, sessionIdFor } from '../../src/sessions/index.js';
+import { shopEvent } from '../helpers/events.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 1);
@@ -17,20 +18,7 @@ const rules = resolveSessionRules({
 });
 
 function ev(cookie: string, id: string, minutes: number, type = 'page_view'): ShopEvent {
-  return {
-    cookie_id: cookie,
-    event_id: id,
-    event_type: type,
-    event_time: T0 + minutes * MIN,
-    item_id: null,
-    category_id: null,
-    price: null,
-    quantity: null,
-    page_type: null,
-    device: null,
-    referrer: null,
-    extras: {},
-  };
+  return shopEvent({ cookie_id: cookie, event_id: id, event_type: type, event_time: T0 + minutes * MIN });
 }
 
 function table(overrides: Partial<ConstructorParameters<typeof SessionTable>[0]> = {}) {

@@ -14,6 +14,7 @@ import {
   sessionIdFor,
 } from '../../src/sessions/index.js';
 import { DeadlineHeap, RecentIds } from '../../src/sessions/queue.js';
+import { shopEvent } from '../helpers/events.js';
 
 const SEC = 1000;
 const MIN = 60 * SEC;
@@ -23,20 +24,7 @@ const GRACE = DEFAULT_SESSION_RULES.graceMs;
 const T0 = Date.UTC(2024, 5, 1, 12, 0, 0);
 
 function ev(cookie: string, id: string, time: number): ShopEvent {
-  return {
-    cookie_id: cookie,
-    event_id: id,
-    event_type: 'page_view',
-    event_time: time,
-    item_id: null,
-    category_id: null,
-    price: null,
-    quantity: null,
-    page_type: null,
-    device: null,
-    referrer: null,
-    extras: {},
-  };
+  return shopEvent({ cookie_id: cookie, event_id: id, event_type: 'page_view', event_time: time });
 }
 
 /** Pushes all events, optionally flushes, and returns the push results and all drained sessions. */
