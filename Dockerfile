@@ -11,6 +11,10 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# In a container the HTTP endpoints must listen beyond the container's loopback so Prometheus can
+# scrape them; compose publishes them on the host's 127.0.0.1 only. The trainer's POST /train then
+# needs http.token (INTENTSTREAM_HTTP__TOKEN), or it answers 403.
+ENV INTENTSTREAM_HTTP__HOST=0.0.0.0
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./

@@ -1,16 +1,18 @@
 import type { Command } from 'commander';
-import { listEnvVariables } from '../config/index.js';
+import { listEnvVariables, redactSecrets } from '../config/index.js';
 import { action, contextFrom } from './context.js';
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('show, check and document the configuration');
   config
     .command('show')
-    .description('print the effective configuration (defaults + --config file + environment) as JSON')
+    .description(
+      'print the effective configuration (defaults + --config file + environment) as JSON, secrets redacted',
+    )
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const { config: effective } = contextFrom(cmd, 'config');
-        process.stdout.write(`${JSON.stringify(effective, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(redactSecrets(effective), null, 2)}\n`);
       }),
     );
   config

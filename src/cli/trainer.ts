@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { createRouteGuard, resolveHttpToken } from '../metrics/http-auth.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { startHttpServer } from '../metrics/server.js';
 import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
@@ -44,14 +45,33 @@ export function registerTrainer(program: Command): void {
           metrics,
           logger,
         });
+        const guard = createRouteGuard(config.http.host, resolveHttpToken(config.http));
+        if (guard.disabled) {
+          logger.warn(
+            'POST /train is disabled: the HTTP server is not on a loopback address and no token is set',
+            {
+              host: config.http.host,
+              enableWith: 'http.token (INTENTSTREAM_HTTP__TOKEN) or http.tokenFile',
+            },
+          );
+        }
         const http = await startHttpServer({
           registry: metricsRegistry,
           host: config.http.host,
           port: config.http.ports.trainer,
           logger,
           readiness: [{ name: 'scheduled', check: () => !stopping }],
-          routes: (method, path, respond) => {
+          routes: (method, path, respond, request) => {
             if (method !== 'POST' || path !== '/train') return false;
+            const verdict = guard.check(request);
+            if (!verdict.ok) {
+              logger.warn('POST /train refused', {
+                status: verdict.status,
+                remote: request.socket.remoteAddress,
+              });
+              respond(verdict.status, { error: verdict.error });
+              return true;
+            }
             if (service.running) {
               respond(409, { result: 'skipped', reason: 'a training run is already in progress' });
               return true;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import type { ZodIssue } from 'zod';
+import { SECRET_FIELDS } from './redact.js';
 import { type Config, configSchema } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = new URL('../../config/default.yaml', import.meta.url);
@@ -116,7 +117,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
         [{ path: name, message: 'unknown variable', source: 'env' }],
       );
     }
-    setPath(merged, path, YAML.parse(raw));
+    // Secrets are taken verbatim (YAML would turn "0042" into 42 or "yes" into true); empty = unset.
+    const secret = (SECRET_FIELDS as readonly string[]).includes(path.join('.'));
+    setPath(merged, path, secret ? (raw === '' ? null : raw) : YAML.parse(raw));
     sources.set(path.join('.'), `env ${name}`);
   }
   if (env.KAFKA_BROKERS) {

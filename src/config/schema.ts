@@ -18,6 +18,60 @@ const topicName = z
 const broker = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:9092');
 
 const fraction = z.number().gt(0).lt(1);
+/** A secret's value (env values are YAML-parsed, so "123456" arrives as a number). */
+const secret = z
+  .union([z.string(), z.number()])
+  .transform(String)
+  .pipe(z.string().min(1, 'must not be empty'))
+  .nullable();
+const filePath = z.string().min(1).nullable();
+
+/** TLS to the brokers: PEM files; without caFile the system CAs are trusted. */
+const kafkaTls = z
+  .object({
+    enabled: z.boolean(),
+    caFile: filePath,
+    certFile: filePath,
+    keyFile: filePath,
+    rejectUnauthorized: z.boolean(),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if ((tls.certFile === null) !== (tls.keyFile === null)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [tls.certFile === null ? 'certFile' : 'keyFile'],
+        message: 'certFile and keyFile go together (client certificate authentication needs both)',
+      });
+    }
+  });
+
+/** SASL to the brokers; the password comes from the environment or a file, never the YAML in the repo. */
+const kafkaSasl = z
+  .object({
+    mechanism: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512']),
+    username: z.string().min(1).nullable(),
+    password: secret,
+    passwordFile: filePath,
+  })
+  .strict()
+  .superRefine((sasl, ctx) => {
+    if (sasl.mechanism === 'none') return;
+    if (sasl.username === null) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['username'],
+        message: `required when mechanism is ${sasl.mechanism}`,
+      });
+    }
+    if ((sasl.password === null) === (sasl.passwordFile === null)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [sasl.password === null ? 'password' : 'passwordFile'],
+        message: `set exactly one of password (e.g. env INTENTSTREAM_KAFKA__SASL__PASSWORD) and passwordFile when mechanism is ${sasl.mechanism}`,
+      });
+    }
+  });
 const eventType = z.string().min(1);
 
 /**
@@ -119,6 +173,8 @@ export const configSchema = z
           (v) => v >= 1_000,
           'must be at least 1s (and within the broker group.min/max.session.timeout.ms)',
         ),
+        tls: kafkaTls,
+        sasl: kafkaSasl,
       })
       .strict(),
     topics: z
@@ -173,6 +229,8 @@ export const configSchema = z
     http: z
       .object({
         host: z.string().min(1),
+        token: secret,
+        tokenFile: filePath,
         ports: z.object({ ingest: port, scorer: port, trainer: port, generator: port }).strict(),
       })
       .strict(),

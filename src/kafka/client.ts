@@ -1,5 +1,6 @@
-import { Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
-import type { Config } from '../config/index.js';
+import type { ConnectionOptions } from 'node:tls';
+import { Kafka, type KafkaConfig, type LogEntry, type SASLOptions, logLevel } from 'kafkajs';
+import { type Config, readConfigFile } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 
 // kafkajs warns about its v2 partitioner change on every producer; we key by
@@ -55,6 +56,32 @@ export function createKafka({ config, logger, clientId, level = logLevel.WARN }:
     logLevel: level,
     logCreator: kafkaLogCreator(logger),
     retry: { initialRetryTime: 100, retries: 8 },
+    ...kafkaSecurity(config.kafka),
   };
   return new Kafka(options);
+}
+
+/**
+ * The TLS and SASL client options from config (kafka.tls, kafka.sasl). Files are read here, at
+ * start-up, so a wrong path fails the process before it connects, naming the field. The password
+ * never leaves this object: it is not logged and `config show` redacts it.
+ */
+export function kafkaSecurity(
+  kafka: Pick<Config['kafka'], 'tls' | 'sasl'>,
+): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const out: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  const { tls, sasl } = kafka;
+  if (tls.enabled) {
+    const ssl: ConnectionOptions = { rejectUnauthorized: tls.rejectUnauthorized };
+    if (tls.caFile !== null) ssl.ca = [readConfigFile('kafka.tls.caFile', tls.caFile)];
+    if (tls.certFile !== null) ssl.cert = readConfigFile('kafka.tls.certFile', tls.certFile);
+    if (tls.keyFile !== null) ssl.key = readConfigFile('kafka.tls.keyFile', tls.keyFile);
+    out.ssl = ssl;
+  }
+  if (sasl.mechanism !== 'none') {
+    const password =
+      sasl.password ?? readConfigFile('kafka.sasl.passwordFile', sasl.passwordFile!, { secret: true });
+    out.sasl = { mechanism: sasl.mechanism, username: sasl.username!, password } as SASLOptions;
+  }
+  return out;
 }

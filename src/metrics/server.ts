@@ -1,4 +1,4 @@
-import { type Server, createServer } from 'node:http';
+import { type IncomingMessage, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
@@ -16,7 +16,12 @@ export interface HttpServerOptions {
   logger: Logger;
   readiness?: ReadinessCheck[];
   /** Extra routes (e.g. POST /train on the trainer). Return true if handled. */
-  routes?: (method: string, path: string, respond: (status: number, body: unknown) => void) => boolean;
+  routes?: (
+    method: string,
+    path: string,
+    respond: (status: number, body: unknown) => void,
+    request: IncomingMessage,
+  ) => boolean;
 }
 
 export interface RunningHttpServer {
@@ -35,7 +40,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const respond = (status: number, body: unknown) => {
       const text = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+      const headers: Record<string, string> = {
+        'content-type': typeof body === 'string' ? 'text/plain' : 'application/json',
+      };
+      if (status === 401) headers['www-authenticate'] = 'Bearer realm="intentstream"';
+      res.writeHead(status, headers);
       res.end(text);
     };
     const handle = async () => {
@@ -54,7 +63,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         );
         const failing = results.filter((r) => !r.ok).map((r) => r.name);
         respond(failing.length === 0 ? 200 : 503, { ready: failing.length === 0, failing });
-      } else if (!routes?.(req.method ?? 'GET', path, respond)) {
+      } else if (!routes?.(req.method ?? 'GET', path, respond, req)) {
         respond(404, { error: `no route ${req.method} ${path}` });
       }
     };
