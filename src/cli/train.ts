@@ -5,6 +5,7 @@ import { saveRunAsCandidate } from '../model/candidate.js';
 import { runTraining } from '../model/pipeline.js';
 import { createTimelineStore } from '../store/index.js';
 import { trainingRange } from '../trainer/range.js';
+import { sessionsForTraining } from '../trainer/read.js';
 import { createProgress } from '../util/progress.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom, parseIntOption } from './context.js';
@@ -94,11 +95,15 @@ export function registerTrain(program: Command): void {
         });
         const trainer = config.trainer;
         const store = createTimelineStore(config.store.dir);
-        const range = await trainingRange(store, {
-          from: opts.from,
-          to: opts.to,
-          days: opts.days ?? trainer.windowDays,
-        });
+        const range = await trainingRange(
+          store,
+          {
+            from: opts.from,
+            to: opts.to,
+            days: opts.days ?? trainer.windowDays,
+          },
+          logger,
+        );
         const dataRange = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() };
         const backend = await selectBackend({
           requested: trainer.backend,
@@ -119,7 +124,7 @@ export function registerTrain(program: Command): void {
         let run: Awaited<ReturnType<typeof runTraining>>;
         try {
           run = await runTraining({
-            sessions: store.read(range),
+            sessions: sessionsForTraining(store, range, logger),
             config: trainer,
             logger,
             checkpointDir: trainer.checkpointDir,

@@ -10,6 +10,7 @@ export const TRAINER_METRICS = {
   running: 'intentstream_trainer_running',
   backend: 'intentstream_trainer_backend_info',
   championAge: 'intentstream_model_current_created_timestamp_seconds',
+  skippedFiles: 'intentstream_trainer_skipped_files_total',
 } as const;
 
 /** Results of one run: promoted, kept the champion, skipped (busy / not enough data), failed. */
@@ -61,6 +62,11 @@ export function createTrainerMetrics(registry: Registry) {
       name: TRAINER_METRICS.backend,
       help: 'The tfjs backend training runs on (value 1)',
       labelNames: ['backend'],
+      registers: [registry],
+    }),
+    skippedFiles: new Counter({
+      name: TRAINER_METRICS.skippedFiles,
+      help: 'Timeline files skipped by training runs because they were corrupt (truncated, bit-flipped, inconsistent)',
       registers: [registry],
     }),
     championCreated: new Gauge({

@@ -1,7 +1,11 @@
 export { decodeContainer, encodeContainer } from './avro-container.js';
 export {
+  type CorruptSegment,
+  CorruptSegmentError,
+  type ReadOptions,
   type TimelineStore,
   createTimelineStore,
+  inconsistency,
   dayOf,
   parseSegmentName,
   segmentName,

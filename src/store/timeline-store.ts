@@ -34,6 +34,54 @@ function plainTimeline(s: SessionTimeline): SessionTimeline {
   return { ...s, events: s.events.map((e) => ({ ...e, extras: { ...e.extras } })) };
 }
 
+/** A segment file that could not be read back whole and consistent. */
+export interface CorruptSegment {
+  path: string;
+  reason: string;
+}
+
+export class CorruptSegmentError extends Error {
+  override name = 'CorruptSegmentError';
+  constructor(readonly segment: CorruptSegment) {
+    super(`corrupt timeline file ${segment.path}: ${segment.reason}`);
+  }
+}
+
+export interface ReadOptions {
+  /**
+   * Called for a file that does not decode or whose sessions are inconsistent; the file is then
+   * skipped whole (none of its sessions are yielded). Without it such a file throws
+   * CorruptSegmentError, so callers that must see everything (tests, exports) never lose data silently.
+   */
+  onCorrupt?: (segment: CorruptSegment) => void;
+}
+
+/**
+ * Why the decoded sessions of a `dt=<day>` file cannot be what the store wrote, or undefined when they
+ * are consistent. Deflate blocks carry no checksum, so this catches flips that still decode.
+ */
+export function inconsistency(sessions: readonly SessionTimeline[], day: string): string | undefined {
+  for (const [i, s] of sessions.entries()) {
+    const at = `session ${i} (${String(s.session_id)})`;
+    const events = s.events;
+    if (!Array.isArray(events) || events.length === 0) return `${at} has no events`;
+    if (s.event_count !== events.length)
+      return `${at} says ${s.event_count} events but holds ${events.length}`;
+    if (!Number.isFinite(s.start_time) || dayOf(s.start_time) !== day) {
+      return `${at} starts at ${s.start_time}, outside the file's day ${day}`;
+    }
+    if (s.start_time !== events[0]!.event_time || s.end_time !== events.at(-1)!.event_time) {
+      return `${at} start/end times do not match its first/last event`;
+    }
+    for (let j = 0; j < events.length; j++) {
+      const e = events[j]!;
+      if (e.cookie_id !== s.cookie_id) return `${at} event ${j} belongs to another cookie`;
+      if (j > 0 && e.event_time < events[j - 1]!.event_time) return `${at} events out of time order at ${j}`;
+    }
+  }
+  return undefined;
+}
+
 export interface TimelineStore {
   readonly dir: string;
   /** Writes the sessions as one container file per day of session start; returns the paths. */
@@ -43,7 +91,7 @@ export interface TimelineStore {
   /** Days present, oldest first (YYYY-MM-DD). */
   listDays(): Promise<string[]>;
   /** Sessions that started in [from, to) (epoch ms; either bound optional), day by day, file by file. */
-  read(range?: { from?: number; to?: number }): AsyncIterable<SessionTimeline>;
+  read(range?: { from?: number; to?: number }, options?: ReadOptions): AsyncIterable<SessionTimeline>;
   /** Deletes days older than `horizonDays` before `now`; returns the deleted days. */
   applyRetention(horizonDays: number, now: number): Promise<string[]>;
 }
@@ -93,15 +141,28 @@ export function createTimelineStore(dir: string): TimelineStore {
       return removed;
     },
     listDays,
-    async *read(range = {}) {
+    async *read(range = {}, options = {}) {
       const fromDay = range.from === undefined ? undefined : dayOf(range.from);
       const toDay = range.to === undefined ? undefined : dayOf(range.to);
       for (const day of await listDays()) {
         if ((fromDay && day < fromDay) || (toDay && day > toDay)) continue;
         for (const file of await segmentFiles(day)) {
-          const sessions = await decodeContainer<SessionTimeline>(
-            await readFile(join(dir, `dt=${day}`, file)),
-          );
+          const path = join(dir, `dt=${day}`, file);
+          const bytes = await readFile(path);
+          let sessions: SessionTimeline[];
+          let reason: string | undefined;
+          try {
+            sessions = await decodeContainer<SessionTimeline>(bytes);
+            reason = inconsistency(sessions, day);
+          } catch (error) {
+            sessions = [];
+            reason = `does not decode as an Avro container of SessionTimeline: ${(error as Error).message}`;
+          }
+          if (reason !== undefined) {
+            if (!options.onCorrupt) throw new CorruptSegmentError({ path, reason });
+            options.onCorrupt({ path, reason });
+            continue;
+          }
           for (const s of sessions) {
             if (range.from !== undefined && s.start_time < range.from) continue;
             if (range.to !== undefined && s.start_time >= range.to) continue;

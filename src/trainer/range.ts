@@ -1,14 +1,16 @@
+import type { Logger } from '../log/logger.js';
 import type { TimelineStore } from '../store/index.js';
+import { sessionsForTraining } from './read.js';
 
 const DAY_MS = 86_400_000;
 
 /** Start time of the newest stored session (the store is by day of session start). */
-export async function newestSessionStart(store: TimelineStore): Promise<number | undefined> {
+export async function newestSessionStart(store: TimelineStore, logger: Logger): Promise<number | undefined> {
   const days = await store.listDays();
   for (const day of days.reverse()) {
     let newest: number | undefined;
     const from = Date.parse(`${day}T00:00:00Z`);
-    for await (const s of store.read({ from, to: from + DAY_MS }))
+    for await (const s of sessionsForTraining(store, { from, to: from + DAY_MS }, logger))
       newest = Math.max(newest ?? s.start_time, s.start_time);
     if (newest !== undefined) return newest;
   }
@@ -19,9 +21,10 @@ export async function newestSessionStart(store: TimelineStore): Promise<number |
 export async function trainingRange(
   store: TimelineStore,
   options: { from?: number; to?: number; days: number },
+  logger: Logger,
 ): Promise<{ from: number; to: number }> {
   if (options.from !== undefined && options.to !== undefined) return { from: options.from, to: options.to };
-  const newest = await newestSessionStart(store);
+  const newest = await newestSessionStart(store, logger);
   if (newest === undefined && options.to === undefined) {
     throw new Error(`the timeline store ${store.dir} holds no sessions: ingest or import some first`);
   }

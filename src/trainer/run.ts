@@ -9,9 +9,10 @@ import { rocAuc } from '../model/evaluate.js';
 import { loadModel } from '../model/io.js';
 import { runTraining } from '../model/pipeline.js';
 import { type ModelRegistry, decidePromotion } from '../registry/index.js';
-import type { TimelineStore } from '../store/index.js';
+import type { CorruptSegment, TimelineStore } from '../store/index.js';
 import { createProgress } from '../util/progress.js';
 import { trainingRange } from './range.js';
+import { sessionsForTraining } from './read.js';
 import type { RunOutcome, Trigger } from './service.js';
 
 export interface TrainOnceOptions {
@@ -34,7 +35,7 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
   const trainer = config.trainer;
   let range: { from: number; to: number };
   try {
-    range = await trainingRange(store, { days: trainer.windowDays });
+    range = await trainingRange(store, { days: trainer.windowDays }, logger);
   } catch (error) {
     return { result: 'skipped', reason: (error as Error).message };
   }
@@ -44,8 +45,9 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
     logger,
     fastWasmMatMul: trainer.training.fastWasmMatMul,
   });
+  const skippedFiles: CorruptSegment[] = [];
   const run = await runTraining({
-    sessions: store.read(range),
+    sessions: sessionsForTraining(store, range, logger, skippedFiles),
     config: trainer,
     logger,
     checkpointDir: trainer.checkpointDir,
@@ -54,7 +56,9 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
     shouldStop,
   });
   try {
-    if (!run.report) return { result: 'skipped', reason: 'training was interrupted before it finished' };
+    if (!run.report) {
+      return { result: 'skipped', reason: 'training was interrupted before it finished', skippedFiles };
+    }
     const { version, dir: candidateDir } = await saveRunAsCandidate({
       run: { ...run, report: run.report },
       config: trainer,
@@ -116,6 +120,7 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
         Object.entries(run.dataset.summary.splits).map(([k, v]) => [k, v.examples]),
       ),
       backend: backend.backend,
+      skippedFiles,
     };
   } finally {
     run.model.dispose();

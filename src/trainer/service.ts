@@ -1,6 +1,7 @@
 import cron from 'node-cron';
 import type { Logger } from '../log/logger.js';
 import type { RunResult, TrainerMetrics } from '../metrics/trainer-metrics.js';
+import type { CorruptSegment } from '../store/index.js';
 import { LockBusyError, acquireLock } from './lock.js';
 
 export type Trigger = 'cron' | 'http' | 'cli';
@@ -13,6 +14,8 @@ export interface RunOutcome {
   auc?: { split: string; model: string; value: number }[];
   examples?: Record<string, number>;
   backend?: string;
+  /** Timeline files the run skipped as corrupt (see TimelineStore.read). */
+  skippedFiles?: CorruptSegment[];
 }
 
 export interface TrainerServiceOptions {
@@ -54,6 +57,7 @@ export function createTrainerService(options: TrainerServiceOptions) {
       metrics.duration.observe((now() - started) / 1000);
       if (outcome.result === 'promoted' || outcome.result === 'rejected')
         metrics.lastSuccess.set(now() / 1000);
+      metrics.skippedFiles.inc(outcome.skippedFiles?.length ?? 0);
       for (const a of outcome.auc ?? []) metrics.auc.set({ split: a.split, model: a.model }, a.value);
       for (const [split, n] of Object.entries(outcome.examples ?? {})) metrics.examples.set({ split }, n);
       if (outcome.backend) {

@@ -445,8 +445,9 @@ describe('runImport: ordering, duplicates, idempotence', () => {
     const store = join(dir, 'store');
     const row = (c: string) => JSON.stringify({ cookie_id: c, event_type: 'page_view', event_time: T0 });
     await importFiles([writeInput(dir, 'one.ndjson', row('a'))], store);
+    const imported = (await readAll(store))[0]!;
     await createTimelineStore(store).writeSegment('ingest-shop.events-p0-e0000000001', [
-      { ...(await readAll(store))[0]!, cookie_id: 'live' },
+      { ...imported, cookie_id: 'live', events: imported.events.map((e) => ({ ...e, cookie_id: 'live' })) },
     ]);
     await importFiles([writeInput(dir, 'two.ndjson', row('b'))], store);
     await importFiles([join(dir, 'one.ndjson')], store);

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildProgram } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/index.js';
+import { createMemoryLogger } from '../../src/log/logger.js';
 import { candidateVersion } from '../../src/model/candidate.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { trainingRange } from '../../src/trainer/range.js';
+
+const quiet = createMemoryLogger('error');
 import { T0, session } from '../helpers/events.js';
 
 const DAY = 86_400_000;
@@ -35,18 +38,21 @@ describe('train command helpers', () => {
 
   it('defaults the window to the last N days before the newest stored session', async () => {
     const store = createTimelineStore(join(mkdtempSync(join(tmpdir(), 'range-')), 'store'));
-    await assert.rejects(trainingRange(store, { days: 3 }), /holds no sessions/);
+    await assert.rejects(trainingRange(store, { days: 3 }, quiet), /holds no sessions/);
     await store.writeSegment('t', [
       session('a', T0 - 10 * DAY, ['page_view']),
       session('b', T0 + 5_000, ['page_view']),
       session('c', T0, ['page_view']),
     ]);
-    assert.deepEqual(await trainingRange(store, { days: 3 }), { from: T0 + 5_001 - 3 * DAY, to: T0 + 5_001 });
-    assert.deepEqual(await trainingRange(store, { days: 3, from: T0 - DAY }), {
+    assert.deepEqual(await trainingRange(store, { days: 3 }, quiet), {
+      from: T0 + 5_001 - 3 * DAY,
+      to: T0 + 5_001,
+    });
+    assert.deepEqual(await trainingRange(store, { days: 3, from: T0 - DAY }, quiet), {
       from: T0 - DAY,
       to: T0 + 5_001,
     });
-    assert.deepEqual(await trainingRange(store, { days: 2, to: T0 }), { from: T0 - 2 * DAY, to: T0 });
-    assert.deepEqual(await trainingRange(store, { days: 2, from: 1, to: 2 }), { from: 1, to: 2 });
+    assert.deepEqual(await trainingRange(store, { days: 2, to: T0 }, quiet), { from: T0 - 2 * DAY, to: T0 });
+    assert.deepEqual(await trainingRange(store, { days: 2, from: 1, to: 2 }, quiet), { from: 1, to: 2 });
   });
 });
