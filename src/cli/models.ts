@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { verifyModelDir } from '../model/verify.js';
 import { createModelRegistry } from '../registry/index.js';
 import { action, contextFrom } from './context.js';
 
@@ -7,7 +8,7 @@ export function registerModels(program: Command): void {
   const models = program.command('models').description('list, promote and roll back registered models');
   const registryFrom = (cmd: Command) => {
     const { config } = contextFrom(cmd, 'models');
-    return createModelRegistry(config.trainer.modelsDir);
+    return createModelRegistry(config.trainer.modelsDir, { verify: verifyModelDir });
   };
   models
     .command('list')

@@ -4,6 +4,7 @@ import { createRouteGuard, resolveHttpToken } from '../metrics/http-auth.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { startHttpServer } from '../metrics/server.js';
 import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
+import { verifyModelDir } from '../model/verify.js';
 import { createModelRegistry } from '../registry/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { trainOnce } from '../trainer/run.js';
@@ -32,7 +33,7 @@ export function registerTrainer(program: Command): void {
           'trainer',
           opts.port !== undefined ? { http: { ports: { trainer: Number(opts.port) } } } : {},
         );
-        const registry = createModelRegistry(config.trainer.modelsDir);
+        const registry = createModelRegistry(config.trainer.modelsDir, { verify: verifyModelDir });
         const store = createTimelineStore(config.store.dir);
         const metricsRegistry = createMetricsRegistry('trainer');
         const metrics = createTrainerMetrics(metricsRegistry);

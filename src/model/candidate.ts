@@ -28,6 +28,7 @@ import { modelCard } from './model-card.js';
 import { trainingConfigIdentity } from './pipeline.js';
 import type { EvaluationReport } from './report.js';
 import type { TrainResult } from './train.js';
+import { writeChecksums } from './verify.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -102,6 +103,7 @@ export async function writeCandidate(options: WriteCandidateOptions): Promise<st
       join(temp, 'model-card.md'),
       Buffer.from(modelCard(options.manifest, options.report)),
     );
+    await writeChecksums(temp);
     await rename(temp, dir);
     await fsyncDir(parent);
   } catch (error) {

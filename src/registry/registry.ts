@@ -40,7 +40,15 @@ export class RegistryError extends Error {
  * never sees a partial name), and `<root>/HISTORY.jsonl` recording every
  * switch so rollback can restore the previous champion.
  */
-export function createModelRegistry(root: string) {
+export interface RegistryOptions {
+  /**
+   * Checks a model directory before CURRENT may name it (promote, rollback); throws to refuse.
+   * The CLI and the trainer pass verifyModelDir (src/model/verify.ts).
+   */
+  verify?: (dir: string) => Promise<void>;
+}
+
+export function createModelRegistry(root: string, options: RegistryOptions = {}) {
   const dirOf = (version: string) => {
     if (!VERSION.test(version)) throw new RegistryError(`invalid model version ${JSON.stringify(version)}`);
     return join(root, version);
@@ -84,6 +92,13 @@ export function createModelRegistry(root: string) {
     reason: string,
   ): Promise<HistoryEntry> {
     await assertComplete(version);
+    if (options.verify) {
+      try {
+        await options.verify(dirOf(version));
+      } catch (error) {
+        throw new RegistryError(`refused to ${action} ${version}: ${(error as Error).message}`);
+      }
+    }
     const previous = (await current()) ?? null;
     await writeFileAtomic(join(root, CURRENT), Buffer.from(`${version}\n`));
     const entry: HistoryEntry = { at: new Date().toISOString(), action, version, previous, reason };
