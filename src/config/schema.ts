@@ -194,6 +194,9 @@ export const configSchema = z
         maxEvents: positiveInt,
         grace: duration,
         dedupeWindow: z.number().int().min(0),
+        maxFutureSkew: duration
+          .refine((v) => v > 0, 'must be greater than zero (null turns the check off)')
+          .nullable(),
       })
       .strict(),
     store: z

@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { Config } from '../config/index.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
-import { eventDecoderFor, pipelineConsumer } from '../kafka/pipeline.js';
+import { decodeMessage, eventDecoderFor, pipelineConsumer } from '../kafka/pipeline.js';
 import type { Logger } from '../log/logger.js';
 import { type IngestMetrics, LATE_REASON } from '../metrics/ingest-metrics.js';
 import { encodeTimeline } from '../schemas/index.js';
@@ -217,7 +217,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
       for (const message of batch.messages) {
         const offset = Number(message.offset);
         if (offset < state.nextOffset) continue; // already reflected in the checkpointed state
-        const decoded = decoder.decode(message.value);
+        const decoded = decodeMessage(decoder, message, config.sessions.maxFutureSkew);
         if (!decoded.ok) {
           metrics.events.inc({ outcome: 'rejected' });
           metrics.deadLetters.inc({ reason: decoded.rejection.reason });

@@ -1,7 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Config } from '../config/index.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
-import { eventDecoderFor, pipelineConsumer } from '../kafka/pipeline.js';
+import { decodeMessage, eventDecoderFor, pipelineConsumer } from '../kafka/pipeline.js';
 import type { Logger } from '../log/logger.js';
 import type { ScorerMetrics } from '../metrics/scorer-metrics.js';
 import { encodePrediction } from '../schemas/index.js';
@@ -428,7 +428,7 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
     for (const message of batch.messages) {
       const offset = Number(message.offset);
       if (offset < part.nextOffset) continue; // already applied (an overlapping fetch)
-      const decoded = decoder.decode(message.value);
+      const decoded = decodeMessage(decoder, message, config.sessions.maxFutureSkew);
       const item: BatchItem = { offset, event: decoded.ok ? decoded.event : undefined };
       if (offset < run.committed) {
         replay.push(item);

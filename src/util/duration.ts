@@ -14,3 +14,12 @@ export function parseDuration(value: unknown): number {
     `expected a duration such as 500ms, 30s, 2m, 24h, 7d or a number of milliseconds, got ${JSON.stringify(value)}`,
   );
 }
+
+/** The largest whole unit that fits, with one decimal where it helps: 1.5h, 3d, 250ms. */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = UNIT_MS[unit]!;
+    if (Math.abs(ms) >= size) return `${Math.round((ms / size) * 10) / 10}${unit}`;
+  }
+  return `${Math.round(ms)}ms`;
+}

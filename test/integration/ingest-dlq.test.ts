@@ -52,6 +52,8 @@ describe('ingest routes bad and late input to the dead-letter topic and reports 
         key: 'b',
         value: Buffer.from(JSON.stringify({ cookie_id: 'b', event_id: 'x', event_type: 'search' })),
       }, // missing event_time
+      // 70 years ahead of its Kafka timestamp: refused, so the watermark does not jump and b2, c1 stay on time.
+      { key: 'f', value: encodeEvent(ev('f', 'f1', 70 * 365 * 24 * 60)) },
       { key: 'b', value: encodeEventJson(ev('b', 'b2', 201, 'search')) },
       { key: 'c', value: encodeEventJson(ev('c', 'c1', 300)) }, // closes b (gap) and a
     ];
@@ -90,7 +92,8 @@ describe('ingest routes bad and late input to the dead-letter topic and reports 
       assert.equal(sample(metrics, INGEST_METRICS.events, 'outcome="accepted"'), 5);
       assert.equal(sample(metrics, INGEST_METRICS.events, 'outcome="duplicate"'), 1);
       assert.equal(sample(metrics, INGEST_METRICS.events, 'outcome="late"'), 1);
-      assert.equal(sample(metrics, INGEST_METRICS.events, 'outcome="rejected"'), 2);
+      assert.equal(sample(metrics, INGEST_METRICS.events, 'outcome="rejected"'), 3);
+      assert.equal(sample(metrics, INGEST_METRICS.deadLetters, 'reason="invalid_field"'), 1);
       assert.equal(sample(metrics, INGEST_METRICS.deadLetters, 'reason="late_event"'), 1);
       assert.equal(sample(metrics, INGEST_METRICS.deadLetters, 'reason="invalid_json"'), 1);
       assert.equal(sample(metrics, INGEST_METRICS.deadLetters, 'reason="missing_field"'), 1);
@@ -113,7 +116,7 @@ describe('ingest routes bad and late input to the dead-letter topic and reports 
     await consumer.connect();
     await consumer.subscribe({ topic: dlq, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => void dead.push(message) });
-    await waitFor(() => dead.length === 3, { what: 'three dead letters' });
+    await waitFor(() => dead.length === 4, { what: 'four dead letters' });
     await consumer.disconnect();
     const reasons = dead.map((d) => readDeadLetterHeaders(d.headers));
     assert.deepEqual(
@@ -122,7 +125,12 @@ describe('ingest routes bad and late input to the dead-letter topic and reports 
         ['invalid_json', undefined, '2'],
         ['late_event', 'event_time', '5'],
         ['missing_field', 'event_time', '6'],
+        ['invalid_field', 'event_time', '7'],
       ],
+    );
+    assert.match(
+      readDeadLetterHeaders(dead[3]!.headers).message ?? '',
+      /ahead of the message's Kafka timestamp .*sessions\.maxFutureSkew 1d/,
     );
     assert.ok(dead[1]!.value!.equals(messages[5]!.value), 'late event keeps its original bytes');
 
