@@ -114,6 +114,72 @@ function eventTimeOutOfRange(ms: number): Rejection {
 }
 
 /**
+ * Size limits of one event's fields (characters). An event is held in memory by every open session
+ * and stored in every timeline, so a hostile or broken tracker must not be able to park megabytes
+ * per event inside the 1 MiB message limit.
+ */
+export const FIELD_LIMITS = {
+  cookie_id: 256,
+  event_id: 256,
+  event_type: 64,
+  item_id: 256,
+  category_id: 256,
+  page_type: 64,
+  device: 64,
+  referrer: 2048,
+  extrasKeys: 32,
+  extrasKey: 64,
+  extrasValue: 1024,
+} as const;
+
+const LIMITED_STRINGS = [
+  'cookie_id',
+  'event_id',
+  'event_type',
+  'item_id',
+  'category_id',
+  'page_type',
+  'device',
+  'referrer',
+] as const;
+
+function tooLong(field: string, length: number, limit: number): Rejection {
+  return reject(
+    'invalid_field',
+    `${field} is ${length} characters long, more than the limit of ${limit}`,
+    field,
+  );
+}
+
+function checkSizes(e: ShopEvent): Rejection | undefined {
+  for (const field of LIMITED_STRINGS) {
+    const v = e[field];
+    if (v !== null && v.length > FIELD_LIMITS[field]) return tooLong(field, v.length, FIELD_LIMITS[field]);
+  }
+  const keys = Object.keys(e.extras);
+  if (keys.length > FIELD_LIMITS.extrasKeys) {
+    return reject(
+      'invalid_field',
+      `extras has ${keys.length} keys, more than the limit of ${FIELD_LIMITS.extrasKeys}`,
+      'extras',
+    );
+  }
+  for (const k of keys) {
+    if (k.length > FIELD_LIMITS.extrasKey) {
+      return reject(
+        'invalid_field',
+        `extras key ${describeValue(k)} is ${k.length} characters long, more than the limit of ${FIELD_LIMITS.extrasKey}`,
+        'extras',
+      );
+    }
+    const v = e.extras[k]!;
+    if (v.length > FIELD_LIMITS.extrasValue)
+      return tooLong(`extras.${k}`, v.length, FIELD_LIMITS.extrasValue);
+  }
+  return undefined;
+}
+
+/**
  * Semantic checks shared by the Avro and JSON paths; `e` is already well-typed.
  * Returns undefined when the event is acceptable.
  */
@@ -121,6 +187,8 @@ export function checkEvent(e: ShopEvent): Rejection | undefined {
   if (e.cookie_id.length === 0) return nonEmpty('cookie_id', e.cookie_id);
   if (e.event_id.length === 0) return nonEmpty('event_id', e.event_id);
   if (e.event_type.length === 0) return nonEmpty('event_type', e.event_type);
+  const sizes = checkSizes(e);
+  if (sizes !== undefined) return sizes;
   const t = e.event_time;
   if (!(t >= MIN_EVENT_TIME && t < MAX_EVENT_TIME) || !Number.isInteger(t)) {
     return Number.isInteger(t)
