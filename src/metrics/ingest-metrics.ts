@@ -31,14 +31,14 @@ export function createIngestMetrics(registry: Registry) {
     labelNames: ['outcome'],
     registers: [registry],
   });
-  for (const outcome of EVENT_OUTCOMES) events.labels(outcome);
+  for (const outcome of EVENT_OUTCOMES) events.labels(outcome).inc(0);
   const deadLetters = new Counter({
     name: INGEST_METRICS.deadLetters,
     help: 'Messages sent to the dead-letter topic, by reason',
     labelNames: ['reason'],
     registers: [registry],
   });
-  for (const reason of [...REJECT_REASONS, LATE_REASON]) deadLetters.labels(reason);
+  for (const reason of [...REJECT_REASONS, LATE_REASON]) deadLetters.labels(reason).inc(0);
   return {
     events,
     deadLetters,

@@ -38,28 +38,28 @@ export function createScorerMetrics(registry: Registry) {
     labelNames: ['outcome'],
     registers: [registry],
   });
-  for (const outcome of SCORER_OUTCOMES) events.labels(outcome);
+  for (const outcome of SCORER_OUTCOMES) events.labels(outcome).inc(0);
   const deadLetters = new Counter({
     name: SCORER_METRICS.deadLetters,
     help: 'Messages sent to the dead-letter topic, by reason',
     labelNames: ['reason'],
     registers: [registry],
   });
-  for (const reason of REJECT_REASONS) deadLetters.labels(reason);
+  for (const reason of REJECT_REASONS) deadLetters.labels(reason).inc(0);
   const evictions = new Counter({
     name: SCORER_METRICS.evictions,
     help: 'Live sessions dropped from memory: capacity (maxOpenSessions, least recently active first) or expired (idle beyond the gap behind the watermark)',
     labelNames: ['reason'],
     registers: [registry],
   });
-  for (const reason of EVICTION_REASONS) evictions.labels(reason);
+  for (const reason of EVICTION_REASONS) evictions.labels(reason).inc(0);
   const transactions = new Counter({
     name: SCORER_METRICS.transactions,
     help: 'Kafka transactions (predictions + dead letters + offsets) by result (exactlyOnce only)',
     labelNames: ['result'],
     registers: [registry],
   });
-  for (const result of TRANSACTION_RESULTS) transactions.labels(result);
+  for (const result of TRANSACTION_RESULTS) transactions.labels(result).inc(0);
   return {
     events,
     deadLetters,

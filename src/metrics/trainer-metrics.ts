@@ -27,7 +27,7 @@ export function createTrainerMetrics(registry: Registry) {
     registers: [registry],
   });
   for (const result of RUN_RESULTS)
-    for (const trigger of ['cron', 'http', 'cli']) runs.labels(result, trigger);
+    for (const trigger of ['cron', 'http', 'cli']) runs.labels(result, trigger).inc(0);
   return {
     runs,
     duration: new Histogram({
