@@ -6,55 +6,35 @@
  * never shows in logs, `config show` or /metrics.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { loadConfig } from '../../src/config/index.js';
 import { createKafka } from '../../src/kafka/client.js';
-import { REPO_ROOT, runCli, spawnCli } from '../helpers/cli.js';
+import { type PrivateBroker, privateBroker } from '../helpers/broker.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { committedTotal, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
-
-const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('Kafka over SASL/SCRAM and TLS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kafka-secure-'));
   const user = 'intentstream-test';
   const password = `pw-${randomBytes(12).toString('hex')}`;
-  let brokerEnv: NodeJS.ProcessEnv = {};
+  let broker: PrivateBroker;
   let clientEnv: Record<string, string> = {};
   const topic = uniqueName('secure-events');
 
   before(async () => {
-    const [port, controller, internal] = [await freePort(), await freePort(), await freePort()];
-    brokerEnv = {
-      ...process.env,
-      KAFKA_BROKERS: '',
+    broker = await privateBroker({
       KAFKA_SECURITY: 'sasl_ssl',
-      KAFKA_PORT: String(port),
-      KAFKA_CONTROLLER_PORT: String(controller),
-      KAFKA_INTERNAL_PORT: String(internal),
-      KAFKA_DATA_DIR: join(dir, 'broker'),
       KAFKA_SCRAM_USER: user,
       KAFKA_SCRAM_PASSWORD: password,
-    };
-    await run(join(REPO_ROOT, 'scripts/kafka'), ['start'], { env: brokerEnv, timeout: 180_000 });
+    });
     clientEnv = {
-      KAFKA_BROKERS: `127.0.0.1:${port}`,
+      KAFKA_BROKERS: broker.bootstrap,
       INTENTSTREAM_KAFKA__TLS__ENABLED: 'true',
-      INTENTSTREAM_KAFKA__TLS__CA_FILE: join(dir, 'broker/tls/ca.pem'),
+      INTENTSTREAM_KAFKA__TLS__CA_FILE: join(broker.dataDir, 'tls/ca.pem'),
       INTENTSTREAM_KAFKA__SASL__MECHANISM: 'scram-sha-512',
       INTENTSTREAM_KAFKA__SASL__USERNAME: user,
       INTENTSTREAM_KAFKA__SASL__PASSWORD: password,
@@ -66,7 +46,7 @@ describe('Kafka over SASL/SCRAM and TLS', () => {
   });
 
   after(async () => {
-    await run(join(REPO_ROOT, 'scripts/kafka'), ['stop'], { env: brokerEnv, timeout: 90_000 });
+    await broker.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,0 +1,137 @@
+/**
+ * Broker faults: the broker is stopped for 30 s in the middle of a stream and started again (same
+ * data). The ingest process reconnects on its own — no restart — and the stored sessions equal
+ * those of an undisturbed run. Uses a private broker so the shared one keeps serving other tests.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { loadConfig } from '../../src/config/index.js';
+import { createGenerator } from '../../src/generator/index.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { createEventDecoder, encodeEvent } from '../../src/schemas/index.js';
+import type { SessionTimeline, ShopEvent } from '../../src/schemas/types.js';
+import { Sessionizer, sessionRulesFromConfig } from '../../src/sessions/index.js';
+import { createTimelineStore } from '../../src/store/index.js';
+import { type PrivateBroker, privateBroker } from '../helpers/broker.js';
+import { spawnCli } from '../helpers/cli.js';
+import { committedTotal, createTopic, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
+
+const OUTAGE_MS = 30_000;
+const referenceDecoder = createEventDecoder();
+
+describe('broker outage', () => {
+  let broker: PrivateBroker;
+  let kafka: Kafka;
+  before(async () => {
+    broker = await privateBroker();
+    kafka = createKafka({
+      config: loadConfig({ env: { KAFKA_BROKERS: broker.bootstrap } }),
+      logger: testLogger,
+    });
+  });
+  after(async () => {
+    await broker.destroy();
+  });
+
+  async function produce(topic: string, events: readonly ShopEvent[]): Promise<void> {
+    const producer = kafka.producer({ idempotent: true });
+    await producer.connect();
+    for (let i = 0; i < events.length; i += 1_000) {
+      await producer.send({
+        topic,
+        messages: events.slice(i, i + 1_000).map((e) => ({ key: e.cookie_id, value: encodeEvent(e) })),
+      });
+    }
+    await producer.disconnect();
+  }
+
+  it('ingest rides out a 30 s broker stop mid-stream and stores exactly the undisturbed sessions', async () => {
+    const events: ShopEvent[] = [];
+    for (const item of createGenerator({ seed: 23, cookies: 400, maxEvents: 20_000 })) {
+      if (item.kind === 'event') events.push(item.event);
+    }
+    const half = events.length >> 1;
+    const topic = uniqueName('outage');
+    await createTopic(kafka, topic, 4);
+    await createTopic(kafka, `${topic}-dlq`, 1);
+    await produce(topic, events.slice(0, half));
+
+    const dir = mkdtempSync(join(tmpdir(), 'outage-'));
+    const group = uniqueName('outage-ingest');
+    const child = spawnCli(['ingest', '--port', '0'], {
+      KAFKA_BROKERS: broker.bootstrap,
+      INTENTSTREAM_TOPICS__EVENTS: topic,
+      INTENTSTREAM_TOPICS__DEAD_LETTER: `${topic}-dlq`,
+      INTENTSTREAM_INGEST__GROUP_ID: group,
+      INTENTSTREAM_STORE__DIR: join(dir, 'store'),
+      INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
+      INTENTSTREAM_INGEST__FLUSH_INTERVAL: '300ms',
+      INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '6s',
+    });
+    child.stdout!.resume();
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    let exited: number | null | undefined;
+    child.once('exit', (code) => {
+      exited = code;
+    });
+    try {
+      await waitFor(async () => (await committedTotal(kafka, group, topic)) === half || undefined, {
+        what: 'the first half committed',
+        timeoutMs: 60_000,
+      });
+      await broker.stop();
+      await delay(OUTAGE_MS); // the fault itself: the broker stays down this long
+      assert.equal(exited, undefined, `ingest exited during the outage: ${stderr.slice(-3000)}`);
+      await broker.start();
+      await produce(topic, events.slice(half));
+      await waitFor(async () => (await committedTotal(kafka, group, topic)) === events.length || undefined, {
+        what: 'everything committed after the broker came back',
+        timeoutMs: 120_000,
+      });
+      assert.equal(exited, undefined, 'ingest exited');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await new Promise((resolve) =>
+      exited !== undefined ? resolve(exited) : child.once('exit', resolve),
+    );
+    assert.equal(code, 0, stderr.slice(-3000));
+
+    // Undisturbed reference: the sessionizer over each partition's messages, in offset order.
+    const byPartition = new Map<number, ShopEvent[]>();
+    const consumer = kafka.consumer({ groupId: uniqueName('outage-reader') });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let seen = 0;
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const decoded = referenceDecoder.decode(message.value);
+        assert.ok(decoded.ok, 'the reference reader decodes every message');
+        byPartition.set(partition, [...(byPartition.get(partition) ?? []), decoded.event]);
+        seen++;
+      },
+    });
+    await waitFor(() => seen === events.length || undefined, { what: 'reference read' });
+    await consumer.disconnect();
+    const rules = sessionRulesFromConfig(loadConfig({ env: {} }).sessions);
+    const expected: SessionTimeline[] = [];
+    for (const list of byPartition.values()) {
+      const z = new Sessionizer(rules);
+      for (const e of list) z.push(e);
+      expected.push(...z.drainClosed());
+    }
+    const stored: SessionTimeline[] = [];
+    for await (const s of createTimelineStore(join(dir, 'store')).read()) stored.push(s);
+    const key = (s: SessionTimeline) => `${s.session_id}:${s.events.map((e) => e.event_id).join(',')}`;
+    assert.ok(expected.length > 100, `only ${expected.length} sessions closed`);
+    assert.deepEqual(stored.map(key).sort(), expected.map(key).sort());
+  });
+});
