@@ -5,6 +5,7 @@ import { startHttpServer } from '../metrics/server.js';
 import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
 import { createModelRegistry } from '../registry/index.js';
 import { createTimelineStore } from '../store/index.js';
+import { reportChampion, storeHoldsAtLeast } from '../trainer/champion.js';
 import { trainOnce } from '../trainer/run.js';
 import { createTrainerService } from '../trainer/service.js';
 import { onShutdownSignal } from '../util/shutdown.js';
@@ -36,13 +37,22 @@ export function registerTrainer(program: Command): void {
         const metricsRegistry = createMetricsRegistry('trainer');
         const metrics = createTrainerMetrics(metricsRegistry);
         let stopping = false;
+        const { minSessions, checkInterval } = config.trainer.firstModel;
+        await reportChampion(registry, metrics, logger);
         const service = createTrainerService({
           runOnce: (trigger) =>
-            trainOnce({ config, logger, store, registry, trigger, shouldStop: () => stopping }),
+            trainOnce({ config, logger, store, registry, trigger, shouldStop: () => stopping }).finally(() =>
+              reportChampion(registry, metrics, logger),
+            ),
           lockPath: join(config.trainer.modelsDir, '.train.lock'),
           schedule: config.trainer.schedule,
           metrics,
           logger,
+          firstModel: {
+            intervalMs: checkInterval,
+            due: async () =>
+              (await registry.current()) === undefined && storeHoldsAtLeast(store, minSessions),
+          },
         });
         const http = await startHttpServer({
           registry: metricsRegistry,
