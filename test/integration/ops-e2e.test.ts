@@ -152,6 +152,12 @@ describe('operations end to end', () => {
           startService(['trainer', '--config', configFile]),
         ]);
         Object.assign(services, { ingest, scorer, trainer });
+        // No model yet (no events, no sessions): the scorer is alive but not ready, and says why.
+        const notReady = await fetch(`${scorer.url}/readyz`);
+        const notReadyBody = (await notReady.json()) as { failing: string[] };
+        assert.equal(notReady.status, 503, 'scorer not ready without a model');
+        assert.ok(notReadyBody.failing.includes('model_loaded'), `failing: ${notReadyBody.failing}`);
+        assert.equal((await fetch(`${scorer.url}/healthz`)).status, 200, 'but alive');
 
         const promPort = await freePort();
         const promConfig = join(dir, 'prometheus.yml');
