@@ -47,7 +47,7 @@ export function registerIngest(program: Command): void {
           store: createTimelineStore(config.store.dir),
           checkpoints: createCheckpointStore(config.ingest.checkpointDir),
         });
-        const broker = brokerReadiness(kafka);
+        const broker = brokerReadiness({ config, logger });
         const http = await startHttpServer({
           registry,
           host: config.http.host,

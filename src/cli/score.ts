@@ -58,7 +58,7 @@ export function registerScore(program: Command): void {
           metrics: createScorerMetrics(registry),
           source: createRegistryModelSource(config.scorer.modelDir, countingModelFactory),
         });
-        const broker = brokerReadiness(kafka);
+        const broker = brokerReadiness({ config, logger });
         const http = await startHttpServer({
           registry,
           host: config.http.host,

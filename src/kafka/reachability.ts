@@ -1,17 +1,40 @@
-import type { Admin, Kafka } from 'kafkajs';
+import { type Admin, logLevel } from 'kafkajs';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
 import type { ReadinessCheck } from '../metrics/server.js';
+import { createKafka } from './client.js';
 
 export interface BrokerReadiness extends ReadinessCheck {
   close(): Promise<void>;
 }
 
+export interface BrokerReadinessOptions {
+  config: Pick<Config, 'kafka'>;
+  logger: Logger;
+  timeoutMs?: number;
+  cacheMs?: number;
+}
+
 /**
  * The "broker reachable" readiness check: a metadata request (describeCluster)
- * on a dedicated admin client, made when /readyz is asked (never in the
- * background), answered from a cache younger than `cacheMs`, and counted as
- * unreachable after `timeoutMs`.
+ * on a dedicated admin client (one attempt, no retries, kafkajs logs off: the
+ * process's own clients already log a broker outage), made when /readyz is
+ * asked (never in the background), answered from a cache younger than
+ * `cacheMs`, and counted as unreachable after `timeoutMs`.
  */
-export function brokerReadiness(kafka: Kafka, { timeoutMs = 3_000, cacheMs = 2_000 } = {}): BrokerReadiness {
+export function brokerReadiness({
+  config,
+  logger,
+  timeoutMs = 3_000,
+  cacheMs = 2_000,
+}: BrokerReadinessOptions): BrokerReadiness {
+  const kafka = createKafka({
+    config,
+    logger,
+    clientId: `${config.kafka.clientId}-readiness`,
+    level: logLevel.NOTHING,
+    retry: { retries: 0 },
+  });
   let admin: Admin | undefined;
   let connected: Promise<void> | undefined;
   let last: { at: number; ok: boolean } | undefined;

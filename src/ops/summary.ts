@@ -155,7 +155,7 @@ export function renderScreen(view: SummaryView, cur: Snapshot, options: RenderOp
     ),
   ];
   if (options.logsDir) lines.push('', ` logs: ${options.logsDir}/*.log`);
-  lines.push(' predictions: intentstream consume --predictions');
+  lines.push(' predictions: npx intentstream consume --predictions');
   if (down.length > 0 && cur.at - options.startedAt > 60_000)
     lines.push('', ` ! ${down.join(', ')} not answering: see the logs`);
   return lines;
