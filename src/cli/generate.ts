@@ -128,26 +128,29 @@ export function registerGenerate(program: Command): void {
             try {
               const pace = createPacer(opts.rate, opts.speed, startTime);
               let batch: Message[] = [];
+              const send = async () => {
+                await producer.send({ topic, messages: batch });
+                progress.tick(batch.length);
+                batch = [];
+              };
               for (const item of generator) {
                 if (stopRequested) break;
                 if (item.kind === 'session_end') {
                   oracle?.write(`${toNdjsonLine(item)}\n`);
                   continue;
                 }
+                // Paced: what is ready goes out before waiting, so events leave on time, not 1,000 at once.
+                const waitMs = item.kind === 'event' ? pace(item.event.event_time) : 0;
+                if (waitMs > 5) {
+                  if (batch.length > 0) await send();
+                  await new Promise((r) => setTimeout(r, waitMs));
+                }
                 const value = item.kind === 'event' ? eventBytes(item, opts.encoding) : malformedBytes(item);
                 const key = item.kind === 'event' ? item.event.cookie_id : item.key;
                 batch.push({ key, value });
-                if (item.kind === 'event') await pace(item.event.event_time);
-                if (batch.length >= BATCH) {
-                  await producer.send({ topic, messages: batch });
-                  progress.tick(batch.length);
-                  batch = [];
-                }
+                if (batch.length >= BATCH) await send();
               }
-              if (batch.length > 0) {
-                await producer.send({ topic, messages: batch });
-                progress.tick(batch.length);
-              }
+              if (batch.length > 0) await send();
             } finally {
               await producer.disconnect();
             }
@@ -168,14 +171,15 @@ export function registerGenerate(program: Command): void {
 function createPacer(rate: number | undefined, speed: number | undefined, startTime: number | undefined) {
   const wallStart = Date.now();
   let sent = 0;
-  return async (eventTime: number) => {
+  /** Milliseconds to wait before sending the event at `eventTime`. */
+  return (eventTime: number): number => {
     sent++;
     let waitMs = 0;
     if (rate) waitMs = Math.max(waitMs, (sent / rate) * 1000 - (Date.now() - wallStart));
     if (speed && startTime !== undefined) {
       waitMs = Math.max(waitMs, (eventTime - startTime) / speed - (Date.now() - wallStart));
     }
-    if (waitMs > 5) await new Promise((r) => setTimeout(r, waitMs));
+    return waitMs;
   };
 }
 

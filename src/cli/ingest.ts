@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createCheckpointStore } from '../ingest/checkpoint.js';
 import { createIngest } from '../ingest/ingest.js';
 import { createKafka } from '../kafka/client.js';
+import { brokerReadiness } from '../kafka/reachability.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { createIngestMetrics } from '../metrics/ingest-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
@@ -46,12 +47,13 @@ export function registerIngest(program: Command): void {
           store: createTimelineStore(config.store.dir),
           checkpoints: createCheckpointStore(config.ingest.checkpointDir),
         });
+        const broker = brokerReadiness({ config, logger });
         const http = await startHttpServer({
           registry,
           host: config.http.host,
           port: config.http.ports.ingest,
           logger,
-          readiness: [{ name: 'partitions_assigned', check: () => ingest.ready }],
+          readiness: [broker, { name: 'partitions_assigned', check: () => ingest.ready }],
         });
         // Handlers go in before start so a SIGTERM during start-up still drains instead of killing.
         const starting: { promise?: Promise<void> } = {};
@@ -60,6 +62,7 @@ export function registerIngest(program: Command): void {
             await starting.promise?.catch(() => undefined);
             await ingest.stop();
             await http.close();
+            await broker.close();
             resolve();
           });
         });

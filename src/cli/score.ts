@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.js';
+import { brokerReadiness } from '../kafka/reachability.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { createScorerMetrics } from '../metrics/scorer-metrics.js';
@@ -57,12 +58,14 @@ export function registerScore(program: Command): void {
           metrics: createScorerMetrics(registry),
           source: createRegistryModelSource(config.scorer.modelDir, countingModelFactory),
         });
+        const broker = brokerReadiness({ config, logger });
         const http = await startHttpServer({
           registry,
           host: config.http.host,
           port: config.http.ports.scorer,
           logger,
           readiness: [
+            broker,
             { name: 'partitions_assigned', check: () => scorer.assignedPartitions.length > 0 },
             { name: 'model_loaded', check: () => scorer.modelVersion !== undefined },
             { name: 'running', check: () => scorer.ready },
@@ -73,6 +76,7 @@ export function registerScore(program: Command): void {
           onShutdownSignal(logger, async () => {
             await scorer.stop();
             await http.close();
+            await broker.close();
             resolve();
           });
         });

@@ -7,6 +7,7 @@ import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
 import { verifyModelDir } from '../model/verify.js';
 import { createModelRegistry } from '../registry/index.js';
 import { createTimelineStore } from '../store/index.js';
+import { reportChampion, storeHoldsAtLeast } from '../trainer/champion.js';
 import { trainOnce } from '../trainer/run.js';
 import { createTrainerService } from '../trainer/service.js';
 import { onShutdownSignal } from '../util/shutdown.js';
@@ -38,13 +39,22 @@ export function registerTrainer(program: Command): void {
         const metricsRegistry = createMetricsRegistry('trainer');
         const metrics = createTrainerMetrics(metricsRegistry);
         let stopping = false;
+        const { minSessions, checkInterval } = config.trainer.firstModel;
+        await reportChampion(registry, metrics, logger);
         const service = createTrainerService({
           runOnce: (trigger) =>
-            trainOnce({ config, logger, store, registry, trigger, shouldStop: () => stopping }),
+            trainOnce({ config, logger, store, registry, trigger, shouldStop: () => stopping }).finally(() =>
+              reportChampion(registry, metrics, logger),
+            ),
           lockPath: join(config.trainer.modelsDir, '.train.lock'),
           schedule: config.trainer.schedule,
           metrics,
           logger,
+          firstModel: {
+            intervalMs: checkInterval,
+            due: async () =>
+              (await registry.current()) === undefined && storeHoldsAtLeast(store, minSessions),
+          },
         });
         const guard = createRouteGuard(config.http.host, resolveHttpToken(config.http));
         if (guard.disabled) {

@@ -95,6 +95,12 @@ const trainerSchema = z
     schedule: z.string().min(1),
     promotionMargin: z.number().min(0).max(1),
     windowDays: z.number().positive(),
+    firstModel: z
+      .object({
+        minSessions: z.number().int().min(1),
+        checkInterval: duration.refine((v) => v >= 100, 'must be at least 100ms'),
+      })
+      .strict(),
     seed: z.number().int().min(0).max(4_294_967_295),
     backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
     labels: labelsSchema,

@@ -1,5 +1,12 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Kafka, type KafkaConfig, type LogEntry, type SASLOptions, logLevel } from 'kafkajs';
+import {
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  type RetryOptions,
+  type SASLOptions,
+  logLevel,
+} from 'kafkajs';
 import { type Config, readConfigFile } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 
@@ -44,10 +51,18 @@ export interface CreateKafkaOptions {
   clientId?: string;
   /** kafkajs log level; defaults to WARN so info chatter stays out of process logs. */
   level?: logLevel;
+  /** Overrides the client's retry policy (default: 8 retries from 100 ms, about 30 s in all). */
+  retry?: RetryOptions;
 }
 
 /** The one place a kafkajs client is built from config. */
-export function createKafka({ config, logger, clientId, level = logLevel.WARN }: CreateKafkaOptions): Kafka {
+export function createKafka({
+  config,
+  logger,
+  clientId,
+  level = logLevel.WARN,
+  retry = { initialRetryTime: 100, retries: 8 },
+}: CreateKafkaOptions): Kafka {
   const options: KafkaConfig = {
     clientId: clientId ?? config.kafka.clientId,
     brokers: [...config.kafka.brokers],
@@ -55,7 +70,7 @@ export function createKafka({ config, logger, clientId, level = logLevel.WARN }:
     requestTimeout: config.kafka.requestTimeout,
     logLevel: level,
     logCreator: kafkaLogCreator(logger),
-    retry: { initialRetryTime: 100, retries: 8 },
+    retry,
     ...kafkaSecurity(config.kafka),
   };
   return new Kafka(options);

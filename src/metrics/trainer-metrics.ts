@@ -11,11 +11,16 @@ export const TRAINER_METRICS = {
   backend: 'intentstream_trainer_backend_info',
   championAge: 'intentstream_model_current_created_timestamp_seconds',
   skippedFiles: 'intentstream_trainer_skipped_files_total',
+  championAuc: 'intentstream_model_current_test_auc',
 } as const;
 
 /** Results of one run: promoted, kept the champion, skipped (busy / not enough data), failed. */
 export const RUN_RESULTS = ['promoted', 'rejected', 'skipped', 'failed'] as const;
 export type RunResult = (typeof RUN_RESULTS)[number];
+
+/** What started a run: the schedule, POST /train, the CLI (`--run-now`), or the first-model check. */
+export const TRIGGERS = ['cron', 'http', 'cli', 'first-model'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
 
 export type TrainerMetrics = ReturnType<typeof createTrainerMetrics>;
 
@@ -26,8 +31,7 @@ export function createTrainerMetrics(registry: Registry) {
     labelNames: ['result', 'trigger'],
     registers: [registry],
   });
-  for (const result of RUN_RESULTS)
-    for (const trigger of ['cron', 'http', 'cli']) runs.labels(result, trigger).inc(0);
+  for (const result of RUN_RESULTS) for (const trigger of TRIGGERS) runs.labels(result, trigger).inc(0);
   return {
     runs,
     duration: new Histogram({
@@ -71,7 +75,12 @@ export function createTrainerMetrics(registry: Registry) {
     }),
     championCreated: new Gauge({
       name: TRAINER_METRICS.championAge,
-      help: 'Unix time the current champion model was trained',
+      help: 'Unix time the current champion model (registry CURRENT) was trained',
+      registers: [registry],
+    }),
+    championAuc: new Gauge({
+      name: TRAINER_METRICS.championAuc,
+      help: 'Test ROC-AUC the current champion model (registry CURRENT) reached when it was trained',
       registers: [registry],
     }),
   };

@@ -14,6 +14,8 @@ export interface PanelSpec {
   queries: { expr: string; legend?: string }[];
   unit?: string;
   kind?: 'timeseries' | 'stat';
+  /** A panel that must show data whenever the pipeline runs (the end-to-end test checks these). */
+  main?: boolean;
 }
 
 export interface DashboardSpec {
@@ -22,9 +24,14 @@ export interface DashboardSpec {
   panels: PanelSpec[];
 }
 
-const rate = (metric: string, by = '') => `sum${by ? ` by (${by})` : ''}(rate(${metric}[1m]))`;
+/**
+ * Rate windows are Grafana's `$__rate_interval` (at least four scrape intervals: the datasource's
+ * `timeInterval` says 5s, config/prometheus.yml's scrape_interval), so a panel never shows gaps.
+ */
+export const RATE_WINDOW = '$__rate_interval';
+const rate = (metric: string, by = '') => `sum${by ? ` by (${by})` : ''}(rate(${metric}[${RATE_WINDOW}]))`;
 const quantile = (q: number, histogram: string) =>
-  `histogram_quantile(${q}, sum by (le) (rate(${histogram}_bucket[5m])))`;
+  `histogram_quantile(${q}, sum by (le) (rate(${histogram}_bucket[${RATE_WINDOW}])))`;
 
 export const PIPELINE_DASHBOARD: DashboardSpec = {
   uid: 'intentstream-pipeline',
@@ -32,15 +39,18 @@ export const PIPELINE_DASHBOARD: DashboardSpec = {
   panels: [
     {
       title: 'Events/s by outcome',
+      main: true,
       queries: [{ expr: rate(INGEST_METRICS.events, 'outcome'), legend: '{{outcome}}' }],
       unit: 'ops',
     },
     {
       title: 'Consumer lag (messages)',
+      main: true,
       queries: [{ expr: `sum by (partition) (${INGEST_METRICS.consumerLag})`, legend: 'p{{partition}}' }],
     },
     {
       title: 'Open sessions',
+      main: true,
       queries: [
         { expr: `sum(${INGEST_METRICS.openSessions})`, legend: 'open' },
         { expr: `sum(${INGEST_METRICS.pendingEvents})`, legend: 'pending events' },
@@ -53,6 +63,7 @@ export const PIPELINE_DASHBOARD: DashboardSpec = {
     },
     {
       title: 'Sessions closed/s by reason',
+      main: true,
       queries: [{ expr: rate(INGEST_METRICS.sessionsClosed, 'reason'), legend: '{{reason}}' }],
       unit: 'ops',
     },
@@ -85,11 +96,13 @@ export const SCORING_DASHBOARD: DashboardSpec = {
   panels: [
     {
       title: 'Events scored/s by outcome',
+      main: true,
       queries: [{ expr: rate(SCORER_METRICS.events, 'outcome'), legend: '{{outcome}}' }],
       unit: 'ops',
     },
     {
       title: 'Predictions/s',
+      main: true,
       queries: [{ expr: rate(SCORER_METRICS.predictions), legend: 'predictions' }],
       unit: 'ops',
     },
@@ -116,6 +129,7 @@ export const SCORING_DASHBOARD: DashboardSpec = {
     },
     {
       title: 'Open sessions and evictions/s',
+      main: true,
       queries: [
         { expr: `sum(${SCORER_METRICS.openSessions})`, legend: 'open' },
         { expr: rate(SCORER_METRICS.evictions, 'reason'), legend: 'evicted {{reason}}' },
@@ -123,8 +137,18 @@ export const SCORING_DASHBOARD: DashboardSpec = {
     },
     {
       title: 'Serving model version',
+      main: true,
       kind: 'stat',
       queries: [{ expr: `max by (version) (${SCORER_METRICS.modelInfo})`, legend: '{{version}}' }],
+    },
+    {
+      title: 'Consumer lag (messages)',
+      queries: [{ expr: `sum by (partition) (${SCORER_METRICS.consumerLag})`, legend: 'p{{partition}}' }],
+    },
+    {
+      title: 'Dead letters/s by reason',
+      queries: [{ expr: rate(SCORER_METRICS.deadLetters, 'reason'), legend: '{{reason}}' }],
+      unit: 'ops',
     },
     {
       title: 'Model reloads (ok / refused)',
@@ -141,7 +165,21 @@ export const MODEL_DASHBOARD: DashboardSpec = {
   title: 'intentstream / model',
   panels: [
     {
+      title: 'Serving model: test ROC-AUC',
+      main: true,
+      kind: 'stat',
+      queries: [{ expr: `max(${TRAINER_METRICS.championAuc})`, legend: 'CURRENT' }],
+    },
+    {
+      title: 'Serving model age',
+      main: true,
+      kind: 'stat',
+      queries: [{ expr: `time() - max(${TRAINER_METRICS.championAge})`, legend: 'CURRENT' }],
+      unit: 's',
+    },
+    {
       title: 'ROC-AUC by split (candidate)',
+      main: true,
       queries: [{ expr: `max by (split) (${TRAINER_METRICS.auc}{model="candidate"})`, legend: '{{split}}' }],
     },
     {
@@ -150,6 +188,7 @@ export const MODEL_DASHBOARD: DashboardSpec = {
     },
     {
       title: 'Training runs by result',
+      main: true,
       queries: [{ expr: `sum by (result) (increase(${TRAINER_METRICS.runs}[1h]))`, legend: '{{result}}' }],
     },
     {
@@ -165,6 +204,7 @@ export const MODEL_DASHBOARD: DashboardSpec = {
     },
     {
       title: 'Examples by split',
+      main: true,
       queries: [{ expr: `max by (split) (${TRAINER_METRICS.examples})`, legend: '{{split}}' }],
     },
     {

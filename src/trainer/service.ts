@@ -1,10 +1,10 @@
 import cron from 'node-cron';
 import type { Logger } from '../log/logger.js';
-import type { RunResult, TrainerMetrics } from '../metrics/trainer-metrics.js';
+import type { RunResult, TrainerMetrics, Trigger } from '../metrics/trainer-metrics.js';
 import type { CorruptSegment } from '../store/index.js';
 import { LockBusyError, acquireLock } from './lock.js';
 
-export type Trigger = 'cron' | 'http' | 'cli';
+export type { Trigger } from '../metrics/trainer-metrics.js';
 
 export interface RunOutcome {
   result: RunResult;
@@ -26,6 +26,11 @@ export interface TrainerServiceOptions {
   metrics: TrainerMetrics;
   logger: Logger;
   now?: () => number;
+  /**
+   * Until a first model exists: every `intervalMs`, `due()` says whether one should be trained now
+   * (no champion yet and enough stored sessions); then a run starts without waiting for the schedule.
+   */
+  firstModel?: { due: () => Promise<boolean>; intervalMs: number };
 }
 
 /**
@@ -35,11 +40,13 @@ export interface TrainerServiceOptions {
  * skips instead of racing.
  */
 export function createTrainerService(options: TrainerServiceOptions) {
-  const { runOnce, lockPath, schedule, metrics, logger, now = Date.now } = options;
+  const { runOnce, lockPath, schedule, metrics, logger, now = Date.now, firstModel } = options;
   if (!cron.validate(schedule))
     throw new RangeError(`trainer.schedule is not a valid cron expression: ${JSON.stringify(schedule)}`);
   let inFlight: Promise<RunOutcome> | undefined;
   let task: ReturnType<typeof cron.schedule> | undefined;
+  let firstModelTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
 
   async function guarded(trigger: Trigger): Promise<RunOutcome> {
     let lock: Awaited<ReturnType<typeof acquireLock>>;
@@ -98,8 +105,25 @@ export function createTrainerService(options: TrainerServiceOptions) {
         void this.trigger('cron');
       });
       logger.info('training scheduled', { schedule });
+      if (firstModel) this.watchForFirstModel(firstModel);
+    },
+    /** Checks `due()` every interval (and once now); the first check that says no is the last while a model exists. */
+    watchForFirstModel({ due, intervalMs }: NonNullable<TrainerServiceOptions['firstModel']>): void {
+      const check = async () => {
+        firstModelTimer = undefined;
+        if (stopped) return;
+        try {
+          if (!inFlight && (await due())) await this.trigger('first-model');
+        } catch (error) {
+          logger.error('first-model check failed', { error });
+        }
+        if (!stopped) firstModelTimer = setTimeout(() => void check(), intervalMs);
+      };
+      void check();
     },
     async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(firstModelTimer);
       await task?.stop();
       await inFlight?.catch(() => undefined);
     },

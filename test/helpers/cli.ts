@@ -42,3 +42,55 @@ export function logLines(stderr: string): Record<string, unknown>[] {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+export interface RunningService {
+  child: ChildProcess;
+  /** Base URL of its /metrics, /healthz, /readyz server (from its "http server listening" log line). */
+  url: string;
+  /** Everything it wrote to stderr so far (JSON log lines). */
+  stderr(): string;
+  /** SIGTERM, then the exit code once it has drained. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts a long-running CLI process (ingest, score, trainer) and waits until its HTTP server listens. */
+export async function startService(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  { timeoutMs = 60_000 } = {},
+): Promise<RunningService> {
+  const child = spawnCli(args, env);
+  child.stdout!.resume();
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const deadline = setTimeout(
+      () => reject(new Error(`${args[0]} did not start its HTTP server: ${stderr.slice(-2000)}`)),
+      timeoutMs,
+    );
+    const look = () => {
+      const found = /"msg":"http server listening"[^\n]*"url":"([^"]+)"/.exec(stderr)?.[1];
+      if (!found) return;
+      clearTimeout(deadline);
+      child.stderr!.off('data', look);
+      resolve(found);
+    };
+    child.stderr!.on('data', look);
+    void exited.then((code) => {
+      clearTimeout(deadline);
+      reject(new Error(`${args[0]} exited with ${code} before listening: ${stderr.slice(-2000)}`));
+    });
+  });
+  return {
+    child,
+    url,
+    stderr: () => stderr,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

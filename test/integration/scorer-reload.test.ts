@@ -9,19 +9,12 @@ import { SCORER_METRICS } from '../../src/metrics/scorer-metrics.js';
 import { CORRUPT_MARKER } from '../../src/scoring/counting-model.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { sample } from '../helpers/metrics.js';
 import { readCommittedPredictions } from '../helpers/predictions.js';
 
 const EVENTS = 8_000;
 const PARTITIONS = 2;
 const SEED = 5;
-
-/** Reads one sample of a Prometheus text exposition whose labels include `label` (undefined when absent). */
-function sample(text: string, name: string, label = ''): number | undefined {
-  const line = text
-    .split('\n')
-    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label));
-  return line === undefined ? undefined : Number(line.split(' ').at(-1));
-}
 
 describe('scorer hot reload', () => {
   it('switches model versions mid-stream without losing or doubling a prediction, and refuses a corrupt model', async (t) => {

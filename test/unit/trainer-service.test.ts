@@ -9,7 +9,10 @@ import { TRAINER_METRICS, createTrainerMetrics } from '../../src/metrics/trainer
 import { acquireLock } from '../../src/trainer/lock.js';
 import { type RunOutcome, createTrainerService } from '../../src/trainer/service.js';
 
-async function setup(runOnce: () => Promise<RunOutcome>) {
+async function setup(
+  runOnce: () => Promise<RunOutcome>,
+  firstModel?: { due: () => Promise<boolean>; intervalMs: number },
+) {
   const registry = new Registry();
   const lockPath = join(await mkdtemp(join(tmpdir(), 'svc-')), 'train.lock');
   const service = createTrainerService({
@@ -18,6 +21,7 @@ async function setup(runOnce: () => Promise<RunOutcome>) {
     schedule: '0 */6 * * *',
     metrics: createTrainerMetrics(registry),
     logger: createMemoryLogger(),
+    ...(firstModel ? { firstModel } : {}),
   });
   const value = async (name: string, labels: Record<string, string> = {}) => {
     const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
@@ -87,5 +91,39 @@ describe('trainer service', () => {
         }),
       /trainer\.schedule is not a valid cron expression/,
     );
+  });
+
+  it('trains the first model as soon as due() says so, then stops checking once a model exists', async () => {
+    let checks = 0;
+    let hasModel = false;
+    let runs = 0;
+    let firstRun!: () => void;
+    const ran = new Promise<void>((r) => {
+      firstRun = r;
+    });
+    const { service, value } = await setup(
+      async () => {
+        runs++;
+        hasModel = true;
+        firstRun();
+        return { result: 'promoted', reason: 'no champion yet' };
+      },
+      {
+        intervalMs: 5,
+        due: async () => {
+          checks++;
+          return !hasModel && checks >= 3; // "enough sessions" from the third check on
+        },
+      },
+    );
+    service.start();
+    await ran;
+    const checksAtRun = checks;
+    // Later checks keep answering false: no second run.
+    while (checks < checksAtRun + 3) await new Promise((r) => setTimeout(r, 5));
+    await service.stop();
+    assert.equal(runs, 1, 'exactly one first-model run');
+    assert.equal(checksAtRun, 3, 'the run started on the first check that was due');
+    assert.equal(await value(TRAINER_METRICS.runs, { result: 'promoted', trigger: 'first-model' }), 1);
   });
 });

@@ -1,0 +1,57 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log/logger.js';
+import type { TrainerMetrics } from '../metrics/trainer-metrics.js';
+import type { ModelRegistry } from '../registry/index.js';
+import type { TimelineStore } from '../store/index.js';
+
+/** What the registry says about the serving model: version, when it was trained, its test ROC-AUC. */
+export interface ChampionInfo {
+  version: string;
+  createdAt?: number;
+  testAuc?: number;
+}
+
+async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
+  return readFile(path, 'utf8')
+    .then((t) => JSON.parse(t) as Record<string, unknown>)
+    .catch(() => undefined);
+}
+
+/** The CURRENT model's manifest.json createdAt and metrics.json test ROC-AUC (undefined: no champion). */
+export async function championInfo(registry: ModelRegistry): Promise<ChampionInfo | undefined> {
+  const version = await registry.current();
+  if (!version) return undefined;
+  const dir = registry.dirOf(version);
+  const manifest = await readJson(join(dir, 'manifest.json'));
+  const metrics = await readJson(join(dir, 'metrics.json'));
+  const createdAt = Date.parse(String(manifest?.createdAt));
+  const testAuc = (metrics?.splits as { test?: { rocAuc?: unknown } } | undefined)?.test?.rocAuc;
+  return {
+    version,
+    ...(Number.isFinite(createdAt) ? { createdAt } : {}),
+    ...(typeof testAuc === 'number' ? { testAuc } : {}),
+  };
+}
+
+/** Sets the champion gauges (age alert, model dashboard, demo summary) from the registry. */
+export async function reportChampion(
+  registry: ModelRegistry,
+  metrics: TrainerMetrics,
+  logger: Logger,
+): Promise<void> {
+  try {
+    const info = await championInfo(registry);
+    if (info?.createdAt !== undefined) metrics.championCreated.set(info.createdAt / 1000);
+    if (info?.testAuc !== undefined) metrics.championAuc.set(info.testAuc);
+  } catch (error) {
+    logger.warn('could not read the current model from the registry', { root: registry.root, error });
+  }
+}
+
+/** True once the store holds at least `n` sessions (stops reading at the n-th). */
+export async function storeHoldsAtLeast(store: TimelineStore, n: number): Promise<boolean> {
+  let count = 0;
+  for await (const _ of store.read()) if (++count >= n) return true;
+  return n <= 0;
+}
