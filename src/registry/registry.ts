@@ -69,10 +69,27 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
       return (await readFile(join(root, HISTORY), 'utf8'))
         .split('\n')
         .filter(Boolean)
-        .map((l) => JSON.parse(l) as HistoryEntry);
+        .flatMap((l) => {
+          // A process killed mid-append leaves a torn line; it never became a switch of CURRENT.
+          try {
+            return [JSON.parse(l) as HistoryEntry];
+          } catch {
+            return [];
+          }
+        });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
+    }
+  }
+
+  /** True when HISTORY.jsonl does not end in a newline (an append was cut short). */
+  async function endsTorn(): Promise<boolean> {
+    try {
+      const text = await readFile(join(root, HISTORY), 'utf8');
+      return text.length > 0 && !text.endsWith('\n');
+    } catch {
+      return false;
     }
   }
 
@@ -102,7 +119,7 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
     const previous = (await current()) ?? null;
     await writeFileAtomic(join(root, CURRENT), Buffer.from(`${version}\n`));
     const entry: HistoryEntry = { at: new Date().toISOString(), action, version, previous, reason };
-    await appendFile(join(root, HISTORY), `${JSON.stringify(entry)}\n`);
+    await appendFile(join(root, HISTORY), `${(await endsTorn()) ? '\n' : ''}${JSON.stringify(entry)}\n`);
     return entry;
   }
 

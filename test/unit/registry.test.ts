@@ -52,6 +52,32 @@ describe('model registry', () => {
     );
   });
 
+  it('survives a history append cut short by a crash: the torn line is ignored, the next entry starts a new line', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'registry-'));
+    const root = join(base, 'models');
+    const registry = createModelRegistry(root);
+    await registry.register(await candidate(base, 'a', 0.8), 'v1');
+    await registry.promote('v1', 'first');
+    await registry.register(await candidate(base, 'b', 0.85), 'v2');
+    await writeFile(
+      join(root, 'HISTORY.jsonl'),
+      `${await readFile(join(root, 'HISTORY.jsonl'), 'utf8')}{"at":"2026-`,
+      {
+        flag: 'w',
+      },
+    );
+    assert.deepEqual(
+      (await registry.history()).map((h) => h.version),
+      ['v1'],
+    );
+    await registry.promote('v2', 'after the crash');
+    assert.deepEqual(
+      (await registry.history()).map((h) => h.version),
+      ['v1', 'v2'],
+    );
+    assert.equal((await registry.rollback()).version, 'v1');
+  });
+
   it('refuses incomplete models, bad versions, and rollback without a predecessor', async () => {
     const base = await mkdtemp(join(tmpdir(), 'registry-'));
     const registry = createModelRegistry(join(base, 'models'));
