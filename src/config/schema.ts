@@ -200,6 +200,7 @@ export const configSchema = z
         maxEvents: positiveInt,
         grace: duration,
         dedupeWindow: z.number().int().min(0),
+        maxOpenPerPartition: positiveInt.nullable(),
         maxFutureSkew: duration
           .refine((v) => v > 0, 'must be greater than zero (null turns the check off)')
           .nullable(),

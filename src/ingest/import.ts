@@ -393,6 +393,7 @@ async function* csvRows(
 }
 
 const ZERO_REASONS = (): Record<CloseReason, number> => ({
+  evicted: 0,
   gap: 0,
   max_duration: 0,
   max_events: 0,

@@ -776,6 +776,7 @@ const CLOSE_REASONS: ReadonlySet<string> = new Set<CloseReason>([
   'max_duration',
   'max_events',
   'end_of_input',
+  'evicted',
 ]);
 
 /** Confluent-framed Avro, schema id 20. */

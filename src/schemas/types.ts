@@ -27,7 +27,12 @@ export interface SessionPrediction {
   probabilities: Record<string, number>;
 }
 
-export type CloseReason = 'gap' | 'max_duration' | 'max_events' | 'end_of_input';
+/**
+ * Why a session closed. `evicted`: the partition held more open sessions than
+ * sessions.maxOpenPerPartition, and this one was the least recently active (its events are stored,
+ * not dropped; a later event of the cookie starts a new session).
+ */
+export type CloseReason = 'gap' | 'max_duration' | 'max_events' | 'end_of_input' | 'evicted';
 
 export interface SessionTimeline {
   session_id: string;

@@ -19,6 +19,11 @@ export interface SessionRules {
   readonly graceMs: number;
   /** How many event ids of recently closed sessions are remembered for deduplication (0 disables). */
   readonly dedupeWindow: number;
+  /**
+   * Cookies with open or pending state one sessionizer (one partition) keeps; beyond it the least
+   * recently active is closed as 'evicted' (a memory bound against floods of new cookies). Infinity = no bound.
+   */
+  readonly maxOpenCookies: number;
 }
 
 export const DEFAULT_SESSION_RULES: Readonly<SessionRules> = Object.freeze({
@@ -27,6 +32,7 @@ export const DEFAULT_SESSION_RULES: Readonly<SessionRules> = Object.freeze({
   maxEvents: 2000,
   graceMs: 2 * 60_000,
   dedupeWindow: 10_000,
+  maxOpenCookies: Number.POSITIVE_INFINITY,
 });
 
 /** Fills defaults and validates; throws RangeError on a nonsensical value. Returns a frozen copy. */
@@ -40,6 +46,11 @@ export function resolveSessionRules(rules: Partial<SessionRules> = {}): Readonly
   check('maxEvents', Number.isInteger(r.maxEvents) && r.maxEvents >= 1);
   check('graceMs', Number.isFinite(r.graceMs) && r.graceMs >= 0);
   check('dedupeWindow', Number.isInteger(r.dedupeWindow) && r.dedupeWindow >= 0);
+  check(
+    'maxOpenCookies',
+    r.maxOpenCookies === Number.POSITIVE_INFINITY ||
+      (Number.isInteger(r.maxOpenCookies) && r.maxOpenCookies >= 1),
+  );
   return Object.freeze(r);
 }
 
@@ -50,6 +61,7 @@ export function sessionRulesFromConfig(sessions: {
   maxEvents: number;
   grace: number;
   dedupeWindow: number;
+  maxOpenPerPartition?: number | null;
 }): Readonly<SessionRules> {
   return resolveSessionRules({
     inactivityGapMs: sessions.inactivityGap,
@@ -57,6 +69,7 @@ export function sessionRulesFromConfig(sessions: {
     maxEvents: sessions.maxEvents,
     graceMs: sessions.grace,
     dedupeWindow: sessions.dedupeWindow,
+    maxOpenCookies: sessions.maxOpenPerPartition ?? Number.POSITIVE_INFINITY,
   });
 }
 

@@ -19,6 +19,9 @@
  *   sessions therefore come out ordered by the event time that decided their end (the splitting
  *   or filling event's time, or lastTime + gap for idle closes), ties by cookie_id: a pure
  *   function of the state, so restored instances produce the same sequence.
+ * - Memory bound: with more than `maxOpenCookies` cookies held, the least recently pushed one is
+ *   evicted: its pending events are applied in order and its session closes as 'evicted'. The order
+ *   is the cookie map's insertion order, which snapshots keep, so restores evict identically.
  * - session_id = sessionIdFor(cookie_id, start_time, first event_id) (16 hex of sha256).
  */
 import type { CloseReason, SessionTimeline, ShopEvent } from '../schemas/types.js';
@@ -54,7 +57,7 @@ function zeroCounters(): SessionizerCounters {
     accepted: 0,
     duplicates: 0,
     late: 0,
-    closedByReason: { gap: 0, max_duration: 0, max_events: 0, end_of_input: 0 },
+    closedByReason: { gap: 0, max_duration: 0, max_events: 0, end_of_input: 0, evicted: 0 },
   };
 }
 
@@ -118,6 +121,10 @@ export class Sessionizer {
     if (c === undefined) {
       c = newCookieState(event.cookie_id);
       this.cookies.set(c.id, c);
+    } else if (this.rules.maxOpenCookies !== Number.POSITIVE_INFINITY) {
+      // Bounded: keep `cookies` in least-recently-pushed order (Map insertion order) for eviction.
+      this.cookies.delete(c.id);
+      this.cookies.set(c.id, c);
     }
     insertPending(c, event);
     c.ids.add(event.event_id);
@@ -132,7 +139,21 @@ export class Sessionizer {
         this.advance();
       }
     }
+    while (this.cookies.size > this.rules.maxOpenCookies) this.evictNext();
     return ACCEPTED;
+  }
+
+  /**
+   * Memory bound: the least recently pushed cookie applies its pending events now, in order, and its
+   * open session closes as 'evicted'.
+   */
+  private evictNext(): void {
+    const c = this.cookies.values().next().value as CookieState | undefined;
+    if (c === undefined) return;
+    while (hasPending(c)) this.step(c);
+    this.close(c, 'evicted');
+    this.cookies.delete(c.id);
+    this.heap.delete(c);
   }
 
   /** Applies everything the current watermark makes final. push() calls it; calling it again is a no-op. */

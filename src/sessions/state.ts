@@ -92,6 +92,9 @@ export function validateSnapshot(s: unknown): asserts s is SessionizerSnapshot {
   for (const k of ['gap', 'max_duration', 'max_events', 'end_of_input']) {
     if (!isCount(byReason[k])) fail(`counters.closedByReason.${k}`);
   }
+  // Added later: snapshots written before it have none.
+  if (byReason['evicted'] !== undefined && !isCount(byReason['evicted']))
+    fail('counters.closedByReason.evicted');
   if (!isObject(s['rules'])) fail('rules');
   const ids = s['recentlyClosedIds'];
   if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) fail('recentlyClosedIds');

@@ -122,6 +122,7 @@ describe('runImport: CSV', () => {
     assert.equal(summary.sessions, 3);
     assert.equal(summary.events, 4);
     assert.deepEqual(summary.sessionsByCloseReason, {
+      evicted: 0,
       gap: 1,
       max_duration: 0,
       max_events: 0,

@@ -216,6 +216,20 @@ describe('Sessionizer boundaries', () => {
     });
   });
 
+  it('evicts the least recently active cookie beyond maxOpenCookies, applying its pending events first', () => {
+    const { sessions, z } = run(
+      [ev('a', 'a1', T0), ev('b', 'b1', T0 + MIN), ev('c', 'c1', T0 + 2 * MIN), ev('a', 'a2', T0 + 3 * MIN)],
+      { maxOpenCookies: 2 },
+    );
+    assert.deepEqual(sessions.map(brief), [
+      { cookie: 'a', ids: ['a1'], reason: 'evicted' },
+      { cookie: 'b', ids: ['b1'], reason: 'evicted' },
+      { cookie: 'c', ids: ['c1'], reason: 'end_of_input' },
+      { cookie: 'a', ids: ['a2'], reason: 'end_of_input' },
+    ]);
+    assert.equal(z.counters.closedByReason.evicted, 2);
+  });
+
   it('exposes gauges and counters', () => {
     const z = new Sessionizer();
     assert.equal(z.watermark, Number.NEGATIVE_INFINITY);
@@ -231,7 +245,7 @@ describe('Sessionizer boundaries', () => {
       accepted: 2,
       duplicates: 1,
       late: 1,
-      closedByReason: { gap: 0, max_duration: 0, max_events: 0, end_of_input: 0 },
+      closedByReason: { gap: 0, max_duration: 0, max_events: 0, end_of_input: 0, evicted: 0 },
     });
     z.flushAll();
     assert.equal(z.openSessions, 0);
@@ -386,6 +400,29 @@ describe('Sessionizer snapshots', () => {
         'the tail closed some sessions',
       );
     }
+  });
+
+  it('restored sessionizers evict identically under a small maxOpenCookies bound', () => {
+    const rules = { ...SMALL, maxOpenCookies: 4 };
+    let evicted = 0;
+    for (let round = 0; round < 6; round++) {
+      const events = randomStream(2000 + round, 2000);
+      const cut = 500 + round * 200;
+      const a = new Sessionizer(rules);
+      const b0 = new Sessionizer(rules);
+      for (const e of events.slice(0, cut)) assert.deepEqual(b0.push(e), a.push(e));
+      const b = restoreSessionizer(decodeSnapshot(encodeSnapshot(b0.snapshot())), rules);
+      const outA: unknown[] = [];
+      const outB: unknown[] = [];
+      for (const e of events.slice(cut)) {
+        outA.push(a.push(e), a.drainClosed(), a.openSessions);
+        outB.push(b.push(e), b.drainClosed(), b.openSessions);
+        assert.ok(a.openSessions <= 4, `${a.openSessions} cookies held with a bound of 4`);
+      }
+      assert.deepEqual(outB, outA);
+      evicted += a.counters.closedByReason.evicted;
+    }
+    assert.ok(evicted > 100, `only ${evicted} evictions: the bound was not exercised`);
   });
 
   it('keeps the watermark when a restart raises graceMs', () => {
