@@ -17,6 +17,7 @@ import { createTimelineStore } from '../../src/store/index.js';
 import { spawnCli } from '../helpers/cli.js';
 import { shopEvent } from '../helpers/events.js';
 import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { sample as sampleOf } from '../helpers/metrics.js';
 
 const COOKIES = 1_000_000;
 const BOT_EVENTS = 1_000_000;
@@ -24,14 +25,7 @@ const PARTITIONS = 4;
 const MAX_OPEN = 50_000;
 const HOUR = 3_600_000;
 
-const metric = (text: string, name: string, labels = '') =>
-  Number(
-    text
-      .split('\n')
-      .find((l) => l.startsWith(`${name}${labels ? `{${labels}` : ''}`))
-      ?.split(' ')
-      .at(-1) ?? Number.NaN,
-  );
+const metric = (text: string, name: string, labels = '') => sampleOf(text, name, labels) ?? Number.NaN;
 
 describe('floods through the real ingest process', () => {
   it('1,000,000 new cookies in an hour plus a 1,000,000-event bot: bounded memory, everything stored once', async () => {

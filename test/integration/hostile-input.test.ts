@@ -28,15 +28,9 @@ import { Sessionizer, sessionRulesFromConfig } from '../../src/sessions/index.js
 import { createTimelineStore } from '../../src/store/index.js';
 import { spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { sample as sampleOf } from '../helpers/metrics.js';
 
-const sample = (text: string, name: string, labels = '') =>
-  Number(
-    text
-      .split('\n')
-      .find((l) => l.startsWith(`${name}${labels ? `{${labels}` : ''}`))
-      ?.split(' ')
-      .at(-1) ?? Number.NaN,
-  );
+const sample = (text: string, name: string, labels = '') => sampleOf(text, name, labels) ?? Number.NaN;
 
 type Expect = string | 'any';
 
