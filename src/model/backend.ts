@@ -116,7 +116,8 @@ export function describeAdapter(adapter: GpuAdapterLike): AdapterInfo {
   return { ...fields, software };
 }
 
-const adapterName = (a: AdapterInfo) =>
+/** One line naming an adapter: its non-empty fields joined by " / ". */
+export const adapterName = (a: AdapterInfo) =>
   [a.vendor, a.architecture, a.device, a.description].filter((v) => v !== '').join(' / ') || 'unnamed';
 
 /** navigator.gpu, from the `webgpu` package (Dawn) where Node has none of its own. */

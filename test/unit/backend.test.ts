@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createMemoryLogger } from '../../src/log/logger.js';
-import { BackendError, describeAdapter, selectBackend } from '../../src/model/backend.js';
+import { BackendError, adapterName, describeAdapter, selectBackend } from '../../src/model/backend.js';
 
 const missing = (specifier: string) => {
   const error = new Error(`Cannot find package '${specifier}'`) as NodeJS.ErrnoException;
@@ -89,6 +89,10 @@ describe('describeAdapter', () => {
     assert.equal(software({ vendor: 'mesa', device: 'llvmpipe (LLVM 15.0.6, 256 bits)' }), true);
     assert.equal(software({ vendor: 'x', isFallbackAdapter: true }), true);
     assert.equal(software({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100' }), false);
+    const gpu = describeAdapter({
+      info: { vendor: 'nvidia', architecture: '', device: 'NVIDIA H100 80GB HBM3' },
+    });
+    assert.equal(adapterName(gpu), 'nvidia / NVIDIA H100 80GB HBM3');
     assert.deepEqual(describeAdapter({}), {
       vendor: '',
       architecture: '',
