@@ -2,11 +2,13 @@
  * Fixes to the tfjs webgpu backend (4.22) for the WGSL compiler in current Dawn, registered over it
  * when webgpu is chosen.
  *
- * - Transpose of an int32 or bool tensor (other than a 2-D swap): the stock shader passes the i32 it reads
- *   to setOutputAtIndex, which takes an f32; current Tint rejects that (tensorflow/tfjs#8638), so the
- *   pipeline is invalid and every later step fails. tfjs-layers transposes the bool mask of a masked
- *   LSTM to time-major this way. This program is the stock one with setOutputAtIndexI32, exact for
- *   every int32.
+ * - Transpose of an int32 or bool buffer (other than a 2-D swap): the stock shader passes the i32 it
+ *   reads to setOutputAtIndex, which takes an f32; current Tint rejects that (tensorflow/tfjs#8638),
+ *   the pipeline is invalid, and the whole command buffer it was batched into is dropped, so the
+ *   results of other ops are lost too. A masked LSTM hits it every step: tfjs-layers casts the bool
+ *   mask to float32 (on webgpu the buffer stays bool) and transposes it to time-major. The buffer's
+ *   dtype decides, not the tensor's. This program is the stock one writing through
+ *   setOutputAtIndexI32, exact for every int32.
  */
 import * as tf from '@tensorflow/tfjs';
 
