@@ -31,3 +31,11 @@ ensure_python_packages() {
   echo "[install] pip install ${missing[*]}" >&2
   python3 -m pip install -q "${missing[@]}" >&2
 }
+
+# SwiftShader, a software Vulkan device, for the webgpu tests: Debian's chromium package ships it
+# (/usr/lib/chromium/vk_swiftshader_icd.json), libvulkan1 is the loader Dawn opens. Its ICD file is
+# outside the loader's search path, so only programs given VK_ICD_FILENAMES see it.
+ensure_swiftshader() {
+  [[ -f /usr/lib/chromium/vk_swiftshader_icd.json ]] && dpkg -s libvulkan1 >/dev/null 2>&1 && return 0
+  ensure_debian_packages chromium libvulkan1
+}

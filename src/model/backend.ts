@@ -1,15 +1,20 @@
 /**
  * TensorFlow.js backend selection, best first: `tensorflow` (@tensorflow/tfjs-node-gpu, then
  * @tensorflow/tfjs-node: optional dependencies whose installers download libtensorflow, so they are
- * usually absent), `webgpu` (@tensorflow/tfjs-backend-webgpu; in Node on Dawn through the `webgpu`
- * package), `wasm` (always installed), `cpu`. A forced backend that cannot start is an error, not a
- * silent fallback. The choice is logged and returned so metrics can label it.
+ * usually absent), `webgpu` (@tensorflow/tfjs-backend-webgpu; in Node on Dawn through the optional
+ * `webgpu` package, which needs a Vulkan driver), `wasm` (always installed), `cpu`. A forced backend
+ * that cannot start is an error, not a silent fallback. The choice is logged and returned so metrics
+ * can label it.
+ *
+ * `auto` passes over a software WebGPU adapter (SwiftShader, lavapipe: a Vulkan device that runs on
+ * the CPU, slower than wasm); `webgpu` requested by name uses it (that is how CI tests the backend).
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../log/logger.js';
 import { installWasmKernels } from './wasm-kernels.js';
+import { installWebgpuKernels } from './webgpu-kernels.js';
 
 export const BACKENDS = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -22,6 +27,18 @@ export interface BackendSelection {
   skipped: { backend: BackendName; reason: string }[];
   /** The package that provided it, where one did. */
   provider?: string;
+  /** The WebGPU adapter, for webgpu. */
+  adapter?: AdapterInfo;
+}
+
+/** What a WebGPU adapter says about itself (GPUAdapterInfo), plus whether it runs on the CPU. */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A software device (SwiftShader, lavapipe) or one the implementation marks as a fallback. */
+  software: boolean;
 }
 
 export interface SelectBackendOptions {
@@ -56,7 +73,7 @@ async function activate(name: string): Promise<boolean> {
   return ok && tf.getBackend() === name;
 }
 
-type Attempt = { ok: true; provider?: string } | { ok: false; reason: string };
+type Attempt = { ok: true; provider?: string; adapter?: AdapterInfo } | { ok: false; reason: string };
 
 async function tryTensorflow(load: (s: string) => Promise<unknown>): Promise<Attempt> {
   const reasons: string[] = [];
@@ -72,22 +89,77 @@ async function tryTensorflow(load: (s: string) => Promise<unknown>): Promise<Att
   return { ok: false, reason: reasons.join('; ') };
 }
 
-async function tryWebgpu(load: (s: string) => Promise<unknown>): Promise<Attempt> {
+interface GpuAdapterLike {
+  info?: Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>> & {
+    isFallbackAdapter?: boolean;
+  };
+  isFallbackAdapter?: boolean;
+}
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: string }): Promise<GpuAdapterLike | null>;
+}
+
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software/i;
+
+export function describeAdapter(adapter: GpuAdapterLike): AdapterInfo {
+  const info = adapter.info ?? {};
+  const fields = {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+  };
+  const software =
+    info.isFallbackAdapter === true ||
+    adapter.isFallbackAdapter === true ||
+    Object.values(fields).some((v) => SOFTWARE_ADAPTER.test(v));
+  return { ...fields, software };
+}
+
+/** One line naming an adapter: its non-empty fields joined by " / ". */
+export const adapterName = (a: AdapterInfo) =>
+  [a.vendor, a.architecture, a.device, a.description].filter((v) => v !== '').join(' / ') || 'unnamed';
+
+/** navigator.gpu, from the `webgpu` package (Dawn) where Node has none of its own. */
+async function webgpuNavigator(load: (s: string) => Promise<unknown>): Promise<GpuLike> {
+  const nav = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator;
+  if (nav?.gpu !== undefined) return nav.gpu;
+  const dawn = (await load('webgpu')) as { create(args: string[]): GpuLike; globals?: object };
+  // The GPU* classes and constants (GPUBufferUsage, ...) the tfjs backend refers to as globals.
+  if (dawn.globals) Object.assign(globalThis, dawn.globals);
+  const gpu = dawn.create([]);
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { ...(nav ?? {}), gpu },
+    configurable: true,
+    writable: true,
+  });
+  return gpu;
+}
+
+/**
+ * The adapter is asked for here first (as the tfjs backend will: high performance) so that `auto`
+ * can pass over a software one, and so the choice names the GPU.
+ */
+async function tryWebgpu(load: (s: string) => Promise<unknown>, auto: boolean): Promise<Attempt> {
   try {
-    const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
-    if (nav?.gpu === undefined) {
-      // Node has no WebGPU of its own; the `webgpu` package (Dawn) provides navigator.gpu.
-      const dawn = (await load('webgpu')) as { create(args: string[]): unknown; globals?: object };
-      if (dawn.globals) Object.assign(globalThis, dawn.globals);
-      Object.defineProperty(globalThis, 'navigator', {
-        value: { ...(nav ?? {}), gpu: dawn.create([]) },
-        configurable: true,
-        writable: true,
-      });
+    const gpu = await webgpuNavigator(load);
+    const found = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (found === null) {
+      return { ok: false, reason: 'no WebGPU adapter (Dawn found no Vulkan driver: see VK_ICD_FILENAMES)' };
+    }
+    const adapter = describeAdapter(found);
+    if (auto && adapter.software) {
+      return {
+        ok: false,
+        reason: `the WebGPU adapter is a software device (${adapterName(adapter)}), slower than wasm; --backend webgpu uses it anyway`,
+      };
     }
     await load('@tensorflow/tfjs-backend-webgpu');
-    if (await activate('webgpu')) return { ok: true, provider: '@tensorflow/tfjs-backend-webgpu' };
-    return { ok: false, reason: 'no WebGPU adapter' };
+    if (!(await activate('webgpu'))) {
+      return { ok: false, reason: `the webgpu backend did not start on ${adapterName(adapter)}` };
+    }
+    installWebgpuKernels();
+    return { ok: true, provider: '@tensorflow/tfjs-backend-webgpu', adapter };
   } catch (error) {
     return { ok: false, reason: message(error) };
   }
@@ -114,7 +186,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   for (const backend of candidates) {
     let attempt: Attempt;
     if (backend === 'tensorflow') attempt = await tryTensorflow(load);
-    else if (backend === 'webgpu') attempt = await tryWebgpu(load);
+    else if (backend === 'webgpu') attempt = await tryWebgpu(load, requested === 'auto');
     else if (backend === 'wasm') attempt = await tryWasm(load, options.fastWasmMatMul ?? true);
     else
       attempt = (await activate('cpu'))
@@ -126,6 +198,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         requested,
         skipped,
         ...(attempt.provider ? { provider: attempt.provider } : {}),
+        ...(attempt.adapter ? { adapter: attempt.adapter } : {}),
       };
       options.logger?.info('tensorflow backend selected', { ...selection });
       return selection;

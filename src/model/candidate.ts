@@ -22,7 +22,7 @@ import type { DatasetSummary } from '../dataset/index.js';
 import type { FeatureEncoder } from '../features/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { fsyncDir } from '../util/atomic-file.js';
-import type { BackendSelection } from './backend.js';
+import { type BackendSelection, adapterName } from './backend.js';
 import { saveEncoder, saveModelFiles } from './io.js';
 import { modelCard } from './model-card.js';
 import { trainingConfigIdentity } from './pipeline.js';
@@ -44,7 +44,8 @@ export interface CandidateManifest {
   version: string;
   createdAt: string;
   dataRange: DataRange;
-  backend: { name: string; provider?: string };
+  /** `device`: the WebGPU adapter (adapterName), on webgpu. */
+  backend: { name: string; provider?: string; device?: string };
   dataset: DatasetSummary;
   training: Omit<TrainResult, 'history'> & { history: TrainResult['history'] };
   /** The training-relevant config (everything that decides the model). */
@@ -133,6 +134,7 @@ export function buildManifest(input: {
     backend: {
       name: input.backend.backend,
       ...(input.backend.provider ? { provider: input.backend.provider } : {}),
+      ...(input.backend.adapter ? { device: adapterName(input.backend.adapter) } : {}),
     },
     dataset: input.dataset,
     training: input.training,

@@ -47,7 +47,7 @@ export function modelCard(manifest: CandidateManifest, report: EvaluationReport)
   return `# Model card: ${manifest.version}
 
 Session purchase-intent model (LSTM over the events of a session) trained by \`intentstream train\`
-on ${manifest.createdAt} on the \`${manifest.backend.name}\` backend.
+on ${manifest.createdAt} on the \`${manifest.backend.name}\` backend${manifest.backend.device ? ` (${manifest.backend.device})` : ''}.
 
 **Predicts** P(the session reaches \`${p.labels.target}\`) from the events before the first
 \`${p.labels.target}\`${p.labels.truncateAt.length ? ` or ${p.labels.truncateAt.map((x) => `\`${x}\``).join(', ')}` : ''}

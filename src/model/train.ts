@@ -106,9 +106,12 @@ function setLearningRate(optimizer: tf.AdamOptimizer, rate: number): void {
   (optimizer as unknown as { learningRate: number }).learningRate = rate;
 }
 
-/** Copies of the model's weights that survive later training steps. */
-const snapshotWeights = (model: tf.LayersModel) =>
-  model.getWeights().map((w) => tf.tensor(w.dataSync().slice(), w.shape));
+/**
+ * Copies of the model's weights that survive later training steps. A clone shares the variable's
+ * current buffer, and the optimizer's assign() gives the variable a new one, so the copy stays as it
+ * was without reading the weights back (webgpu in Node has no synchronous read: dataSync throws).
+ */
+const snapshotWeights = (model: tf.LayersModel) => model.getWeights().map((w) => tf.clone(w));
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, encoder, logger } = options;

@@ -1,5 +1,9 @@
 import { loadConfig } from '../../src/config/index.js';
 import type { TrainerConfig } from '../../src/config/schema.js';
+import { buildDataset } from '../../src/dataset/index.js';
+import { FeatureEncoder } from '../../src/features/index.js';
+import { encodeSplit } from '../../src/model/batches.js';
+import { generatedSessions } from './sessions.js';
 
 /** The default trainer config, shrunk for fast tests; `patch` is merged one level deep. */
 export function tinyTrainerConfig(
@@ -27,4 +31,33 @@ export function tinyTrainerConfig(
         : value;
   }
   return merged;
+}
+
+/**
+ * A tiny generated dataset, its fitted encoder and the encoded train and validation splits (the
+ * validation split as full sessions, as the trainer scores it).
+ */
+export function tinyTrainingData(config: TrainerConfig = tinyTrainerConfig(), cookies = 60) {
+  const { sessions } = generatedSessions({ seed: 3, cookies, durationMs: 86_400_000, botCookies: 0 });
+  const dataset = buildDataset(sessions, {
+    labels: config.labels,
+    prefixesPerSession: 1,
+    split: config.dataset.split,
+    cookieSplit: 'mixed',
+    seed: config.seed,
+  });
+  const encoder = FeatureEncoder.fit(
+    dataset.train.sessions.map((s) => s.events),
+    { ...config.features, hashSeed: config.seed },
+  );
+  const validationSessions = dataset.validation.sessions;
+  return {
+    dataset,
+    encoder,
+    train: encodeSplit(encoder, dataset.train),
+    validation: encodeSplit(encoder, {
+      sessions: validationSessions,
+      examples: validationSessions.map((s, session) => ({ session, length: s.events.length, full: true })),
+    }),
+  };
 }

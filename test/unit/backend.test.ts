@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createMemoryLogger } from '../../src/log/logger.js';
-import { BackendError, selectBackend } from '../../src/model/backend.js';
+import { BackendError, adapterName, describeAdapter, selectBackend } from '../../src/model/backend.js';
 
 const missing = (specifier: string) => {
   const error = new Error(`Cannot find package '${specifier}'`) as NodeJS.ErrnoException;
@@ -57,10 +57,49 @@ describe('selectBackend', () => {
     assert.equal(line?.['backend'], 'wasm');
   });
 
+  it('auto passes over a software WebGPU adapter, naming it', async () => {
+    const adapter = { info: { vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true } };
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { gpu: { requestAdapter: async () => adapter } },
+      configurable: true,
+    });
+    try {
+      const selection = await selectBackend({ importModule: withoutOptional });
+      assert.equal(selection.backend, 'wasm');
+      const reason = selection.skipped.find((s) => s.backend === 'webgpu')?.reason ?? '';
+      assert.ok(/software device \(google \/ swiftshader\)/.test(reason), reason);
+    } finally {
+      if (saved) Object.defineProperty(globalThis, 'navigator', saved);
+      else Reflect.deleteProperty(globalThis, 'navigator');
+    }
+  });
+
   it('cpu can be forced', async () => {
     const selection = await selectBackend({ requested: 'cpu' });
     assert.equal(selection.backend, 'cpu');
     assert.equal(tf.getBackend(), 'cpu');
+  });
+});
+
+describe('describeAdapter', () => {
+  it('marks CPU Vulkan devices and fallback adapters as software, and a GPU not', () => {
+    const software = (info: Record<string, unknown>) => describeAdapter({ info }).software;
+    assert.equal(software({ vendor: 'google', architecture: 'swiftshader' }), true);
+    assert.equal(software({ vendor: 'mesa', device: 'llvmpipe (LLVM 15.0.6, 256 bits)' }), true);
+    assert.equal(software({ vendor: 'x', isFallbackAdapter: true }), true);
+    assert.equal(software({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100' }), false);
+    const gpu = describeAdapter({
+      info: { vendor: 'nvidia', architecture: '', device: 'NVIDIA H100 80GB HBM3' },
+    });
+    assert.equal(adapterName(gpu), 'nvidia / NVIDIA H100 80GB HBM3');
+    assert.deepEqual(describeAdapter({}), {
+      vendor: '',
+      architecture: '',
+      device: '',
+      description: '',
+      software: false,
+    });
   });
 });
 

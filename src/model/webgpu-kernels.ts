@@ -1,0 +1,103 @@
+/**
+ * Fixes to the tfjs webgpu backend (4.22) for the WGSL compiler in current Dawn, registered over it
+ * when webgpu is chosen.
+ *
+ * - Transpose of an int32 or bool buffer (other than a 2-D swap): the stock shader passes the i32 it
+ *   reads to setOutputAtIndex, which takes an f32; current Tint rejects that (tensorflow/tfjs#8638),
+ *   the pipeline is invalid, and the whole command buffer it was batched into is dropped, so the
+ *   results of other ops are lost too. A masked LSTM hits it every step: tfjs-layers casts the bool
+ *   mask to float32 (on webgpu the buffer stays bool) and transposes it to time-major. The buffer's
+ *   dtype decides, not the tensor's. This program is the stock one writing through
+ *   setOutputAtIndexI32, exact for every int32.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** The parts of the webgpu backend these kernels use. */
+interface WebgpuBackend {
+  /** Per tensor, the dtype of its GPU buffer, which can differ from the tensor's (int32 under float32). */
+  tensorMap: { get(dataId: tf.DataId): { dtype: tf.DataType } | undefined };
+  shouldExecuteOnCPU(inputs: tf.TensorInfo[]): boolean;
+  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+interface KernelArgs {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: WebgpuBackend;
+  attrs: Record<string, unknown>;
+}
+
+const COORDS = ['x', 'y', 'z', 'w', 'u', 'v'];
+const coordsType = (rank: number) => (rank <= 4 ? `vec${rank}<i32>` : `vec${rank}`);
+
+/** The stock TransposeProgram (transpose_webgpu.ts) writing through setOutputAtIndexI32. */
+class IntTransposeProgram {
+  readonly variableNames = ['A'];
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly size = true;
+  readonly outputShape: number[];
+  readonly dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  shaderKey: string;
+
+  constructor(
+    shape: readonly number[],
+    private readonly perm: readonly number[],
+  ) {
+    this.outputShape = perm.map((p) => shape[p]!);
+    this.dispatchLayout = { x: this.outputShape.map((_, i) => i) };
+    const size = this.outputShape.reduce((a, b) => a * b, 1);
+    this.dispatch = [Math.ceil(size / this.workgroupSize[0]), 1, 1];
+    this.shaderKey = `int_transpose_${perm.join(',')}`;
+  }
+
+  getUserCode(): string {
+    const rank = this.outputShape.length;
+    const switched: string[] = [];
+    this.perm.forEach((p, i) => {
+      switched[p] = `coords.${COORDS[i]}`;
+    });
+    return `
+      fn main(index : i32) {
+        let flatIndex = index;
+        if (flatIndex < uniforms.size) {
+          let coords = getCoordsFromIndex(flatIndex);
+          setOutputAtIndexI32(flatIndex, A[getIndexFromCoords${rank}D(
+            ${coordsType(rank)}(${switched.join(',')}), uniforms.aShape)]);
+        }
+      }
+    `;
+  }
+}
+
+let installed = false;
+
+/** Registers the kernels above for the webgpu backend (once per process), after it started. */
+export function installWebgpuKernels(): void {
+  if (installed) return;
+  const stock = tf.getKernel('Transpose', 'webgpu');
+  if (stock === undefined) return;
+  installed = true;
+  const stockFunc = stock.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
+  tf.unregisterKernel('Transpose', 'webgpu');
+  tf.registerKernel({
+    kernelName: 'Transpose',
+    backendName: 'webgpu',
+    kernelFunc: ((args: KernelArgs) => {
+      const x = args.inputs['x']!;
+      const perm = args.attrs['perm'] as number[];
+      const rank = x.shape.length;
+      const buffer = args.backend.tensorMap.get(x.dataId)?.dtype ?? x.dtype;
+      if (
+        (buffer !== 'int32' && buffer !== 'bool') ||
+        rank < 2 ||
+        (rank === 2 && perm[0] === 1) || // the stock 2-D program reads through f32() and is fine
+        rank > COORDS.length ||
+        args.backend.shouldExecuteOnCPU([x])
+      ) {
+        return stockFunc(args);
+      }
+      // The output keeps the tensor's dtype; setOutputAtIndexI32 converts to it where they differ.
+      return args.backend.runWebGPUProgram(new IntTransposeProgram(x.shape, perm), [x], x.dtype);
+    }) as unknown as tf.KernelFunc,
+  });
+}

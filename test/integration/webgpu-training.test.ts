@@ -1,0 +1,135 @@
+/**
+ * The webgpu backend (tfjs-backend-webgpu on Dawn, the `webgpu` package) trains the project's LSTM
+ * correctly: on SwiftShader, the software Vulkan device in Debian's chromium package (scripts/test
+ * installs it), the same seeded training as on the cpu backend gives the same per-epoch losses
+ * (within 1e-4; seen: ~1e-7) and the same validation predictions (within 1e-4; seen: ~1e-7), and
+ * the loss falls. No Vulkan device means a failure, not a skip. SwiftShader is slow: tiny sizes.
+ *
+ * VK_ICD_FILENAMES selects the Vulkan driver; unset, this test points it at SwiftShader. Set it to
+ * another ICD file (a GPU's) to run the same checks there.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { createMemoryLogger } from '../../src/log/logger.js';
+import { type BackendName, selectBackend } from '../../src/model/backend.js';
+import { predictSplit } from '../../src/model/batches.js';
+import { buildModel } from '../../src/model/lstm.js';
+import { train } from '../../src/model/train.js';
+import { tinyTrainerConfig, tinyTrainingData } from '../helpers/trainer.js';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const EPOCHS = 2;
+const LOSS_TOLERANCE = 1e-4;
+const PREDICTION_TOLERANCE = 1e-4;
+
+const config = tinyTrainerConfig();
+let data: ReturnType<typeof tinyTrainingData>;
+
+before(() => {
+  if (process.env['VK_ICD_FILENAMES'] === undefined) {
+    assert.ok(
+      existsSync(SWIFTSHADER_ICD),
+      `${SWIFTSHADER_ICD} is missing: apt-get install chromium libvulkan1 (scripts/test does), or set VK_ICD_FILENAMES`,
+    );
+    // The Vulkan loader reads it when Dawn creates its instance, i.e. at the first selectBackend.
+    process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
+  }
+  tf.env().set('PROD', true);
+  data = tinyTrainingData(config);
+});
+
+/** Trains a fresh seeded model for EPOCHS on `backend`; per-epoch losses and validation predictions. */
+async function trainOn(backend: BackendName) {
+  const selection = await selectBackend({ requested: backend });
+  assert.equal(tf.getBackend(), backend);
+  const model = buildModel(data.encoder, { ...config.model, seed: config.seed });
+  const result = await train({
+    model,
+    encoder: data.encoder,
+    train: data.train,
+    validation: data.validation,
+    epochs: EPOCHS,
+    batchSize: config.training.batchSize,
+    learningRate: 0.01,
+    patience: 10,
+    classWeight: 'balanced',
+    seed: config.seed,
+    logger: createMemoryLogger('warn'),
+  });
+  const predictions = Array.from(await predictSplit(model, data.encoder, data.validation));
+  model.dispose();
+  return { selection, losses: result.history.map((h) => h.loss), predictions };
+}
+
+describe('webgpu backend on a Vulkan device (SwiftShader unless VK_ICD_FILENAMES names another)', () => {
+  it('auto passes over a software adapter and says why', async () => {
+    const withoutTfjsNode = async (specifier: string) => {
+      if (/tfjs-node/.test(specifier)) throw new Error(`Cannot find package '${specifier}'`);
+      return import(specifier);
+    };
+    const selection = await selectBackend({ importModule: withoutTfjsNode });
+    const webgpu = selection.skipped.find((s) => s.backend === 'webgpu');
+    if (selection.backend === 'webgpu') {
+      assert.equal(selection.adapter?.software, false, 'auto must not train on a software adapter');
+    } else {
+      assert.equal(selection.backend, 'wasm');
+      assert.ok(webgpu !== undefined && webgpu.reason.length > 0, 'the webgpu skip has a reason');
+    }
+    if (process.env['VK_ICD_FILENAMES'] === SWIFTSHADER_ICD) {
+      assert.ok(
+        /software device .*swiftshader/i.test(webgpu?.reason ?? ''),
+        `skip reason: ${webgpu?.reason}`,
+      );
+    }
+  });
+
+  it('transposes int32 and bool-backed tensors on the GPU as the cpu backend does', async () => {
+    // On webgpu, results of GPU ops (over 1,000 elements, so not handed to the CPU): an int32
+    // buffer, and a bool buffer under a float32 tensor (a cast mask, as in a masked LSTM).
+    const shape = [6, 20, 3, 5];
+    const uniform = Float32Array.from({ length: 1800 }, (_, i) => (Math.sin(i * 12.9898) + 1) / 2);
+    const transposed = (perm: number[]) =>
+      Promise.all(
+        [
+          tf.cast(tf.mul(tf.tensor(uniform, shape), 1e6), 'int32'),
+          tf.cast(tf.greater(tf.tensor(uniform, shape), 0.5), 'float32'),
+        ].map(async (x) => Array.from(await tf.transpose(x, perm).data())),
+      );
+    for (const perm of [
+      [1, 0, 2, 3],
+      [3, 1, 2, 0],
+      [0, 2, 1, 3],
+    ]) {
+      await selectBackend({ requested: 'webgpu' });
+      const gpu = await transposed(perm);
+      await selectBackend({ requested: 'cpu' });
+      const cpu = await transposed(perm);
+      gpu.forEach((values, i) => assert.deepEqual(values, cpu[i], `perm ${perm}, input ${i}`));
+    }
+  });
+
+  it('trains the LSTM: the loss falls and matches the cpu backend', { timeout: 10 * 60_000 }, async (t) => {
+    const gpu = await trainOn('webgpu');
+    assert.equal(gpu.selection.backend, 'webgpu');
+    assert.ok(gpu.selection.adapter !== undefined, 'the selection describes the adapter');
+    t.diagnostic(`adapter: ${JSON.stringify(gpu.selection.adapter)}`);
+    const cpu = await trainOn('cpu');
+    t.diagnostic(`losses webgpu ${gpu.losses.join(', ')}; cpu ${cpu.losses.join(', ')}`);
+
+    assert.equal(gpu.losses.length, EPOCHS);
+    assert.ok(gpu.losses[EPOCHS - 1]! < gpu.losses[0]!, `the loss falls on webgpu: ${gpu.losses}`);
+    assert.ok(cpu.losses[EPOCHS - 1]! < cpu.losses[0]!, `the loss falls on cpu: ${cpu.losses}`);
+    gpu.losses.forEach((loss, i) =>
+      assert.ok(
+        Math.abs(loss - cpu.losses[i]!) <= LOSS_TOLERANCE,
+        `epoch ${i + 1}: webgpu ${loss} vs cpu ${cpu.losses[i]}`,
+      ),
+    );
+    assert.equal(gpu.predictions.length, cpu.predictions.length);
+    const worst = Math.max(...gpu.predictions.map((p, i) => Math.abs(p - cpu.predictions[i]!)));
+    t.diagnostic(`largest prediction difference ${worst}`);
+    assert.ok(worst <= PREDICTION_TOLERANCE, `predictions differ by up to ${worst}`);
+  });
+});
