@@ -13,16 +13,14 @@ import type { Kafka } from 'kafkajs';
 import { loadConfig } from '../../src/config/index.js';
 import { createGenerator } from '../../src/generator/index.js';
 import { createKafka } from '../../src/kafka/client.js';
-import { createEventDecoder, encodeEvent } from '../../src/schemas/index.js';
-import type { SessionTimeline, ShopEvent } from '../../src/schemas/types.js';
-import { Sessionizer, sessionRulesFromConfig } from '../../src/sessions/index.js';
-import { createTimelineStore } from '../../src/store/index.js';
+import { encodeEvent } from '../../src/schemas/index.js';
+import type { ShopEvent } from '../../src/schemas/types.js';
 import { type PrivateBroker, privateBroker } from '../helpers/broker.js';
 import { spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
+import { referenceSessions, sessionKey, storedSessions } from '../helpers/reference.js';
 
 const OUTAGE_MS = 30_000;
-const referenceDecoder = createEventDecoder();
 
 describe('broker outage', () => {
   let broker: PrivateBroker;
@@ -105,33 +103,9 @@ describe('broker outage', () => {
     );
     assert.equal(code, 0, stderr.slice(-3000));
 
-    // Undisturbed reference: the sessionizer over each partition's messages, in offset order.
-    const byPartition = new Map<number, ShopEvent[]>();
-    const consumer = kafka.consumer({ groupId: uniqueName('outage-reader') });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let seen = 0;
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        const decoded = referenceDecoder.decode(message.value);
-        assert.ok(decoded.ok, 'the reference reader decodes every message');
-        byPartition.set(partition, [...(byPartition.get(partition) ?? []), decoded.event]);
-        seen++;
-      },
-    });
-    await waitFor(() => seen === events.length || undefined, { what: 'reference read' });
-    await consumer.disconnect();
-    const rules = sessionRulesFromConfig(loadConfig({ env: {} }).sessions);
-    const expected: SessionTimeline[] = [];
-    for (const list of byPartition.values()) {
-      const z = new Sessionizer(rules);
-      for (const e of list) z.push(e);
-      expected.push(...z.drainClosed());
-    }
-    const stored: SessionTimeline[] = [];
-    for await (const s of createTimelineStore(join(dir, 'store')).read()) stored.push(s);
-    const key = (s: SessionTimeline) => `${s.session_id}:${s.events.map((e) => e.event_id).join(',')}`;
+    const expected = await referenceSessions(kafka, topic, events.length);
+    const stored = await storedSessions(join(dir, 'store'));
     assert.ok(expected.length > 100, `only ${expected.length} sessions closed`);
-    assert.deepEqual(stored.map(key).sort(), expected.map(key).sort());
+    assert.deepEqual(stored.map(sessionKey).sort(), expected.map(sessionKey).sort());
   });
 });
