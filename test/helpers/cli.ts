@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -92,5 +93,23 @@ export async function startService(
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
     },
+  };
+}
+
+/** Environment for an `ingest` process on `topic` (dead letters to `<topic>-dlq` unless given), storing under `dir`. */
+export function ingestEnv(options: {
+  topic: string;
+  group: string;
+  dir: string;
+  deadLetter?: string;
+  flushInterval?: string;
+}): Record<string, string> {
+  return {
+    INTENTSTREAM_TOPICS__EVENTS: options.topic,
+    INTENTSTREAM_TOPICS__DEAD_LETTER: options.deadLetter ?? `${options.topic}-dlq`,
+    INTENTSTREAM_INGEST__GROUP_ID: options.group,
+    INTENTSTREAM_STORE__DIR: join(options.dir, 'store'),
+    INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(options.dir, 'checkpoints'),
+    INTENTSTREAM_INGEST__FLUSH_INTERVAL: options.flushInterval ?? '300ms',
   };
 }

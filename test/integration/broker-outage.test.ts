@@ -16,7 +16,7 @@ import { createKafka } from '../../src/kafka/client.js';
 import { encodeEvent } from '../../src/schemas/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type PrivateBroker, privateBroker } from '../helpers/broker.js';
-import { spawnCli } from '../helpers/cli.js';
+import { ingestEnv, spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
 import { referenceSessions, sessionKey, storedSessions } from '../helpers/reference.js';
 
@@ -63,12 +63,7 @@ describe('broker outage', () => {
     const group = uniqueName('outage-ingest');
     const child = spawnCli(['ingest', '--port', '0'], {
       KAFKA_BROKERS: broker.bootstrap,
-      INTENTSTREAM_TOPICS__EVENTS: topic,
-      INTENTSTREAM_TOPICS__DEAD_LETTER: `${topic}-dlq`,
-      INTENTSTREAM_INGEST__GROUP_ID: group,
-      INTENTSTREAM_STORE__DIR: join(dir, 'store'),
-      INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
-      INTENTSTREAM_INGEST__FLUSH_INTERVAL: '300ms',
+      ...ingestEnv({ topic, group, dir }),
       INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '6s',
     });
     child.stdout!.resume();

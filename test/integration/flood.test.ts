@@ -14,7 +14,7 @@ import type { Message } from 'kafkajs';
 import { INGEST_METRICS } from '../../src/metrics/ingest-metrics.js';
 import { encodeEvent } from '../../src/schemas/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
-import { spawnCli } from '../helpers/cli.js';
+import { ingestEnv, spawnCli } from '../helpers/cli.js';
 import { shopEvent } from '../helpers/events.js';
 import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { sample as sampleOf } from '../helpers/metrics.js';
@@ -81,11 +81,7 @@ describe('floods through the real ingest process', () => {
     const dir = mkdtempSync(join(tmpdir(), 'flood-'));
     const group = uniqueName('flood-ingest');
     const child = spawnCli(['ingest', '--port', '0'], {
-      INTENTSTREAM_TOPICS__EVENTS: topic,
-      INTENTSTREAM_TOPICS__DEAD_LETTER: `${topic}-dlq`,
-      INTENTSTREAM_INGEST__GROUP_ID: group,
-      INTENTSTREAM_STORE__DIR: join(dir, 'store'),
-      INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
+      ...ingestEnv({ topic, group, dir, flushInterval: '5s' }),
       INTENTSTREAM_SESSIONS__MAX_OPEN_PER_PARTITION: String(MAX_OPEN),
     });
     child.stdout!.resume();

@@ -26,7 +26,7 @@ import {
 import type { SessionTimeline, ShopEvent } from '../../src/schemas/types.js';
 import { Sessionizer, sessionRulesFromConfig } from '../../src/sessions/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
-import { spawnCli } from '../helpers/cli.js';
+import { ingestEnv, spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { sample as sampleOf } from '../helpers/metrics.js';
 
@@ -148,12 +148,7 @@ describe('hostile input through the real ingest process', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hostile-'));
     const group = uniqueName('hostile-ingest');
     const env = {
-      INTENTSTREAM_TOPICS__EVENTS: topic,
-      INTENTSTREAM_TOPICS__DEAD_LETTER: dlq,
-      INTENTSTREAM_INGEST__GROUP_ID: group,
-      INTENTSTREAM_STORE__DIR: join(dir, 'store'),
-      INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
-      INTENTSTREAM_INGEST__FLUSH_INTERVAL: '200ms',
+      ...ingestEnv({ topic, group, dir, deadLetter: dlq, flushInterval: '200ms' }),
     };
     const child = spawnCli(['ingest', '--port', '0'], env);
     child.stdout!.resume();

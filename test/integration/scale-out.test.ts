@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { createGenerator } from '../../src/generator/index.js';
 import { encodeEvent } from '../../src/schemas/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
-import { type RunningService, startService } from '../helpers/cli.js';
+import { type RunningService, ingestEnv, startService } from '../helpers/cli.js';
 import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { referenceSessions, sessionKey, storedSessions } from '../helpers/reference.js';
 
@@ -41,12 +41,7 @@ describe('ingest scale-out', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scale-'));
     const group = uniqueName('scale-ingest');
     const env = {
-      INTENTSTREAM_TOPICS__EVENTS: topic,
-      INTENTSTREAM_TOPICS__DEAD_LETTER: `${topic}-dlq`,
-      INTENTSTREAM_INGEST__GROUP_ID: group,
-      INTENTSTREAM_STORE__DIR: join(dir, 'store'),
-      INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
-      INTENTSTREAM_INGEST__FLUSH_INTERVAL: '300ms',
+      ...ingestEnv({ topic, group, dir }),
       INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '6s',
     };
     const start = () => startService(['ingest', '--port', '0'], env);
