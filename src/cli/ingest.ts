@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { createCheckpointStore } from '../ingest/checkpoint.js';
-import { createIngest } from '../ingest/ingest.js';
+import { type IngestProcess, createIngest } from '../ingest/ingest.js';
 import { createKafka } from '../kafka/client.js';
+import { StartAbortedError, untilDone } from '../kafka/connect.js';
 import { brokerReadiness } from '../kafka/reachability.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { createIngestMetrics } from '../metrics/ingest-metrics.js';
@@ -33,13 +34,55 @@ export function registerIngest(program: Command): void {
         };
         const { config, logger } = contextFrom(cmd, 'ingest', overrides);
         const kafka = createKafka({ config, logger });
-        await ensureTopics(kafka, config, logger, [
+        // Handlers go in first, so a SIGTERM during start-up (also while the broker is unreachable) exits cleanly.
+        let stopRequested = false;
+        const running: { ingest?: IngestProcess; starting?: Promise<void>; close: (() => Promise<void>)[] } =
+          {
+            close: [],
+          };
+        const stopped = new Promise<void>((resolve) => {
+          onShutdownSignal(logger, async () => {
+            stopRequested = true;
+            running.ingest?.abortStart();
+            await running.starting?.catch(() => undefined);
+            await running.ingest?.stop();
+            for (const close of running.close) await close();
+            resolve();
+          });
+        });
+        const registry = createMetricsRegistry('ingest');
+        const broker = brokerReadiness({ config, logger });
+        const http = await startHttpServer({
+          registry,
+          host: config.http.host,
+          port: config.http.ports.ingest,
+          logger,
+          readiness: [broker, { name: 'partitions_assigned', check: () => running.ingest?.ready ?? false }],
+        });
+        running.close.push(
+          () => http.close(),
+          () => broker.close(),
+        );
+        const topics = [
           config.topics.events,
           config.topics.deadLetter,
           ...(config.ingest.publishSessions ? [config.topics.sessions] : []),
-        ]);
-        const registry = createMetricsRegistry('ingest');
-        const ingest = createIngest({
+        ];
+        try {
+          await untilDone(
+            'create the topics',
+            async () => void (await ensureTopics(kafka, config, logger, topics)),
+            {
+              logger,
+              shouldStop: () => stopRequested,
+            },
+          );
+        } catch (error) {
+          if (!(error instanceof StartAbortedError)) throw error;
+          return stopped;
+        }
+        if (stopRequested) return stopped;
+        running.ingest = createIngest({
           kafka,
           config,
           logger,
@@ -47,27 +90,10 @@ export function registerIngest(program: Command): void {
           store: createTimelineStore(config.store.dir),
           checkpoints: createCheckpointStore(config.ingest.checkpointDir),
         });
-        const broker = brokerReadiness({ config, logger });
-        const http = await startHttpServer({
-          registry,
-          host: config.http.host,
-          port: config.http.ports.ingest,
-          logger,
-          readiness: [broker, { name: 'partitions_assigned', check: () => ingest.ready }],
+        running.starting = running.ingest.start();
+        await running.starting.catch((error: unknown) => {
+          if (!(error instanceof StartAbortedError)) throw error;
         });
-        // Handlers go in before start so a SIGTERM during start-up still drains instead of killing.
-        const starting: { promise?: Promise<void> } = {};
-        const stopped = new Promise<void>((resolve) => {
-          onShutdownSignal(logger, async () => {
-            await starting.promise?.catch(() => undefined);
-            await ingest.stop();
-            await http.close();
-            await broker.close();
-            resolve();
-          });
-        });
-        starting.promise = ingest.start();
-        await starting.promise;
         await stopped;
       }),
     );

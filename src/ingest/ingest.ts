@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { Config } from '../config/index.js';
+import { untilDone } from '../kafka/connect.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { decodeMessage, eventDecoderFor, pipelineConsumer } from '../kafka/pipeline.js';
 import type { Logger } from '../log/logger.js';
@@ -35,7 +36,10 @@ export interface IngestOptions {
 }
 
 export interface IngestProcess {
+  /** Connects and subscribes, waiting out an unreachable broker; rejects with StartAbortedError after abortStart(). */
   start(): Promise<void>;
+  /** Ends a start() that is still waiting for the broker (a SIGTERM during start-up). */
+  abortStart(): void;
   /** Drains: finishes the in-flight batch, stores closed sessions, checkpoints, commits, disconnects. Idempotent. */
   stop(): Promise<void>;
   readonly ready: boolean;
@@ -279,8 +283,9 @@ export function createIngest(options: IngestOptions): IngestProcess {
       return assigned;
     },
     async start() {
-      await producer.connect();
-      await consumer.connect();
+      const retry = { logger, shouldStop: () => stopping };
+      await untilDone('connect to Kafka (producer)', () => producer.connect(), retry);
+      await untilDone('connect to Kafka (consumer)', () => consumer.connect(), retry);
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         const mine = payload.memberAssignment[topic] ?? [];
         assigned = [...mine].sort((a, b) => a - b);
@@ -293,7 +298,11 @@ export function createIngest(options: IngestOptions): IngestProcess {
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         logger.error('consumer crashed', { error: payload.error, restart: payload.restart });
       });
-      await consumer.subscribe({ topic, fromBeginning: true });
+      await untilDone(
+        `subscribe to ${topic}`,
+        () => consumer.subscribe({ topic, fromBeginning: true }),
+        retry,
+      );
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: processBatch });
       flushTimer = setInterval(
         () => {
@@ -315,6 +324,9 @@ export function createIngest(options: IngestOptions): IngestProcess {
         store: store.dir,
         checkpoints: config.ingest.checkpointDir,
       });
+    },
+    abortStart() {
+      stopping = true;
     },
     stop() {
       stopped ??= (async () => {

@@ -16,7 +16,7 @@ import { createKafka } from '../../src/kafka/client.js';
 import { encodeEvent } from '../../src/schemas/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type PrivateBroker, privateBroker } from '../helpers/broker.js';
-import { ingestEnv, spawnCli } from '../helpers/cli.js';
+import { ingestEnv, spawnCli, startService } from '../helpers/cli.js';
 import { committedTotal, createTopic, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
 import { referenceSessions, sessionKey, storedSessions } from '../helpers/reference.js';
 
@@ -102,5 +102,68 @@ describe('broker outage', () => {
     const stored = await storedSessions(join(dir, 'store'));
     assert.ok(expected.length > 100, `only ${expected.length} sessions closed`);
     assert.deepEqual(stored.map(sessionKey).sort(), expected.map(sessionKey).sort());
+  });
+
+  it('ingest started while the broker is down waits for it (readyz 503), then works; SIGTERM while waiting exits 0', async () => {
+    await broker.stop();
+    const dir = mkdtempSync(join(tmpdir(), 'outage-start-'));
+    const topic = uniqueName('late-broker');
+    const group = uniqueName('late-broker-ingest');
+    const env = { KAFKA_BROKERS: broker.bootstrap, ...ingestEnv({ topic, group, dir }) };
+
+    const aborted = await startService(['ingest', '--port', '0'], env);
+    await waitFor(() => /create the topics failed; retrying/.test(aborted.stderr()) || undefined, {
+      what: 'a retry while the broker is down',
+      timeoutMs: 120_000,
+    });
+    assert.equal((await fetch(`${aborted.url}/readyz`)).status, 503);
+    assert.equal(
+      await aborted.stop(),
+      0,
+      `SIGTERM while waiting for the broker: ${aborted.stderr().slice(-2000)}`,
+    );
+
+    const waiting = await startService(['ingest', '--port', '0'], env);
+    try {
+      await waitFor(() => /create the topics failed; retrying/.test(waiting.stderr()) || undefined, {
+        what: 'a retry while the broker is down',
+        timeoutMs: 120_000,
+      });
+      await broker.start();
+      const events: ShopEvent[] = [];
+      for (const item of createGenerator({ seed: 29, cookies: 200, maxEvents: 5_000 })) {
+        if (item.kind === 'event') events.push(item.event);
+      }
+      await waitFor(
+        async () => {
+          const admin = kafka.admin();
+          await admin.connect();
+          try {
+            return (await admin.listTopics()).includes(topic) || undefined;
+          } finally {
+            await admin.disconnect();
+          }
+        },
+        {
+          what: 'ingest to create its topic once the broker is up',
+          timeoutMs: 120_000,
+        },
+      );
+      await produce(topic, events);
+      await waitFor(async () => (await committedTotal(kafka, group, topic)) === events.length || undefined, {
+        what: 'everything committed',
+        timeoutMs: 120_000,
+      });
+      assert.equal((await fetch(`${waiting.url}/readyz`)).status, 200);
+      assert.equal(await waiting.stop(), 0, waiting.stderr().slice(-2000));
+      const expected = await referenceSessions(kafka, topic, events.length);
+      assert.ok(expected.length > 20, `only ${expected.length} sessions closed`);
+      assert.deepEqual(
+        (await storedSessions(join(dir, 'store'))).map(sessionKey).sort(),
+        expected.map(sessionKey).sort(),
+      );
+    } finally {
+      await waiting.stop();
+    }
   });
 });
