@@ -15,7 +15,7 @@ const EVENTS = 100_000;
 const PARTITIONS = 4;
 
 /** Starts the real ingest process; `started` resolves once it has joined the group and installed its handlers. */
-function startIngest(env: NodeJS.ProcessEnv): { child: ChildProcess; started: Promise<void> } {
+function startIngest(env: NodeJS.ProcessEnv): { child: ChildProcess; started: Promise<void>; log: () => string } {
   const child = spawnCli(['ingest', '--port', '0'], env);
   child.stdout!.resume();
   let buffered = '';
@@ -29,7 +29,7 @@ function startIngest(env: NodeJS.ProcessEnv): { child: ChildProcess; started: Pr
     );
   });
   started.catch(() => undefined);
-  return { child, started };
+  return { child, started, log: () => buffered };
 }
 
 async function storedSessions(dir: string): Promise<SessionTimeline[]> {
@@ -91,11 +91,14 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
     // progress, so every kill interrupts real work), restart each time, at least 5 times.
     const crash = runEnv('crash');
     let kills = 0;
+    let terms = 0;
     let committed = 0;
     while (generating || kills < 5) {
-      const { child } = startIngest(crash.env(crash.groupId));
+      const { child, log, started } = startIngest(crash.env(crash.groupId));
       const exited = once(child, 'exit');
-      const before = committed;
+      // Progress must come from this process: the last one may have committed more after the last poll.
+      await started;
+      const before = await committedTotal(kafka, crash.groupId, topic);
       await waitFor(
         async () => {
           committed = await committedTotal(kafka, crash.groupId, topic);
@@ -104,12 +107,20 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
         { timeoutMs: 60_000, intervalMs: 50, what: `progress after restart ${kills}` },
       );
       await new Promise((r) => setTimeout(r, rand(0, 400)));
+      // Every third stop is a SIGTERM under load: it must drain and exit 0 (and lose nothing either).
+      if ((kills + terms) % 3 === 2) {
+        child.kill('SIGTERM');
+        const [code, signal] = await exited;
+        assert.equal(code, 0, `ingest did not drain cleanly on SIGTERM under load (${signal}): ${log().slice(-3000)}`);
+        terms++;
+        continue;
+      }
       child.kill('SIGKILL');
       const [, signal] = await exited;
       assert.equal(signal, 'SIGKILL');
       kills++;
     }
-    t.diagnostic(`${kills} SIGKILLs during the run`);
+    t.diagnostic(`${kills} SIGKILLs and ${terms} SIGTERMs during the run`);
     const gen = await generator;
     assert.equal(gen.code, 0, gen.stderr);
     const end = await endOffsets(kafka, topic);
