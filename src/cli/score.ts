@@ -1,10 +1,12 @@
+import * as tf from '@tensorflow/tfjs';
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { createScorerMetrics } from '../metrics/scorer-metrics.js';
 import { startHttpServer } from '../metrics/server.js';
-import { countingModelFactory, createRegistryModelSource, createScorer } from '../scoring/index.js';
+import { selectBackend } from '../model/backend.js';
+import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom } from './context.js';
 
@@ -45,17 +47,16 @@ export function registerScore(program: Command): void {
           config.topics.deadLetter,
         ]);
         const registry = createMetricsRegistry('scorer');
-        // Until the trainer's LSTM step model lands, every registry version is served by the counting
-        // stand-in (src/scoring/counting-model.ts); the LSTM factory plugs in here.
-        logger.warn('serving the counting step model (stand-in until the LSTM step model lands)', {
-          modelDir: config.scorer.modelDir,
-        });
+        // tfjs only reads the saved weights here (the step math is plain arrays): the cpu backend does,
+        // and PROD keeps its "install tfjs-node" hint off stderr.
+        tf.env().set('PROD', true);
+        await selectBackend({ requested: 'cpu', logger });
         const scorer = createScorer({
           kafka,
           config,
           logger,
           metrics: createScorerMetrics(registry),
-          source: createRegistryModelSource(config.scorer.modelDir, countingModelFactory),
+          source: createRegistryModelSource(config.scorer.modelDir, lstmModelFactory),
         });
         const http = await startHttpServer({
           registry,

@@ -202,8 +202,12 @@ export class FeatureEncoder {
     return { length, categorical, numeric, mask };
   }
 
-  /** Writes one event's features at the given offsets and advances the state. */
-  private writeStep(
+  /**
+   * Writes one event's features at the given offsets and advances the state: the one step encoding
+   * behind encodeStep and encodeEvents. Public for callers that encode many sessions' next events
+   * into one preallocated batch (the scorer's LSTM step model).
+   */
+  writeStep(
     e: ShopEvent,
     state: StepState,
     cat: Int32Array,

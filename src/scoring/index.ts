@@ -6,16 +6,8 @@ export {
   IncompatibleModelError,
   checkModel,
 } from './model.js';
-export {
-  type CountingParams,
-  type CountingState,
-  CORRUPT_MARKER,
-  COUNTING_PARAMS_FILE,
-  DEFAULT_COUNTING_PARAMS,
-  STATE_SIZE,
-  countingModelFactory,
-  createCountingStepModel,
-} from './counting-model.js';
+export { LstmState, createLstmStepModel, lstmModelFactory, lstmStepModelFrom } from './lstm-model.js';
+export { ACTIVATIONS, type LstmWeights, extractLstmWeights } from './lstm-weights.js';
 export { type ModelFactory, createRegistryModelSource } from './registry-source.js';
 export {
   EMIT_POLICIES,

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type BatchItem, ScorerCore } from '../../src/scoring/core.js';
-import { createCountingStepModel } from '../../src/scoring/counting-model.js';
 import { IncompatibleModelError, type StepInput, type StepModel } from '../../src/scoring/model.js';
 import { resolveSessionRules } from '../../src/sessions/index.js';
 import { shopEvent } from '../helpers/events.js';
+import { initializedStepModel } from '../helpers/models.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 1);
@@ -122,7 +122,7 @@ describe('scorer core', () => {
   });
 
   it('builds SessionPrediction records with the model version, event time and scored_at', () => {
-    const c = core(createCountingStepModel('v7'));
+    const c = core(initializedStepModel('v7'));
     const [p] = c.process(0, items([ev('a', 'a1', 5, 'add_to_cart')]), true).predictions;
     assert.equal(p!.model_version, 'v7');
     assert.equal(p!.cookie_id, 'a');
@@ -142,10 +142,10 @@ describe('scorer core', () => {
   });
 
   it('rebuild mode advances state and emission memory without returning predictions', () => {
-    const emitting = core(createCountingStepModel('v1'), {
+    const emitting = core(initializedStepModel('v1'), {
       emit: { policy: 'delta', delta: 0.05, threshold: 0.5 },
     });
-    const silent = core(createCountingStepModel('v1'), {
+    const silent = core(initializedStepModel('v1'), {
       emit: { policy: 'delta', delta: 0.05, threshold: 0.5 },
     });
     const events = [
@@ -163,7 +163,7 @@ describe('scorer core', () => {
   });
 
   it('hot swap recomputes open sessions from their buffered events under the new model, batched per position', () => {
-    const c = core(createCountingStepModel('v1'), { maxBufferedEvents: 3 });
+    const c = core(initializedStepModel('v1'), { maxBufferedEvents: 3 });
     c.process(
       0,
       items([ev('a', 'a1', 0), ev('a', 'a2', 1), ev('b', 'b1', 1), ev('a', 'a3', 2), ev('a', 'a4', 3)]),
@@ -197,7 +197,7 @@ describe('scorer core', () => {
   });
 
   it('refuses an incompatible model and keeps serving the old one', () => {
-    const c = core(createCountingStepModel('v1'));
+    const c = core(initializedStepModel('v1'));
     c.process(0, items([ev('a', 'a1', 0)]), true);
     const before = c.partitionState(0)!.sessions.get('a')!.state;
     assert.throws(() => c.swapModel(recordingModel('v2', ['churn'])), IncompatibleModelError);
@@ -212,7 +212,7 @@ describe('scorer core', () => {
   });
 
   it('a model that throws during recompute leaves the old model and states in place', () => {
-    const c = core(createCountingStepModel('v1'));
+    const c = core(initializedStepModel('v1'));
     c.process(0, items([ev('a', 'a1', 0), ev('a', 'a2', 1)]), true);
     const before = c.partitionState(0)!.sessions.get('a')!.state;
     const flaky = recordingModel('v2');

@@ -1,0 +1,352 @@
+/**
+ * The LSTM step model: the trainer's model (src/model/lstm.ts) advanced one event at a time per
+ * session. A session's state is the h and c vectors of every LSTM layer plus the encoder's running
+ * session state (step count, cart size, items met), so each event costs one encoder step and one
+ * LSTM step per layer, whatever the session's length. `step` encodes all inputs into one batch and
+ * runs the cell over it as one batched matrix computation.
+ *
+ * The math is plain Float32Array/Float64Array code over weights extracted once at load
+ * (lstm-weights.ts), not tfjs ops: measured faster at the scorer's batch sizes on this CPU (no kernel
+ * dispatch per op, the embeddings folded into the input kernel), nothing to leak, and each row is
+ * computed by the same instructions in the same order whatever else is in the batch, so a restarted
+ * scorer rebuilding a session in different batches reproduces its probabilities bit for bit. States
+ * are kept in float32 like tfjs's; sums are accumulated in float64, so a step agrees with the
+ * trainer's float32 prediction to ~1e-7.
+ *
+ * Sessions longer than the encoder's maxSteps: the trainer feeds the model a session's LAST maxSteps
+ * events; the step model keeps stepping (constant work per event, the issue's requirement), so from
+ * event maxSteps + 1 on it predicts with the whole session in its state. Up to maxSteps events the
+ * two agree; beyond, the step model equals the trainer's network run over the whole session (tested).
+ */
+import { access, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { CATEGORICAL_COUNT, type FeatureEncoder, type StepState } from '../features/index.js';
+import { loadEncoder, loadModelFiles } from '../model/io.js';
+import { type ActivationName, type LstmWeights, extractLstmWeights } from './lstm-weights.js';
+import { IncompatibleModelError, type StepInput, type StepModel, type StepOutput } from './model.js';
+
+/** One session's state. Mutable: `step` advances it in place (see StepModel.step). */
+export class LstmState {
+  constructor(
+    /** [h, c] of layer 0, then of layer 1, …; float32 like tfjs's. */
+    readonly hc: Float32Array,
+    /** Encoder state: events encoded so far, items in the cart, items met (undefined until one is). */
+    public steps = 0,
+    public cartSize = 0,
+    public items: StepState['items'] | undefined = undefined,
+  ) {}
+}
+
+const ACTIVATION_CODE: Record<ActivationName, number> = {
+  tanh: 0,
+  sigmoid: 1,
+  hardSigmoid: 2,
+  linear: 3,
+  relu: 4,
+};
+
+function activate(code: number, x: number): number {
+  switch (code) {
+    case 0:
+      return Math.tanh(x);
+    case 1:
+      return 1 / (1 + Math.exp(-x));
+    case 2: // tfjs: clip(0.2·x + 0.5, 0, 1)
+      return x <= -2.5 ? 0 : x >= 2.5 ? 1 : 0.2 * x + 0.5;
+    case 3:
+      return x;
+    default:
+      return x > 0 ? x : 0;
+  }
+}
+
+/** States per slab: a session's h/c live in a shared Float32Array (one buffer per 16 sessions, not per session). */
+const SLAB_STATES = 16;
+
+/**
+ * Builds the step model from extracted weights and the encoder the model was trained with.
+ * `classes` = [the positive label] (one sigmoid output).
+ */
+export function createLstmStepModel(
+  version: string,
+  weights: LstmWeights,
+  encoder: FeatureEncoder,
+  classes: readonly string[],
+): StepModel<LstmState> {
+  const { folded, head, numericSize: N } = weights;
+  let at = 0;
+  const layers = weights.layers.map((l) => {
+    const G = 4 * l.units;
+    const K = l.inputSize + l.units;
+    // [kernel; recurrent] transposed to [G, K]: each z_j is one dot product over [input, h].
+    const wt = new Float64Array(G * K);
+    for (let k = 0; k < l.inputSize; k++) for (let j = 0; j < G; j++) wt[j * K + k] = l.kernel[k * G + j]!;
+    for (let u = 0; u < l.units; u++)
+      for (let j = 0; j < G; j++) wt[j * K + l.inputSize + u] = l.recurrent[u * G + j]!;
+    const layer = {
+      units: l.units,
+      inputSize: l.inputSize,
+      K,
+      G,
+      wt,
+      bias: l.bias,
+      act: ACTIVATION_CODE[l.activation],
+      rec: ACTIVATION_CODE[l.recurrentActivation],
+      /** Offset of this layer's h in a state's hc (c follows at + units). */
+      at,
+    };
+    at += 2 * l.units;
+    return layer;
+  });
+  const stateSize = at;
+  const last = layers.at(-1)!;
+  const headAct = ACTIVATION_CODE[head.activation];
+  let cat = new Int32Array(0);
+  let num = new Float32Array(0);
+  let x = new Float64Array(0);
+  let z = new Float64Array(0);
+  let slab = new Float32Array(0);
+  let slabUsed = SLAB_STATES;
+  let spareItems: StepState['items'] = new Map();
+  let disposed = false;
+  const scratch: StepState = {
+    sessionStart: 0,
+    steps: 0,
+    previousTime: null,
+    previousItem: null,
+    cartSize: 0,
+    items: spareItems,
+  };
+
+  /** Encodes row b's event into cat/num and advances the session's encoder state. */
+  function encode(input: StepInput<LstmState>, b: number): void {
+    const s = input.state;
+    scratch.sessionStart = input.sessionStart;
+    scratch.steps = s.steps;
+    scratch.previousTime = input.previous?.event_time ?? null;
+    scratch.previousItem = input.previous?.item_id ?? null;
+    scratch.cartSize = s.cartSize;
+    scratch.items = s.items ?? spareItems;
+    encoder.writeStep(input.event, scratch, cat, b * CATEGORICAL_COUNT, num, b * N);
+    s.steps = scratch.steps;
+    s.cartSize = scratch.cartSize;
+    if (s.items === undefined && spareItems.size > 0) {
+      s.items = spareItems; // the session met its first item: the spare map becomes its own
+      spareItems = new Map();
+    }
+  }
+
+  /** One step of layer `li` for all B rows: x = [input, h], z = bias (+ folded embeddings) + x·W, gates. */
+  function layerStep(li: number, inputs: readonly StepInput<LstmState>[], B: number): void {
+    const { K, G, units: U, inputSize, wt, bias, act, rec, at: hAt } = layers[li]!;
+    const below = li > 0 ? layers[li - 1]!.at : 0;
+    const xs = x;
+    const zs = z;
+    for (let b = 0; b < B; b++) {
+      const hc = inputs[b]!.state.hc;
+      const xo = b * K;
+      if (li === 0) for (let n = 0; n < N; n++) xs[xo + n] = num[b * N + n]!;
+      else for (let u = 0; u < inputSize; u++) xs[xo + u] = hc[below + u]!; // the new h of the layer below
+      for (let u = 0; u < U; u++) xs[xo + inputSize + u] = hc[hAt + u]!;
+      const zo = b * G;
+      for (let j = 0; j < G; j++) zs[zo + j] = bias[j]!;
+      if (li === 0) {
+        for (let c = 0; c < CATEGORICAL_COUNT; c++) {
+          const table = folded[c]!;
+          const base = cat[b * CATEGORICAL_COUNT + c]! * G;
+          for (let j = 0; j < G; j++) zs[zo + j] = zs[zo + j]! + table[base + j]!;
+        }
+      }
+    }
+    accumulateProduct(xs, wt, zs, B, K, G);
+    for (let b = 0; b < B; b++) {
+      const hc = inputs[b]!.state.hc;
+      const zo = b * G;
+      for (let u = 0; u < U; u++) {
+        const i = activate(rec, zs[zo + u]!);
+        const f = activate(rec, zs[zo + U + u]!);
+        const g = activate(act, zs[zo + 2 * U + u]!);
+        const o = activate(rec, zs[zo + 3 * U + u]!);
+        hc[hAt + U + u] = f * hc[hAt + U + u]! + i * g; // c, rounded to float32 as tfjs keeps it
+        hc[hAt + u] = o * activate(act, hc[hAt + U + u]!);
+      }
+    }
+  }
+
+  return {
+    version,
+    classes,
+    initialState() {
+      if (slabUsed === SLAB_STATES) {
+        slab = new Float32Array(SLAB_STATES * stateSize);
+        slabUsed = 0;
+      }
+      const hc = slab.subarray(slabUsed * stateSize, (slabUsed + 1) * stateSize);
+      slabUsed++;
+      return new LstmState(hc);
+    },
+    step(inputs: readonly StepInput<LstmState>[]): StepOutput<LstmState> {
+      if (disposed) throw new Error(`LSTM step model ${version} was disposed`);
+      const B = inputs.length;
+      if (cat.length < B * CATEGORICAL_COUNT) {
+        const rows = Math.max(B, 2 * (cat.length / CATEGORICAL_COUNT));
+        cat = new Int32Array(rows * CATEGORICAL_COUNT);
+        num = new Float32Array(rows * N);
+        x = new Float64Array(rows * Math.max(...layers.map((l) => l.K)));
+        z = new Float64Array(rows * Math.max(...layers.map((l) => l.G)));
+      }
+      for (let b = 0; b < B; b++) encode(inputs[b]!, b);
+      for (let li = 0; li < layers.length; li++) layerStep(li, inputs, B);
+      const states: LstmState[] = new Array(B);
+      const probabilities: number[][] = new Array(B);
+      const w = head.kernel;
+      for (let b = 0; b < B; b++) {
+        const state = inputs[b]!.state;
+        const hc = state.hc;
+        let s = head.bias;
+        for (let u = 0; u < w.length; u++) s += w[u]! * hc[last.at + u]!;
+        states[b] = state;
+        probabilities[b] = [activate(headAct, s)];
+      }
+      return { states, probabilities };
+    },
+    dispose() {
+      disposed = true;
+    },
+  };
+}
+
+/**
+ * z[b, j] += Σ_k x[b, k]·wt[j, k] for B rows (x: [B, K], wt: [G, K], z: [B, G]). Blocked four rows
+ * by two columns (each weight loaded once for four rows: ~2× faster than row by row here). Every
+ * z[b, j] sums its K products from 0 in k order and then adds them to z — the same operations in the
+ * same order in the blocked and the remainder loops — so a row's result never depends on its batch.
+ */
+function accumulateProduct(
+  x: Float64Array,
+  wt: Float64Array,
+  z: Float64Array,
+  B: number,
+  K: number,
+  G: number,
+): void {
+  let b = 0;
+  for (; b + 4 <= B; b += 4) {
+    const x0 = b * K;
+    const x1 = x0 + K;
+    const x2 = x1 + K;
+    const x3 = x2 + K;
+    const z0 = b * G;
+    for (let j = 0; j < G; j += 2) {
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      let c0 = 0;
+      let c1 = 0;
+      let c2 = 0;
+      let c3 = 0;
+      const w0 = j * K;
+      const w1 = w0 + K;
+      for (let k = 0; k < K; k++) {
+        const p = wt[w0 + k]!;
+        const q = wt[w1 + k]!;
+        const y0 = x[x0 + k]!;
+        const y1 = x[x1 + k]!;
+        const y2 = x[x2 + k]!;
+        const y3 = x[x3 + k]!;
+        a0 += y0 * p;
+        a1 += y1 * p;
+        a2 += y2 * p;
+        a3 += y3 * p;
+        c0 += y0 * q;
+        c1 += y1 * q;
+        c2 += y2 * q;
+        c3 += y3 * q;
+      }
+      z[z0 + j] = z[z0 + j]! + a0;
+      z[z0 + G + j] = z[z0 + G + j]! + a1;
+      z[z0 + 2 * G + j] = z[z0 + 2 * G + j]! + a2;
+      z[z0 + 3 * G + j] = z[z0 + 3 * G + j]! + a3;
+      z[z0 + j + 1] = z[z0 + j + 1]! + c0;
+      z[z0 + G + j + 1] = z[z0 + G + j + 1]! + c1;
+      z[z0 + 2 * G + j + 1] = z[z0 + 2 * G + j + 1]! + c2;
+      z[z0 + 3 * G + j + 1] = z[z0 + 3 * G + j + 1]! + c3;
+    }
+  }
+  for (; b < B; b++) {
+    const x0 = b * K;
+    const z0 = b * G;
+    for (let j = 0; j < G; j++) {
+      let a = 0;
+      const w0 = j * K;
+      for (let k = 0; k < K; k++) a += x[x0 + k]! * wt[w0 + k]!;
+      z[z0 + j] = z[z0 + j]! + a;
+    }
+  }
+}
+
+/** The step model of a trainer model held in memory (tests, benchmarks); `model` stays the caller's. */
+export function lstmStepModelFrom(
+  version: string,
+  model: tf.LayersModel,
+  encoder: FeatureEncoder,
+  positiveLabel = 'purchase',
+): StepModel<LstmState> {
+  return createLstmStepModel(version, extractLstmWeights(version, model, encoder), encoder, [positiveLabel]);
+}
+
+const MANIFEST_FILE = 'manifest.json';
+const reason = (error: unknown) => (error instanceof Error ? error.message.split('\n')[0]! : String(error));
+
+/** The label the model's sigmoid output predicts, from the trainer's manifest (parameters.labels). */
+async function positiveLabelOf(versionDir: string, version: string): Promise<string> {
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'));
+  } catch (error) {
+    throw new IncompatibleModelError(`model ${version}: cannot read ${MANIFEST_FILE}: ${reason(error)}`);
+  }
+  const labels = (manifest as { parameters?: { labels?: { kind?: unknown; target?: unknown } } })?.parameters
+    ?.labels;
+  if (labels?.kind !== 'binary' || typeof labels.target !== 'string' || labels.target.length === 0) {
+    throw new IncompatibleModelError(
+      `model ${version}: ${MANIFEST_FILE} has no binary label target (parameters.labels = ${JSON.stringify(labels)})`,
+    );
+  }
+  return labels.target;
+}
+
+/**
+ * The ModelFactory of the scorer: builds the LSTM step model of a registry version directory (what
+ * the trainer writes: model.json + weights.bin, encoder.json, manifest.json). Throws when the
+ * directory is missing, and IncompatibleModelError with the reason when a file is unreadable or
+ * corrupt, the encoder spec is of an unknown version, or the network is not the trainer's LSTM
+ * architecture for that encoder (missing weights, shape mismatch, unsupported activation). The tfjs
+ * model is disposed once its weights are extracted.
+ */
+export async function lstmModelFactory(versionDir: string): Promise<StepModel> {
+  const version = basename(versionDir);
+  await access(versionDir).catch(() => {
+    throw new Error(`model directory ${versionDir} does not exist`);
+  });
+  const positive = await positiveLabelOf(versionDir, version);
+  let encoder: FeatureEncoder;
+  try {
+    encoder = await loadEncoder(versionDir);
+  } catch (error) {
+    throw new IncompatibleModelError(`model ${version}: encoder.json: ${reason(error)}`);
+  }
+  let model: tf.LayersModel;
+  try {
+    model = await loadModelFiles(versionDir);
+  } catch (error) {
+    throw new IncompatibleModelError(`model ${version}: cannot load model.json + weights: ${reason(error)}`);
+  }
+  try {
+    return lstmStepModelFrom(version, model, encoder, positive);
+  } finally {
+    model.dispose();
+  }
+}
