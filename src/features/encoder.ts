@@ -41,7 +41,7 @@ export interface EncoderOptions {
   eventTypes?: readonly string[];
 }
 
-interface ItemState {
+export interface ItemState {
   /** Event time the item was (last) added to the cart while still in it; null when not in the cart. */
   cartedAt: number | null;
   /** Removed from the cart and not added back since. */
@@ -59,7 +59,14 @@ export interface StepState {
   previousTime: number | null;
   previousItem: string | null;
   cartSize: number;
-  items: Map<string, ItemState>;
+  items: ItemStore;
+}
+
+/** The items a session met: a Map, or any store with its get/set/entries (the scorer keeps a compact one). */
+export interface ItemStore {
+  get(item: string): ItemState | undefined;
+  set(item: string, state: ItemState): unknown;
+  entries(): Iterable<[string, ItemState]>;
 }
 
 /** One encoded event. */
@@ -282,7 +289,7 @@ export class FeatureEncoder {
 
 /** A StepState as plain JSON (for scorer snapshots). */
 export function stepStateToJSON(state: StepState): unknown {
-  return { ...state, items: [...state.items] };
+  return { ...state, items: [...state.items.entries()] };
 }
 
 export function stepStateFromJSON(json: unknown): StepState {

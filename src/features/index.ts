@@ -6,6 +6,8 @@ export {
   type EncodedStep,
   type EncodedSteps,
   type EncoderOptions,
+  type ItemState,
+  type ItemStore,
   FeatureEncoder,
   type PaddedSequence,
   type StepState,

@@ -21,21 +21,62 @@
 import { access, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { CATEGORICAL_COUNT, type FeatureEncoder, type StepState } from '../features/index.js';
+import {
+  CATEGORICAL_COUNT,
+  type FeatureEncoder,
+  type ItemState,
+  type ItemStore,
+  type StepState,
+} from '../features/index.js';
 import { loadEncoder, loadModelFiles } from '../model/io.js';
 import { type ActivationName, type LstmWeights, extractLstmWeights } from './lstm-weights.js';
 import { IncompatibleModelError, type StepInput, type StepModel, type StepOutput } from './model.js';
 
-/** One session's state. Mutable: `step` advances it in place (see StepModel.step). */
-export class LstmState {
+/** Distinct items a session keeps in a flat array before switching to a Map (bots meet thousands). */
+const FEW_ITEMS = 16;
+
+/**
+ * One session's state, mutable: `step` advances it in place (see StepModel.step). 500,000 of them
+ * must fit next to the buffered events, so: h/c are a slice of a shared slab (no typed array per
+ * session), and the state itself is the encoder's item store, a flat [item, state, …] array while
+ * the session met few items (a Map costs ~300 bytes even when nearly empty).
+ */
+export class LstmState implements ItemStore {
+  /** Encoder state: events encoded so far and items in the cart. */
+  steps = 0;
+  cartSize = 0;
+  private met: (string | ItemState)[] | Map<string, ItemState> | undefined = undefined;
+
   constructor(
-    /** [h, c] of layer 0, then of layer 1, …; float32 like tfjs's. */
-    readonly hc: Float32Array,
-    /** Encoder state: events encoded so far, items in the cart, items met (undefined until one is). */
-    public steps = 0,
-    public cartSize = 0,
-    public items: StepState['items'] | undefined = undefined,
+    /** The slab holding [h, c] of layer 0, then of layer 1, … at `at`; float32 like tfjs's. */
+    readonly slab: Float32Array,
+    readonly at: number,
   ) {}
+
+  get(item: string): ItemState | undefined {
+    const met = this.met;
+    if (met === undefined) return undefined;
+    if (!Array.isArray(met)) return met.get(item);
+    for (let i = 0; i < met.length; i += 2) if (met[i] === item) return met[i + 1] as ItemState;
+    return undefined;
+  }
+
+  /** Adds an item not met before (the encoder mutates the returned ItemState objects in place). */
+  set(item: string, state: ItemState): void {
+    const met = this.met;
+    if (met !== undefined && !Array.isArray(met)) met.set(item, state);
+    else if (met === undefined) this.met = [item, state];
+    else if (met.length < 2 * FEW_ITEMS)
+      this.met = [...met, item, state]; // exact size: no spare capacity
+    else this.met = new Map([...this.entries(), [item, state]]);
+  }
+
+  *entries(): IterableIterator<[string, ItemState]> {
+    const met = this.met;
+    if (met === undefined) return;
+    if (!Array.isArray(met)) yield* met;
+    else for (let i = 0; i < met.length; i += 2) yield [met[i] as string, met[i + 1] as ItemState];
+  }
 }
 
 const ACTIVATION_CODE: Record<ActivationName, number> = {
@@ -61,7 +102,10 @@ function activate(code: number, x: number): number {
   }
 }
 
-/** States per slab: a session's h/c live in a shared Float32Array (one buffer per 16 sessions, not per session). */
+/**
+ * States per slab: sessions' h/c live in shared Float32Arrays. A slab is freed once all its sessions
+ * are gone; small slabs keep one long-lived session from pinning much.
+ */
 const SLAB_STATES = 16;
 
 /**
@@ -108,7 +152,6 @@ export function createLstmStepModel(
   let z = new Float64Array(0);
   let slab = new Float32Array(0);
   let slabUsed = SLAB_STATES;
-  let spareItems: StepState['items'] = new Map();
   let disposed = false;
   const scratch: StepState = {
     sessionStart: 0,
@@ -116,7 +159,7 @@ export function createLstmStepModel(
     previousTime: null,
     previousItem: null,
     cartSize: 0,
-    items: spareItems,
+    items: new Map(),
   };
 
   /** Encodes row b's event into cat/num and advances the session's encoder state. */
@@ -127,14 +170,10 @@ export function createLstmStepModel(
     scratch.previousTime = input.previous?.event_time ?? null;
     scratch.previousItem = input.previous?.item_id ?? null;
     scratch.cartSize = s.cartSize;
-    scratch.items = s.items ?? spareItems;
+    scratch.items = s;
     encoder.writeStep(input.event, scratch, cat, b * CATEGORICAL_COUNT, num, b * N);
     s.steps = scratch.steps;
     s.cartSize = scratch.cartSize;
-    if (s.items === undefined && spareItems.size > 0) {
-      s.items = spareItems; // the session met its first item: the spare map becomes its own
-      spareItems = new Map();
-    }
   }
 
   /** One step of layer `li` for all B rows: x = [input, h], z = bias (+ folded embeddings) + x·W, gates. */
@@ -144,11 +183,11 @@ export function createLstmStepModel(
     const xs = x;
     const zs = z;
     for (let b = 0; b < B; b++) {
-      const hc = inputs[b]!.state.hc;
+      const { slab: hc, at } = inputs[b]!.state;
       const xo = b * K;
       if (li === 0) for (let n = 0; n < N; n++) xs[xo + n] = num[b * N + n]!;
-      else for (let u = 0; u < inputSize; u++) xs[xo + u] = hc[below + u]!; // the new h of the layer below
-      for (let u = 0; u < U; u++) xs[xo + inputSize + u] = hc[hAt + u]!;
+      else for (let u = 0; u < inputSize; u++) xs[xo + u] = hc[at + below + u]!; // the new h of the layer below
+      for (let u = 0; u < U; u++) xs[xo + inputSize + u] = hc[at + hAt + u]!;
       const zo = b * G;
       for (let j = 0; j < G; j++) zs[zo + j] = bias[j]!;
       if (li === 0) {
@@ -161,15 +200,17 @@ export function createLstmStepModel(
     }
     accumulateProduct(xs, wt, zs, B, K, G);
     for (let b = 0; b < B; b++) {
-      const hc = inputs[b]!.state.hc;
+      const { slab: hc, at } = inputs[b]!.state;
+      const h = at + hAt;
+      const c = h + U;
       const zo = b * G;
       for (let u = 0; u < U; u++) {
         const i = activate(rec, zs[zo + u]!);
         const f = activate(rec, zs[zo + U + u]!);
         const g = activate(act, zs[zo + 2 * U + u]!);
         const o = activate(rec, zs[zo + 3 * U + u]!);
-        hc[hAt + U + u] = f * hc[hAt + U + u]! + i * g; // c, rounded to float32 as tfjs keeps it
-        hc[hAt + u] = o * activate(act, hc[hAt + U + u]!);
+        hc[c + u] = f * hc[c + u]! + i * g; // rounded to float32, as tfjs keeps c
+        hc[h + u] = o * activate(act, hc[c + u]!);
       }
     }
   }
@@ -182,9 +223,7 @@ export function createLstmStepModel(
         slab = new Float32Array(SLAB_STATES * stateSize);
         slabUsed = 0;
       }
-      const hc = slab.subarray(slabUsed * stateSize, (slabUsed + 1) * stateSize);
-      slabUsed++;
-      return new LstmState(hc);
+      return new LstmState(slab, stateSize * slabUsed++);
     },
     step(inputs: readonly StepInput<LstmState>[]): StepOutput<LstmState> {
       if (disposed) throw new Error(`LSTM step model ${version} was disposed`);
@@ -203,9 +242,10 @@ export function createLstmStepModel(
       const w = head.kernel;
       for (let b = 0; b < B; b++) {
         const state = inputs[b]!.state;
-        const hc = state.hc;
+        const { slab: hc } = state;
+        const h = state.at + last.at;
         let s = head.bias;
-        for (let u = 0; u < w.length; u++) s += w[u]! * hc[last.at + u]!;
+        for (let u = 0; u < w.length; u++) s += w[u]! * hc[h + u]!;
         states[b] = state;
         probabilities[b] = [activate(headAct, s)];
       }

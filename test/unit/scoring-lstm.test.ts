@@ -17,7 +17,7 @@ import { type LstmState, lstmModelFactory, lstmStepModelFrom } from '../../src/s
 import { IncompatibleModelError, type StepModel, checkModel } from '../../src/scoring/model.js';
 import { createRegistryModelSource } from '../../src/scoring/registry-source.js';
 import { DEFAULT_SESSION_RULES } from '../../src/sessions/index.js';
-import { initializedModel, writeModelVersion } from '../helpers/models.js';
+import { initializedModel, initializedStepModel, writeModelVersion } from '../helpers/models.js';
 import { generatedSessions } from '../helpers/sessions.js';
 import { tinyTrainerConfig } from '../helpers/trainer.js';
 
@@ -151,6 +151,24 @@ describe('LSTM step model', () => {
     sessions.forEach((events, i) => {
       assert.deepEqual(stepAll(step, [events])[0], batched[i], `session ${i}`);
     });
+  });
+});
+
+describe('LstmState as the encoder’s item store', () => {
+  it('keeps items in a flat array while few and in a Map beyond, with the same answers', () => {
+    const state = initializedStepModel('v1').initialState();
+    const items = Array.from({ length: 40 }, (_, i) => `item-${i}`);
+    items.forEach((item, i) => {
+      assert.equal(state.get(item), undefined, `${item} not met yet`);
+      state.set(item, { cartedAt: i, removed: i % 2 === 0 });
+      items
+        .slice(0, i + 1)
+        .forEach((met, j) => assert.equal(state.get(met)?.cartedAt, j, `${met} after ${i + 1} items`));
+    });
+    assert.deepEqual(
+      [...state.entries()].map(([item, s]) => [item, s.cartedAt]),
+      items.map((item, i) => [item, i]),
+    );
   });
 });
 
