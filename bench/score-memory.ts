@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { loadConfig } from '../src/config/index.js';
 /**
  * bench/score-memory (run by bench/score.ts in its own process): RSS of the scorer core holding
@@ -8,6 +9,7 @@ import { loadConfig } from '../src/config/index.js';
  *   node --expose-gc --import tsx bench/score-memory.ts [sessions=500000]
  */
 import { createGenerator } from '../src/generator/index.js';
+import { selectBackend } from '../src/model/backend.js';
 import type { ShopEvent } from '../src/schemas/index.js';
 import { createEventDecoder, encodeEvent } from '../src/schemas/index.js';
 import { type BatchItem, ScorerCore } from '../src/scoring/index.js';
@@ -16,6 +18,8 @@ import { initializedStepModel } from '../test/helpers/models.js';
 
 const SESSIONS = Number(process.argv[2] ?? 500_000);
 const { trainer } = loadConfig({ env: {} });
+tf.env().set('PROD', true);
+await selectBackend({ requested: 'wasm' }); // as `intentstream score`
 const templates: ShopEvent[] = [];
 for (const item of createGenerator({ seed: 3, maxEvents: 20_000 }))
   if (item.kind === 'event') templates.push(item.event);

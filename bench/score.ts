@@ -20,12 +20,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
 import type { Kafka, Producer } from 'kafkajs';
 import { loadConfig } from '../src/config/index.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/log/logger.js';
 import { createMetricsRegistry } from '../src/metrics/registry.js';
 import { createScorerMetrics } from '../src/metrics/scorer-metrics.js';
+import { selectBackend } from '../src/model/backend.js';
 import { createModelRegistry } from '../src/registry/index.js';
 import { createEventDecoder, encodePrediction } from '../src/schemas/index.js';
 import {
@@ -46,6 +48,8 @@ const logger = createLogger({ level: 'warn', bindings: { component: 'bench' } })
 const run = Date.now().toString(36);
 const base = loadConfig();
 const kafka = createKafka({ config: base, logger });
+tf.env().set('PROD', true);
+await selectBackend({ requested: 'wasm' }); // as `intentstream score`
 
 async function createTopics(topics: string[]): Promise<void> {
   const admin = kafka.admin();

@@ -47,10 +47,10 @@ export function registerScore(program: Command): void {
           config.topics.deadLetter,
         ]);
         const registry = createMetricsRegistry('scorer');
-        // tfjs only reads the saved weights here (the step math is plain arrays): the cpu backend does,
-        // and PROD keeps its "install tfjs-node" hint off stderr.
+        // The LSTM step model runs one matMul per layer and round: wasm (XNNPACK SIMD, single-threaded,
+        // always installed) is the fast deterministic choice here; PROD keeps tfjs's hints off stderr.
         tf.env().set('PROD', true);
-        await selectBackend({ requested: 'cpu', logger });
+        await selectBackend({ requested: 'wasm', logger });
         const scorer = createScorer({
           kafka,
           config,

@@ -5,13 +5,17 @@
  * LSTM step per layer, whatever the session's length. `step` encodes all inputs into one batch and
  * runs the cell over it as one batched matrix computation.
  *
- * The math is plain Float32Array/Float64Array code over weights extracted once at load
- * (lstm-weights.ts), not tfjs ops: measured faster at the scorer's batch sizes on this CPU (no kernel
- * dispatch per op, the embeddings folded into the input kernel), nothing to leak, and each row is
- * computed by the same instructions in the same order whatever else is in the batch, so a restarted
- * scorer rebuilding a session in different batches reproduces its probabilities bit for bit. States
- * are kept in float32 like tfjs's; sums are accumulated in float64, so a step agrees with the
- * trainer's float32 prediction to ~1e-7.
+ * Per layer and round, the cell's whole pre-activation [input, h, 1]·[kernel; recurrent; bias] for
+ * all rows is ONE tfjs matMul (the scorer runs it on the wasm backend: XNNPACK's SIMD kernels), read
+ * back once; the rest is plain array code over weights extracted at load (lstm-weights.ts): the
+ * embedding lookups and the numeric features into x, then the gates and the head per row. Measured
+ * against the same step as ~25 tfjs ops and as plain scalar code (bench/score-step.ts): one op per
+ * round keeps the per-round overhead low (rounds of a single bot session are common) while the
+ * product runs at SIMD speed. A row's product does not depend on the other rows of its matMul
+ * (checked bit for bit on the cpu and wasm backends by test/unit/scoring-lstm.test.ts, and end to end
+ * by the SIGKILL test), so a restarted scorer rebuilding a session in different batches reproduces
+ * its probabilities exactly. Everything is float32 like the trainer's model: a step agrees with the
+ * trainer's prediction to ~1e-7.
  *
  * Sessions longer than the encoder's maxSteps: the trainer feeds the model a session's LAST maxSteps
  * events; the step model keeps stepping (constant work per event, the issue's requirement), so from
@@ -20,7 +24,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import {
   CATEGORICAL_COUNT,
   type FeatureEncoder,
@@ -118,26 +122,25 @@ export function createLstmStepModel(
   encoder: FeatureEncoder,
   classes: readonly string[],
 ): StepModel<LstmState> {
-  const { folded, head, numericSize: N } = weights;
+  const { embeddings, head, numericSize: N } = weights;
   let at = 0;
   const layers = weights.layers.map((l) => {
     const G = 4 * l.units;
-    const K = l.inputSize + l.units;
-    // [kernel; recurrent] transposed to [G, K]: each z_j is one dot product over [input, h].
-    const wt = new Float64Array(G * K);
-    for (let k = 0; k < l.inputSize; k++) for (let j = 0; j < G; j++) wt[j * K + k] = l.kernel[k * G + j]!;
-    for (let u = 0; u < l.units; u++)
-      for (let j = 0; j < G; j++) wt[j * K + l.inputSize + u] = l.recurrent[u * G + j]!;
+    // x = [input, h, 1] per row, w = [kernel; recurrent; bias]: the whole pre-activation is one matMul.
+    const K = l.inputSize + l.units + 1;
+    const stacked = new Float32Array(K * G);
+    stacked.set(l.kernel);
+    stacked.set(l.recurrent, l.inputSize * G);
+    stacked.set(l.bias, (K - 1) * G);
     const layer = {
       units: l.units,
       inputSize: l.inputSize,
       K,
       G,
-      wt,
-      bias: l.bias,
+      w: tf.tensor2d(stacked, [K, G]),
       act: ACTIVATION_CODE[l.activation],
       rec: ACTIVATION_CODE[l.recurrentActivation],
-      /** Offset of this layer's h in a state's hc (c follows at + units). */
+      /** Offset of this layer's h in a state's slab slice (c follows at + units). */
       at,
     };
     at += 2 * l.units;
@@ -148,8 +151,7 @@ export function createLstmStepModel(
   const headAct = ACTIVATION_CODE[head.activation];
   let cat = new Int32Array(0);
   let num = new Float32Array(0);
-  let x = new Float64Array(0);
-  let z = new Float64Array(0);
+  let x = new Float32Array(0);
   let slab = new Float32Array(0);
   let slabUsed = SLAB_STATES;
   let disposed = false;
@@ -176,39 +178,45 @@ export function createLstmStepModel(
     s.cartSize = scratch.cartSize;
   }
 
-  /** One step of layer `li` for all B rows: x = [input, h], z = bias (+ folded embeddings) + x·W, gates. */
+  /**
+   * One step of layer `li` for all B rows: x = [input, h, 1] per row (layer 0's input: the five
+   * embedding rows, then the numeric features), ONE matMul x·w for the batch, read back once, then
+   * the gates per row.
+   */
   function layerStep(li: number, inputs: readonly StepInput<LstmState>[], B: number): void {
-    const { K, G, units: U, inputSize, wt, bias, act, rec, at: hAt } = layers[li]!;
+    const { K, G, units: U, inputSize, w, act, rec, at: hAt } = layers[li]!;
     const below = li > 0 ? layers[li - 1]!.at : 0;
     const xs = x;
-    const zs = z;
     for (let b = 0; b < B; b++) {
       const { slab: hc, at } = inputs[b]!.state;
       const xo = b * K;
-      if (li === 0) for (let n = 0; n < N; n++) xs[xo + n] = num[b * N + n]!;
-      else for (let u = 0; u < inputSize; u++) xs[xo + u] = hc[at + below + u]!; // the new h of the layer below
-      for (let u = 0; u < U; u++) xs[xo + inputSize + u] = hc[at + hAt + u]!;
-      const zo = b * G;
-      for (let j = 0; j < G; j++) zs[zo + j] = bias[j]!;
       if (li === 0) {
-        for (let c = 0; c < CATEGORICAL_COUNT; c++) {
-          const table = folded[c]!;
-          const base = cat[b * CATEGORICAL_COUNT + c]! * G;
-          for (let j = 0; j < G; j++) zs[zo + j] = zs[zo + j]! + table[base + j]!;
+        let o = xo;
+        for (let k = 0; k < CATEGORICAL_COUNT; k++) {
+          const { dim, table } = embeddings[k]!;
+          const row = cat[b * CATEGORICAL_COUNT + k]! * dim;
+          for (let d = 0; d < dim; d++) xs[o++] = table[row + d]!;
         }
+        for (let n = 0; n < N; n++) xs[o++] = num[b * N + n]!;
+      } else {
+        for (let u = 0; u < inputSize; u++) xs[xo + u] = hc[at + below + u]!; // the new h of the layer below
       }
+      for (let u = 0; u < U; u++) xs[xo + inputSize + u] = hc[at + hAt + u]!;
+      xs[xo + K - 1] = 1;
     }
-    accumulateProduct(xs, wt, zs, B, K, G);
+    const product = tf.tidy(() => tf.matMul(tf.tensor2d(xs.subarray(0, B * K), [B, K]), w));
+    const z = product.dataSync() as Float32Array;
+    product.dispose();
     for (let b = 0; b < B; b++) {
       const { slab: hc, at } = inputs[b]!.state;
       const h = at + hAt;
       const c = h + U;
       const zo = b * G;
       for (let u = 0; u < U; u++) {
-        const i = activate(rec, zs[zo + u]!);
-        const f = activate(rec, zs[zo + U + u]!);
-        const g = activate(act, zs[zo + 2 * U + u]!);
-        const o = activate(rec, zs[zo + 3 * U + u]!);
+        const i = activate(rec, z[zo + u]!);
+        const f = activate(rec, z[zo + U + u]!);
+        const g = activate(act, z[zo + 2 * U + u]!);
+        const o = activate(rec, z[zo + 3 * U + u]!);
         hc[c + u] = f * hc[c + u]! + i * g; // rounded to float32, as tfjs keeps c
         hc[h + u] = o * activate(act, hc[c + u]!);
       }
@@ -232,8 +240,7 @@ export function createLstmStepModel(
         const rows = Math.max(B, 2 * (cat.length / CATEGORICAL_COUNT));
         cat = new Int32Array(rows * CATEGORICAL_COUNT);
         num = new Float32Array(rows * N);
-        x = new Float64Array(rows * Math.max(...layers.map((l) => l.K)));
-        z = new Float64Array(rows * Math.max(...layers.map((l) => l.G)));
+        x = new Float32Array(rows * Math.max(...layers.map((l) => l.K)));
       }
       for (let b = 0; b < B; b++) encode(inputs[b]!, b);
       for (let li = 0; li < layers.length; li++) layerStep(li, inputs, B);
@@ -252,79 +259,11 @@ export function createLstmStepModel(
       return { states, probabilities };
     },
     dispose() {
+      if (disposed) return;
       disposed = true;
+      for (const l of layers) l.w.dispose();
     },
   };
-}
-
-/**
- * z[b, j] += Σ_k x[b, k]·wt[j, k] for B rows (x: [B, K], wt: [G, K], z: [B, G]). Blocked four rows
- * by two columns (each weight loaded once for four rows: ~2× faster than row by row here). Every
- * z[b, j] sums its K products from 0 in k order and then adds them to z — the same operations in the
- * same order in the blocked and the remainder loops — so a row's result never depends on its batch.
- */
-function accumulateProduct(
-  x: Float64Array,
-  wt: Float64Array,
-  z: Float64Array,
-  B: number,
-  K: number,
-  G: number,
-): void {
-  let b = 0;
-  for (; b + 4 <= B; b += 4) {
-    const x0 = b * K;
-    const x1 = x0 + K;
-    const x2 = x1 + K;
-    const x3 = x2 + K;
-    const z0 = b * G;
-    for (let j = 0; j < G; j += 2) {
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      let a3 = 0;
-      let c0 = 0;
-      let c1 = 0;
-      let c2 = 0;
-      let c3 = 0;
-      const w0 = j * K;
-      const w1 = w0 + K;
-      for (let k = 0; k < K; k++) {
-        const p = wt[w0 + k]!;
-        const q = wt[w1 + k]!;
-        const y0 = x[x0 + k]!;
-        const y1 = x[x1 + k]!;
-        const y2 = x[x2 + k]!;
-        const y3 = x[x3 + k]!;
-        a0 += y0 * p;
-        a1 += y1 * p;
-        a2 += y2 * p;
-        a3 += y3 * p;
-        c0 += y0 * q;
-        c1 += y1 * q;
-        c2 += y2 * q;
-        c3 += y3 * q;
-      }
-      z[z0 + j] = z[z0 + j]! + a0;
-      z[z0 + G + j] = z[z0 + G + j]! + a1;
-      z[z0 + 2 * G + j] = z[z0 + 2 * G + j]! + a2;
-      z[z0 + 3 * G + j] = z[z0 + 3 * G + j]! + a3;
-      z[z0 + j + 1] = z[z0 + j + 1]! + c0;
-      z[z0 + G + j + 1] = z[z0 + G + j + 1]! + c1;
-      z[z0 + 2 * G + j + 1] = z[z0 + 2 * G + j + 1]! + c2;
-      z[z0 + 3 * G + j + 1] = z[z0 + 3 * G + j + 1]! + c3;
-    }
-  }
-  for (; b < B; b++) {
-    const x0 = b * K;
-    const z0 = b * G;
-    for (let j = 0; j < G; j++) {
-      let a = 0;
-      const w0 = j * K;
-      for (let k = 0; k < K; k++) a += x[x0 + k]! * wt[w0 + k]!;
-      z[z0 + j] = z[z0 + j]! + a;
-    }
-  }
 }
 
 /** The step model of a trainer model held in memory (tests, benchmarks); `model` stays the caller's. */

@@ -1,7 +1,7 @@
 /**
  * The trainer's tfjs model (src/model/lstm.ts) taken apart into plain arrays for the LSTM step model:
- * the five embeddings folded into the first LSTM layer's input kernel, every LSTM layer's kernels and
- * bias with its activations, and the dense head. Everything the step math relies on is checked here,
+ * the five embedding tables, every LSTM layer's kernels and bias with its activations, and the dense
+ * head. Everything the step math relies on is checked here,
  * so a model of another shape is refused with the reason instead of scoring garbage:
  *
  *   5 Embeddings (CATEGORICAL_INPUTS order, rows = the encoder's cardinalities) + numeric input
@@ -22,7 +22,7 @@ export type ActivationName = (typeof ACTIVATIONS)[number];
 export interface LstmLayerWeights {
   inputSize: number;
   units: number;
-  /** [inputSize, 4·units] row-major (layer 0: only the numeric rows; the embedding rows are folded). */
+  /** [inputSize, 4·units] row-major (layer 0's input: the embeddings in order, then the numeric features). */
   kernel: Float64Array;
   /** [units, 4·units] row-major. */
   recurrent: Float64Array;
@@ -34,11 +34,8 @@ export interface LstmLayerWeights {
 
 export interface LstmWeights {
   layers: LstmLayerWeights[];
-  /**
-   * Per categorical input (CATEGORICAL_INPUTS order): embedding row × the first layer's kernel rows
-   * for that input, [cardinality, 4·units0]. Embedding + concat + matMul collapse into one row lookup.
-   */
-  folded: Float64Array[];
+  /** Per categorical input (CATEGORICAL_INPUTS order): the embedding table [cardinality, dim] and its dim. */
+  embeddings: { dim: number; table: Float32Array }[];
   numericSize: number;
   head: { kernel: Float64Array; bias: number; activation: ActivationName };
 }
@@ -110,7 +107,7 @@ export function extractLstmWeights(
     if (table === undefined || table.shape.length !== 2 || table.shape[0] !== rows) {
       fail(`embedding ${l.name} has shape [${table?.shape.join(', ')}], the encoder needs ${rows} rows`);
     }
-    return { dim: table!.shape[1]!, table: values(table!) };
+    return { dim: table!.shape[1]!, table: Float32Array.from(table!.dataSync()) };
   });
 
   const concat = layer(CONCAT_LAYER);
@@ -125,7 +122,6 @@ export function extractLstmWeights(
 
   const layers: LstmLayerWeights[] = [];
   let head: LstmWeights['head'] | undefined;
-  let folded: Float64Array[] = [];
   let width = stepWidth;
   const returnsSequences: boolean[] = [];
   for (let l = nextLayer(concat, fail); l !== undefined; l = nextLayer(l, fail)) {
@@ -156,25 +152,6 @@ export function extractLstmWeights(
         activation: activationOf(l, 'activation', fail),
         recurrentActivation: activationOf(l, 'recurrentActivation', fail),
       };
-      if (layers.length === 0) {
-        // Fold each embedding into its kernel rows: one [rows, G] table per categorical input.
-        let row = 0;
-        folded = embeddings.map(({ dim, table }) => {
-          const rows = table.length / dim;
-          const out = new Float64Array(rows * G);
-          for (let r = 0; r < rows; r++) {
-            for (let d = 0; d < dim; d++) {
-              const e = table[r * dim + d]!;
-              const base = (row + d) * G;
-              for (let j = 0; j < G; j++) out[r * G + j] = out[r * G + j]! + e * k[base + j]!;
-            }
-          }
-          row += dim;
-          return out;
-        });
-        entry.kernel = k.slice(row * G);
-        entry.inputSize = encoder.numericSize;
-      }
       returnsSequences.push(config['returnSequences'] === true);
       layers.push(entry);
       width = units;
@@ -205,8 +182,12 @@ export function extractLstmWeights(
     }
   });
   if (model.outputs.length !== 1) fail(`it has ${model.outputs.length} outputs`);
-  for (const w of [...layers.flatMap((x) => [x.kernel, x.recurrent, x.bias]), head!.kernel, ...folded]) {
+  for (const w of [
+    ...layers.flatMap((x) => [x.kernel, x.recurrent, x.bias]),
+    head!.kernel,
+    ...embeddings.map((e) => e.table),
+  ]) {
     if (!w.every(Number.isFinite)) fail('a weight is not finite');
   }
-  return { layers, folded, numericSize: encoder.numericSize, head: head! };
+  return { layers, embeddings, numericSize: encoder.numericSize, head: head! };
 }

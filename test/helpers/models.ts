@@ -45,9 +45,10 @@ export function initializedModel(options: ModelFixtureOptions = {}): {
   model: tf.LayersModel;
   encoder: FeatureEncoder;
 } {
-  // Building and reading weights only: the cpu backend (its setBackend completes synchronously).
+  // Keeps a backend chosen by the caller (the benchmarks pick wasm, as the scorer does); otherwise the
+  // cpu backend, whose setBackend completes synchronously.
   tf.env().set('PROD', true);
-  if (tf.getBackend() !== 'cpu') void tf.setBackend('cpu');
+  if (tf.engine().backendName == null) void tf.setBackend('cpu');
   const base = tinyTrainerConfig();
   const seed = options.seed ?? 1;
   const features = options.features ?? base.features;

@@ -10,6 +10,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { FeatureEncoder } from '../../src/features/index.js';
 import { createGenerator } from '../../src/generator/index.js';
+import { selectBackend } from '../../src/model/backend.js';
 import { predictSessions } from '../../src/model/batches.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { ScorerCore } from '../../src/scoring/core.js';
@@ -140,18 +141,26 @@ describe('LSTM step model', () => {
     model.dispose();
   });
 
-  it('a row’s result does not depend on the rest of its batch (bit-identical alone and batched)', () => {
-    const { model, encoder } = initializedModel(fixture);
-    const step = lstmStepModelFrom('v1', model, encoder);
-    model.dispose();
-    const sessions = generatedSessions({ seed: 23, cookies: 40, durationMs: 86_400_000, botCookies: 0 })
-      .sessions.map((s) => s.events)
-      .slice(0, 60);
-    const batched = stepAll(step, sessions);
-    sessions.forEach((events, i) => {
-      assert.deepEqual(stepAll(step, [events])[0], batched[i], `session ${i}`);
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`a row’s result does not depend on the rest of its batch (bit-identical alone and batched, ${backend} backend)`, async () => {
+      await selectBackend({ requested: backend });
+      try {
+        const { model, encoder } = initializedModel(fixture);
+        const step = lstmStepModelFrom('v1', model, encoder);
+        model.dispose();
+        const sessions = generatedSessions({ seed: 23, cookies: 40, durationMs: 86_400_000, botCookies: 0 })
+          .sessions.map((s) => s.events)
+          .slice(0, 60);
+        const batched = stepAll(step, sessions);
+        sessions.forEach((events, i) => {
+          assert.deepEqual(stepAll(step, [events])[0], batched[i], `session ${i}`);
+        });
+        step.dispose();
+      } finally {
+        await tf.setBackend('cpu');
+      }
     });
-  });
+  }
 });
 
 describe('LstmState as the encoder’s item store', () => {
@@ -193,6 +202,9 @@ describe('LSTM step model in the scorer core', () => {
     await writeModelVersion(models, 'v2', { seed: 2 });
     const source = createRegistryModelSource(models, lstmModelFactory);
     const before = tf.memory().numTensors;
+    const v1 = await source.load('v1');
+    const serving = tf.memory().numTensors; // the served model holds its weight matrices, nothing else
+    assert.ok(serving > before, 'the model holds its weights as tensors');
     const core = new ScorerCore({
       rules: DEFAULT_SESSION_RULES,
       maxOpenSessions: 100_000,
@@ -200,7 +212,7 @@ describe('LSTM step model in the scorer core', () => {
       rebuildWindowMs: 3_600_000,
       emit: { policy: 'every', delta: 0.05, threshold: 0.5 },
       positiveClass: 'purchase',
-      model: await source.load('v1'),
+      model: v1,
     });
     const counts: number[] = [];
     let scored = 0;
@@ -213,8 +225,18 @@ describe('LSTM step model in the scorer core', () => {
     previous.dispose();
     assert.ok(scored > 95_000, `scored ${scored} events`);
     assert.ok(recomputed > 1_000, `recomputed ${recomputed} open sessions under v2`);
-    assert.deepEqual(new Set(counts), new Set([before]), `tensor counts while scoring: ${counts.join(', ')}`);
-    assert.equal(tf.memory().numTensors, before, 'loading, scoring and swapping left no tensor behind');
+    assert.deepEqual(
+      new Set(counts),
+      new Set([serving]),
+      `tensor counts while scoring: ${counts.join(', ')}`,
+    );
+    assert.equal(tf.memory().numTensors, serving, 'after the swap: v2’s weights only');
+    core.model.dispose();
+    assert.equal(
+      tf.memory().numTensors,
+      before,
+      'loading, scoring, swapping and disposing left no tensor behind',
+    );
     await rm(models, { recursive: true, force: true });
   });
 });
