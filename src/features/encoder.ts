@@ -62,12 +62,21 @@ export interface StepState {
   items: ItemStore;
 }
 
-/** The items a session met: a Map, or any store with its get/set/entries (the scorer keeps a compact one). */
+/**
+ * The items a session met: a Map, or any store with its get/set/entries (the scorer keeps a compact
+ * one). The encoder writes every item it updated back with `set`, so `get` may return a copy.
+ */
 export interface ItemStore {
   get(item: string): ItemState | undefined;
   set(item: string, state: ItemState): unknown;
   entries(): Iterable<[string, ItemState]>;
 }
+
+/** The fields of an event the step encoding reads (what the scorer keeps of buffered events). */
+export type StepEvent = Pick<
+  ShopEvent,
+  'event_id' | 'event_type' | 'event_time' | 'item_id' | 'category_id' | 'price' | 'device' | 'referrer'
+>;
 
 /** One encoded event. */
 export interface EncodedStep {
@@ -165,7 +174,7 @@ export class FeatureEncoder {
   }
 
   /** Encodes the next event of a session and advances `state` past it (the scorer's entry point). */
-  encodeStep(event: ShopEvent, state: StepState): EncodedStep {
+  encodeStep(event: StepEvent, state: StepState): EncodedStep {
     const step: EncodedStep = {
       categorical: new Int32Array(CATEGORICAL_COUNT),
       numeric: new Float32Array(this.numericSize),
@@ -215,7 +224,7 @@ export class FeatureEncoder {
    * into one preallocated batch (the scorer's LSTM step model).
    */
   writeStep(
-    e: ShopEvent,
+    e: StepEvent,
     state: StepState,
     cat: Int32Array,
     catAt: number,
@@ -283,7 +292,7 @@ export class FeatureEncoder {
       s.cartedAt = null;
       s.removed = true;
     }
-    if (known === undefined) state.items.set(item, s);
+    state.items.set(item, s); // also when known: a store may hand out copies (the scorer's compact one does)
   }
 }
 

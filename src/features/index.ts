@@ -10,6 +10,7 @@ export {
   type ItemStore,
   FeatureEncoder,
   type PaddedSequence,
+  type StepEvent,
   type StepState,
   stepStateFromJSON,
   stepStateToJSON,

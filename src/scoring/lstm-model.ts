@@ -38,18 +38,20 @@ import { IncompatibleModelError, type StepInput, type StepModel, type StepOutput
 
 /** Distinct items a session keeps in a flat array before switching to a Map (bots meet thousands). */
 const FEW_ITEMS = 16;
+const CARTED = 1;
+const REMOVED = 2;
 
 /**
  * One session's state, mutable: `step` advances it in place (see StepModel.step). 500,000 of them
  * must fit next to the buffered events, so: h/c are a slice of a shared slab (no typed array per
- * session), and the state itself is the encoder's item store, a flat [item, state, …] array while
- * the session met few items (a Map costs ~300 bytes even when nearly empty).
+ * session), and the state itself is the encoder's item store, a flat [item, flags, cartedAt, …] array
+ * while the session met few items (no object per item; a Map costs ~300 bytes even when nearly empty).
  */
 export class LstmState implements ItemStore {
   /** Encoder state: events encoded so far and items in the cart. */
   steps = 0;
   cartSize = 0;
-  private met: (string | ItemState)[] | Map<string, ItemState> | undefined = undefined;
+  private met: (string | number)[] | Map<string, ItemState> | undefined = undefined;
 
   constructor(
     /** The slab holding [h, c] of layer 0, then of layer 1, … at `at`; float32 like tfjs's. */
@@ -57,29 +59,47 @@ export class LstmState implements ItemStore {
     readonly at: number,
   ) {}
 
+  /** The item's state as a fresh object (the encoder writes changes back with `set`). */
   get(item: string): ItemState | undefined {
     const met = this.met;
     if (met === undefined) return undefined;
     if (!Array.isArray(met)) return met.get(item);
-    for (let i = 0; i < met.length; i += 2) if (met[i] === item) return met[i + 1] as ItemState;
+    for (let i = 0; i < met.length; i += 3) {
+      if (met[i] !== item) continue;
+      const flags = met[i + 1] as number;
+      return { cartedAt: flags & CARTED ? (met[i + 2] as number) : null, removed: (flags & REMOVED) !== 0 };
+    }
     return undefined;
   }
 
-  /** Adds an item not met before (the encoder mutates the returned ItemState objects in place). */
   set(item: string, state: ItemState): void {
     const met = this.met;
-    if (met !== undefined && !Array.isArray(met)) met.set(item, state);
-    else if (met === undefined) this.met = [item, state];
-    else if (met.length < 2 * FEW_ITEMS)
-      this.met = [...met, item, state]; // exact size: no spare capacity
-    else this.met = new Map([...this.entries(), [item, state]]);
+    if (met !== undefined && !Array.isArray(met)) {
+      met.set(item, state);
+      return;
+    }
+    const flags = (state.cartedAt !== null ? CARTED : 0) | (state.removed ? REMOVED : 0);
+    const cartedAt = state.cartedAt ?? 0;
+    if (met === undefined) {
+      this.met = [item, flags, cartedAt];
+      return;
+    }
+    for (let i = 0; i < met.length; i += 3) {
+      if (met[i] !== item) continue;
+      met[i + 1] = flags;
+      met[i + 2] = cartedAt;
+      return;
+    }
+    if (met.length < 3 * FEW_ITEMS)
+      this.met = [...met, item, flags, cartedAt]; // exact size: no spare capacity
+    else this.met = new Map([...this.entries(), [item, { ...state }]]);
   }
 
   *entries(): IterableIterator<[string, ItemState]> {
     const met = this.met;
     if (met === undefined) return;
     if (!Array.isArray(met)) yield* met;
-    else for (let i = 0; i < met.length; i += 2) yield [met[i] as string, met[i + 1] as ItemState];
+    else for (let i = 0; i < met.length; i += 3) yield [met[i] as string, this.get(met[i] as string)!];
   }
 }
 
@@ -91,14 +111,19 @@ const ACTIVATION_CODE: Record<ActivationName, number> = {
   relu: 4,
 };
 
+/** tfjs: clip(0.2·x + 0.5, 0, 1). */
+function hardSigmoid(x: number): number {
+  return x <= -2.5 ? 0 : x >= 2.5 ? 1 : 0.2 * x + 0.5;
+}
+
 function activate(code: number, x: number): number {
   switch (code) {
     case 0:
       return Math.tanh(x);
     case 1:
       return 1 / (1 + Math.exp(-x));
-    case 2: // tfjs: clip(0.2·x + 0.5, 0, 1)
-      return x <= -2.5 ? 0 : x >= 2.5 ? 1 : 0.2 * x + 0.5;
+    case 2:
+      return hardSigmoid(x);
     case 3:
       return x;
     default:
@@ -185,6 +210,7 @@ export function createLstmStepModel(
    */
   function layerStep(li: number, inputs: readonly StepInput<LstmState>[], B: number): void {
     const { K, G, units: U, inputSize, w, act, rec, at: hAt } = layers[li]!;
+    const defaults = act === ACTIVATION_CODE.tanh && rec === ACTIVATION_CODE.hardSigmoid;
     const below = li > 0 ? layers[li - 1]!.at : 0;
     const xs = x;
     for (let b = 0; b < B; b++) {
@@ -212,12 +238,24 @@ export function createLstmStepModel(
       const h = at + hAt;
       const c = h + U;
       const zo = b * G;
+      if (defaults) {
+        // tfjs's default activations inlined (hardSigmoid, tanh): the hot loop of a default model.
+        for (let u = 0; u < U; u++) {
+          const i = hardSigmoid(z[zo + u]!);
+          const f = hardSigmoid(z[zo + U + u]!);
+          const g = Math.tanh(z[zo + 2 * U + u]!);
+          const o = hardSigmoid(z[zo + 3 * U + u]!);
+          hc[c + u] = f * hc[c + u]! + i * g; // rounded to float32, as tfjs keeps c
+          hc[h + u] = o * Math.tanh(hc[c + u]!);
+        }
+        continue;
+      }
       for (let u = 0; u < U; u++) {
         const i = activate(rec, z[zo + u]!);
         const f = activate(rec, z[zo + U + u]!);
         const g = activate(act, z[zo + 2 * U + u]!);
         const o = activate(rec, z[zo + 3 * U + u]!);
-        hc[c + u] = f * hc[c + u]! + i * g; // rounded to float32, as tfjs keeps c
+        hc[c + u] = f * hc[c + u]! + i * g;
         hc[h + u] = o * activate(act, hc[c + u]!);
       }
     }

@@ -3,14 +3,18 @@
  * sessions in one batched call. The LSTM step model (lstm-model.ts) implements it for the trainer's
  * models; tests plug in fakes behind the same interface.
  */
+import type { StepEvent } from '../features/index.js';
 import type { ShopEvent } from '../schemas/types.js';
 
-/** One session's next step: its current state, the event to apply and the event before it. */
+/**
+ * One session's next step: its current state, the event to apply and the event before it. Events are
+ * StepEvents (the fields the feature encoder reads): that is all the scorer keeps of buffered events.
+ */
 export interface StepInput<State = unknown> {
   state: State;
-  event: ShopEvent;
+  event: StepEvent;
   /** The session's previous event in the order the scorer applied them (undefined for the first). */
-  previous: ShopEvent | undefined;
+  previous: StepEvent | undefined;
   /** Event time of the session's first event (epoch ms). */
   sessionStart: number;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { StepEvent } from '../../src/features/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type BatchItem, ScorerCore } from '../../src/scoring/core.js';
 import { IncompatibleModelError, type StepInput, type StepModel } from '../../src/scoring/model.js';
@@ -13,6 +14,12 @@ const rules = resolveSessionRules({ graceMs: 2 * MIN });
 
 function ev(cookie: string, id: string, minutes: number, type = 'page_view'): ShopEvent {
   return shopEvent({ cookie_id: cookie, event_id: id, event_type: type, event_time: T0 + minutes * MIN });
+}
+
+/** What the session keeps of an event (the StepEvent fields). */
+function stepFields(e: ShopEvent): StepEvent {
+  const { event_id, event_type, event_time, item_id, category_id, price, device, referrer } = e;
+  return { event_id, event_type, event_time, item_id, category_id, price, device, referrer };
 }
 
 /** A fake recurrent model: the state is the list of event ids seen; it records every step call. */
@@ -101,7 +108,14 @@ describe('scorer core', () => {
     model.calls.length = 0;
     c.process(0, items([ev('a', 'a4', 3)], 6), true);
     assert.deepEqual(model.calls, [
-      [{ state: ['a1', 'a2', 'a3'], event: ev('a', 'a4', 3), previous: ev('a', 'a3', 2), sessionStart: T0 }],
+      [
+        {
+          state: ['a1', 'a2', 'a3'],
+          event: ev('a', 'a4', 3),
+          previous: stepFields(ev('a', 'a3', 2)),
+          sessionStart: T0,
+        },
+      ],
     ]);
   });
 

@@ -12,6 +12,7 @@ import { FeatureEncoder } from '../../src/features/index.js';
 import { createGenerator } from '../../src/generator/index.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { predictSessions } from '../../src/model/batches.js';
+import { loadModel } from '../../src/model/io.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { ScorerCore } from '../../src/scoring/core.js';
 import { type LstmState, lstmModelFactory, lstmStepModelFrom } from '../../src/scoring/lstm-model.js';
@@ -139,6 +140,35 @@ describe('LSTM step model', () => {
     assert.ok(whole.max <= TOLERANCE, `whole-session deviation ${whole.max} (${whole.at})`);
     assert.ok(windowed.max > TOLERANCE, 'the trainer’s last-maxSteps window differs (the documented limit)');
     model.dispose();
+  });
+
+  it('with other activations (a saved model whose LSTM uses sigmoid gates) still equals the trainer’s prediction', async (t) => {
+    const models = await mkdtemp(join(tmpdir(), 'lstm-sigmoid-'));
+    const dir = await writeModelVersion(models, 'sig', fixture);
+    const file = join(dir, 'model.json');
+    const json = JSON.parse(await readFile(file, 'utf8'));
+    for (const layer of json.modelTopology.config.layers) {
+      if (layer.class_name === 'LSTM') layer.config.recurrent_activation = 'sigmoid';
+    }
+    await writeFile(file, JSON.stringify(json));
+    const { model, encoder } = await loadModel(dir);
+    const step = (await lstmModelFactory(dir)) as StepModel<LstmState>;
+    const sessions = generatedSessions({ seed: 24, cookies: 60, durationMs: 86_400_000, botCookies: 0 })
+      .sessions.map((s) => s.events)
+      .slice(0, 120);
+    const incremental = stepAll(step, sessions);
+    const prefixes: [number, number][] = sessions.flatMap((events, s) =>
+      Array.from(
+        { length: Math.min(events.length, encoder.maxSteps) },
+        (_, n) => [s, n + 1] as [number, number],
+      ),
+    );
+    const { max, at } = await maxDeviation(model, encoder, sessions, incremental, prefixes);
+    t.diagnostic(`max |step − full| = ${max.toExponential(2)} over ${prefixes.length} prefixes`);
+    assert.ok(max <= TOLERANCE, `max deviation ${max} (${at})`);
+    model.dispose();
+    step.dispose();
+    await rm(models, { recursive: true, force: true });
   });
 
   for (const backend of ['cpu', 'wasm'] as const) {
