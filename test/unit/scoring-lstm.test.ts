@@ -91,6 +91,13 @@ async function maxDeviation(
   return { max, at };
 }
 
+/** (session, length) of every prefix of up to `maxSteps` events. */
+function prefixesUpTo(sessions: readonly (readonly ShopEvent[])[], maxSteps: number): [number, number][] {
+  return sessions.flatMap((events, s) =>
+    Array.from({ length: Math.min(events.length, maxSteps) }, (_, n) => [s, n + 1] as [number, number]),
+  );
+}
+
 describe('LSTM step model', () => {
   it('equals the trainer’s full-sequence prediction for every prefix up to maxSteps (padded, masked, mixed-length batches) within 1e-5', async (t) => {
     const { model, encoder } = initializedModel(fixture);
@@ -99,12 +106,7 @@ describe('LSTM step model', () => {
       .sessions.map((s) => s.events)
       .slice(0, 400);
     const incremental = stepAll(step, sessions);
-    const prefixes: [number, number][] = sessions.flatMap((events, s) =>
-      Array.from(
-        { length: Math.min(events.length, encoder.maxSteps) },
-        (_, n) => [s, n + 1] as [number, number],
-      ),
-    );
+    const prefixes = prefixesUpTo(sessions, encoder.maxSteps);
     const short = sessions.filter((e) => e.length < encoder.maxSteps).length;
     assert.ok(short > 50 && sessions.length - short > 10, `both short (${short}) and long sessions`);
     const spread = new Set(incremental.flat().map((p) => p.toFixed(3))).size;
@@ -157,12 +159,7 @@ describe('LSTM step model', () => {
       .sessions.map((s) => s.events)
       .slice(0, 120);
     const incremental = stepAll(step, sessions);
-    const prefixes: [number, number][] = sessions.flatMap((events, s) =>
-      Array.from(
-        { length: Math.min(events.length, encoder.maxSteps) },
-        (_, n) => [s, n + 1] as [number, number],
-      ),
-    );
+    const prefixes = prefixesUpTo(sessions, encoder.maxSteps);
     const { max, at } = await maxDeviation(model, encoder, sessions, incremental, prefixes);
     t.diagnostic(`max |step − full| = ${max.toExponential(2)} over ${prefixes.length} prefixes`);
     assert.ok(max <= TOLERANCE, `max deviation ${max} (${at})`);
