@@ -8,10 +8,10 @@
  * Per layer and round, the cell's whole pre-activation [input, h, 1]·[kernel; recurrent; bias] for
  * all rows is ONE tfjs matMul (the scorer runs it on the wasm backend: XNNPACK's SIMD kernels), read
  * back once; the rest is plain array code over weights extracted at load (lstm-weights.ts): the
- * embedding lookups and the numeric features into x, then the gates and the head per row. Measured
- * against the same step as ~25 tfjs ops and as plain scalar code (bench/score-step.ts): one op per
- * round keeps the per-round overhead low (rounds of a single bot session are common) while the
- * product runs at SIMD speed. A row's product does not depend on the other rows of its matMul
+ * embedding lookups and the numeric features into x, then the gates and the head per row. Against
+ * the same step as ~25 tfjs ops (bench/score-step.ts) and an earlier plain scalar product (see
+ * BENCHMARKS.md): one op per round keeps the per-round overhead low (rounds of a single bot session
+ * are common) while the product runs at SIMD speed. A row's product does not depend on the other rows of its matMul
  * (checked bit for bit on the cpu and wasm backends by test/unit/scoring-lstm.test.ts, and end to end
  * by the SIGKILL test), so a restarted scorer rebuilding a session in different batches reproduces
  * its probabilities exactly. Everything is float32 like the trainer's model: a step agrees with the
