@@ -162,10 +162,13 @@ export function extractLstmWeights(
       if (units !== 1) fail(`the head ${l.name} has ${units} units; the step model serves one binary output`);
       const [kernel, bias] = l.getWeights();
       if (!shapeIs(kernel, [width, 1])) fail(`the head ${l.name} kernel is not [${width}, 1]`);
+      const activation = activationOf(l, 'activation', fail);
+      if (activation !== 'sigmoid')
+        fail(`the head ${l.name} has activation ${activation}; a probability needs sigmoid`);
       head = {
         kernel: values(kernel!),
         bias: config['useBias'] === false ? 0 : values(bias!)[0]!,
-        activation: activationOf(l, 'activation', fail),
+        activation,
       };
       continue;
     }

@@ -341,6 +341,20 @@ describe('lstmModelFactory refuses corrupt and incompatible versions', () => {
     assert.match(await refusal(dir), /its numeric input is \d+ wide but the encoder produces \d+ features/);
   });
 
+  it('a head that does not output a probability', async () => {
+    const dir = await fresh('logits');
+    const file = join(dir, 'model.json');
+    const json = JSON.parse(await readFile(file, 'utf8'));
+    for (const layer of json.modelTopology.config.layers) {
+      if (layer.class_name === 'Dense') layer.config.activation = 'linear';
+    }
+    await writeFile(file, JSON.stringify(json));
+    assert.match(
+      await refusal(dir),
+      /the head purchase_probability has activation linear; a probability needs sigmoid/,
+    );
+  });
+
   it('a manifest without a binary label', async () => {
     const dir = await fresh('nolabel');
     await writeFile(join(dir, 'manifest.json'), JSON.stringify({ parameters: {} }));
