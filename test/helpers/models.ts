@@ -8,7 +8,8 @@ import { saveEncoder, saveModelFiles } from '../../src/model/io.js';
 import { buildModel } from '../../src/model/lstm.js';
 import { createModelRegistry } from '../../src/registry/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
-import { type LstmState, lstmStepModelFrom } from '../../src/scoring/lstm-model.js';
+import { lstmStepModelFrom } from '../../src/scoring/lstm-model.js';
+import type { LstmState } from '../../src/scoring/lstm-state.js';
 import type { StepModel } from '../../src/scoring/model.js';
 import { tinyTrainerConfig } from './trainer.js';
 
