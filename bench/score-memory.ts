@@ -1,17 +1,25 @@
+import * as tf from '@tensorflow/tfjs';
+import { loadConfig } from '../src/config/index.js';
 /**
  * bench/score-memory (run by bench/score.ts in its own process): RSS of the scorer core holding
  * N open sessions (default 500,000) of 1–10 events each (5.5 on average), every event decoded from
- * Avro like a live one, fields drawn from generated traffic. Prints one JSON line.
+ * Avro like a live one, fields drawn from generated traffic, each session with its LSTM state (the
+ * default trainer config's size). Prints one JSON line.
  *
  *   node --expose-gc --import tsx bench/score-memory.ts [sessions=500000]
  */
 import { createGenerator } from '../src/generator/index.js';
+import { selectBackend } from '../src/model/backend.js';
 import type { ShopEvent } from '../src/schemas/index.js';
 import { createEventDecoder, encodeEvent } from '../src/schemas/index.js';
-import { type BatchItem, ScorerCore, createCountingStepModel } from '../src/scoring/index.js';
+import { type BatchItem, ScorerCore } from '../src/scoring/index.js';
 import { DEFAULT_SESSION_RULES } from '../src/sessions/index.js';
+import { initializedStepModel } from '../test/helpers/models.js';
 
 const SESSIONS = Number(process.argv[2] ?? 500_000);
+const { trainer } = loadConfig({ env: {} });
+tf.env().set('PROD', true);
+await selectBackend({ requested: 'wasm' }); // as `intentstream score`
 const templates: ShopEvent[] = [];
 for (const item of createGenerator({ seed: 3, maxEvents: 20_000 }))
   if (item.kind === 'event') templates.push(item.event);
@@ -23,7 +31,7 @@ const core = new ScorerCore({
   rebuildWindowMs: 3_600_000,
   emit: { policy: 'every', delta: 0.05, threshold: 0.5 },
   positiveClass: 'purchase',
-  model: createCountingStepModel('v1'),
+  model: initializedStepModel('v1', { features: trainer.features, model: trainer.model }),
 });
 const decoder = createEventDecoder();
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');

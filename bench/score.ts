@@ -2,7 +2,7 @@
  * bench/score: the live scorer through the real broker.
  *
  *   1. throughput: a 4-partition topic filled with N generated events; the real scorer (createScorer,
- *      what `intentstream score` runs; exactly-once transactions; counting step model) vs, on the same
+ *      what `intentstream score` runs; exactly-once transactions; LSTM step model) vs, on the same
  *      topic in the same run, a passthrough consume → decode → encode a trivial prediction → produce →
  *      commit pipeline with the same transactional setting. ratio = scorer ÷ passthrough.
  *   2. latency: the generator CLI (another process) paces 10,000 events/s into a fresh topic while the
@@ -11,27 +11,32 @@
  *   3. memory: a child process holds 500,000 open sessions in the scorer core; RSS after GC.
  *
  *   npx tsx bench/score.ts [events=1000000] [latencySeconds=20]
- * Needs a broker (scripts/kafka start, or KAFKA_BROKERS). The model is the counting stand-in
- * (src/scoring/counting-model.ts) until the LSTM step model lands.
+ * Needs a broker (scripts/kafka start, or KAFKA_BROKERS). The model: the trainer's LSTM at the default
+ * config's size (trainer.features, trainer.model), initialized weights saved as a registry version and
+ * loaded by lstmModelFactory like any trained one (the step cost does not depend on the weight values).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
 import type { Kafka, Producer } from 'kafkajs';
 import { loadConfig } from '../src/config/index.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/log/logger.js';
 import { createMetricsRegistry } from '../src/metrics/registry.js';
 import { createScorerMetrics } from '../src/metrics/scorer-metrics.js';
+import { selectBackend } from '../src/model/backend.js';
+import { createModelRegistry } from '../src/registry/index.js';
 import { createEventDecoder, encodePrediction } from '../src/schemas/index.js';
 import {
   type BatchInfo,
-  countingModelFactory,
   createRegistryModelSource,
   createScorer,
+  lstmModelFactory,
 } from '../src/scoring/index.js';
+import { writeModelVersion } from '../test/helpers/models.js';
 import { fillTopic, machine, percentile, waitUntil, writeResult } from './common.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
@@ -43,6 +48,8 @@ const logger = createLogger({ level: 'warn', bindings: { component: 'bench' } })
 const run = Date.now().toString(36);
 const base = loadConfig();
 const kafka = createKafka({ config: base, logger });
+tf.env().set('PROD', true);
+await selectBackend({ requested: 'wasm' }); // as `intentstream score`
 
 async function createTopics(topics: string[]): Promise<void> {
   const admin = kafka.admin();
@@ -54,10 +61,11 @@ async function createTopics(topics: string[]): Promise<void> {
   await admin.disconnect();
 }
 
-function modelRegistry(): string {
+/** A registry whose CURRENT is an LSTM of the default trainer config's size. */
+async function modelRegistry(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-score-models-'));
-  mkdirSync(join(dir, 'v1'));
-  writeFileSync(join(dir, 'CURRENT'), 'v1\n');
+  await writeModelVersion(dir, 'v1', { seed: 1, features: base.trainer.features, model: base.trainer.model });
+  await createModelRegistry(dir).promote('v1', 'bench');
   return dir;
 }
 
@@ -141,7 +149,7 @@ async function scorer(
   until: (batches: BatchInfo[]) => boolean | Promise<boolean>,
   onReady?: () => void,
 ) {
-  const models = modelRegistry();
+  const models = await modelRegistry();
   const config = loadConfig({
     overrides: {
       topics: { events: topic, predictions: `${topic}-predictions`, deadLetter: `${topic}-dlq` },
@@ -155,7 +163,7 @@ async function scorer(
     config,
     logger,
     metrics: createScorerMetrics(registry),
-    source: createRegistryModelSource(models, countingModelFactory),
+    source: createRegistryModelSource(models, lstmModelFactory),
     onBatch: (b) => batches.push(b),
   });
   await proc.start();
@@ -270,7 +278,7 @@ writeResult('score', {
     encoding: 'avro',
     exactlyOnce: true,
     emit: 'every',
-    model: 'counting stand-in (src/scoring/counting-model.ts), not the LSTM',
+    model: `LSTM step model, trainer default size (lstmUnits ${JSON.stringify(base.trainer.model.lstmUnits)}, ${base.trainer.features.itemBuckets} item buckets, sessionState ${base.trainer.features.sessionState}), initialized weights`,
     pacedRate: LATENCY_RATE,
     pacedSeconds: LATENCY_SECONDS,
   },

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.js';
 import { brokerReadiness } from '../kafka/reachability.js';
@@ -5,7 +6,8 @@ import { ensureTopics } from '../kafka/topics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { createScorerMetrics } from '../metrics/scorer-metrics.js';
 import { startHttpServer } from '../metrics/server.js';
-import { countingModelFactory, createRegistryModelSource, createScorer } from '../scoring/index.js';
+import { selectBackend } from '../model/backend.js';
+import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom } from './context.js';
 
@@ -46,17 +48,16 @@ export function registerScore(program: Command): void {
           config.topics.deadLetter,
         ]);
         const registry = createMetricsRegistry('scorer');
-        // Until the trainer's LSTM step model lands, every registry version is served by the counting
-        // stand-in (src/scoring/counting-model.ts); the LSTM factory plugs in here.
-        logger.warn('serving the counting step model (stand-in until the LSTM step model lands)', {
-          modelDir: config.scorer.modelDir,
-        });
+        // The LSTM step model runs one matMul per layer and round: wasm (XNNPACK SIMD, single-threaded,
+        // always installed) is the fast deterministic choice here; PROD keeps tfjs's hints off stderr.
+        tf.env().set('PROD', true);
+        await selectBackend({ requested: 'wasm', logger });
         const scorer = createScorer({
           kafka,
           config,
           logger,
           metrics: createScorerMetrics(registry),
-          source: createRegistryModelSource(config.scorer.modelDir, countingModelFactory),
+          source: createRegistryModelSource(config.scorer.modelDir, lstmModelFactory),
         });
         const broker = brokerReadiness({ config, logger });
         const http = await startHttpServer({

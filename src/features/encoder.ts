@@ -41,7 +41,7 @@ export interface EncoderOptions {
   eventTypes?: readonly string[];
 }
 
-interface ItemState {
+export interface ItemState {
   /** Event time the item was (last) added to the cart while still in it; null when not in the cart. */
   cartedAt: number | null;
   /** Removed from the cart and not added back since. */
@@ -59,8 +59,24 @@ export interface StepState {
   previousTime: number | null;
   previousItem: string | null;
   cartSize: number;
-  items: Map<string, ItemState>;
+  items: ItemStore;
 }
+
+/**
+ * The items a session met: a Map, or any store with its get/set/entries (the scorer keeps a compact
+ * one). The encoder writes every item it updated back with `set`, so `get` may return a copy.
+ */
+export interface ItemStore {
+  get(item: string): ItemState | undefined;
+  set(item: string, state: ItemState): unknown;
+  entries(): Iterable<[string, ItemState]>;
+}
+
+/** The fields of an event the step encoding reads (what the scorer keeps of buffered events). */
+export type StepEvent = Pick<
+  ShopEvent,
+  'event_id' | 'event_type' | 'event_time' | 'item_id' | 'category_id' | 'price' | 'device' | 'referrer'
+>;
 
 /** One encoded event. */
 export interface EncodedStep {
@@ -158,7 +174,7 @@ export class FeatureEncoder {
   }
 
   /** Encodes the next event of a session and advances `state` past it (the scorer's entry point). */
-  encodeStep(event: ShopEvent, state: StepState): EncodedStep {
+  encodeStep(event: StepEvent, state: StepState): EncodedStep {
     const step: EncodedStep = {
       categorical: new Int32Array(CATEGORICAL_COUNT),
       numeric: new Float32Array(this.numericSize),
@@ -202,9 +218,13 @@ export class FeatureEncoder {
     return { length, categorical, numeric, mask };
   }
 
-  /** Writes one event's features at the given offsets and advances the state. */
-  private writeStep(
-    e: ShopEvent,
+  /**
+   * Writes one event's features at the given offsets and advances the state: the one step encoding
+   * behind encodeStep and encodeEvents. Public for callers that encode many sessions' next events
+   * into one preallocated batch (the scorer's LSTM step model).
+   */
+  writeStep(
+    e: StepEvent,
     state: StepState,
     cat: Int32Array,
     catAt: number,
@@ -272,13 +292,13 @@ export class FeatureEncoder {
       s.cartedAt = null;
       s.removed = true;
     }
-    if (known === undefined) state.items.set(item, s);
+    state.items.set(item, s); // also when known: a store may hand out copies (the scorer's compact one does)
   }
 }
 
 /** A StepState as plain JSON (for scorer snapshots). */
 export function stepStateToJSON(state: StepState): unknown {
-  return { ...state, items: [...state.items] };
+  return { ...state, items: [...state.items.entries()] };
 }
 
 export function stepStateFromJSON(json: unknown): StepState {

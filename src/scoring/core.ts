@@ -7,6 +7,7 @@
  * Work per event is constant: a session's state is advanced by one step, never recomputed from its
  * whole sequence (except on a model swap, from at most maxBufferedEvents events).
  */
+import type { StepEvent } from '../features/index.js';
 import type { SessionPrediction, ShopEvent } from '../schemas/types.js';
 import type { SessionRules } from '../sessions/rules.js';
 import { type EmitPolicyOptions, createEmitDecision } from './emission.js';
@@ -49,7 +50,7 @@ export interface BatchOutcome {
 interface Request {
   offset: number;
   event: ShopEvent;
-  previous: ShopEvent | undefined;
+  previous: StepEvent | undefined;
   session: LiveSession;
   eventsInSession: number;
   emit: boolean;

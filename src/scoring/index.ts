@@ -6,16 +6,9 @@ export {
   IncompatibleModelError,
   checkModel,
 } from './model.js';
-export {
-  type CountingParams,
-  type CountingState,
-  CORRUPT_MARKER,
-  COUNTING_PARAMS_FILE,
-  DEFAULT_COUNTING_PARAMS,
-  STATE_SIZE,
-  countingModelFactory,
-  createCountingStepModel,
-} from './counting-model.js';
+export { createLstmStepModel, lstmModelFactory, lstmStepModelFrom } from './lstm-model.js';
+export { LstmState } from './lstm-state.js';
+export { ACTIVATIONS, type LstmWeights, extractLstmWeights } from './lstm-weights.js';
 export { type ModelFactory, createRegistryModelSource } from './registry-source.js';
 export {
   EMIT_POLICIES,

@@ -1,22 +1,29 @@
 /**
  * The scorer's model contract: a recurrent model advanced ONE event at a time per session, for many
- * sessions in one batched call. The counting model (counting-model.ts) implements it in plain
- * TypeScript; the LSTM step model from the trainer plugs in behind the same interface.
+ * sessions in one batched call. The LSTM step model (lstm-model.ts) implements it for the trainer's
+ * models; tests plug in fakes behind the same interface.
  */
+import type { StepEvent } from '../features/index.js';
 import type { ShopEvent } from '../schemas/types.js';
 
-/** One session's next step: its current state, the event to apply and the event before it. */
+/**
+ * One session's next step: its current state, the event to apply and the event before it. Events are
+ * StepEvents (the fields the feature encoder reads): that is all the scorer keeps of buffered events.
+ */
 export interface StepInput<State = unknown> {
   state: State;
-  event: ShopEvent;
+  event: StepEvent;
   /** The session's previous event in the order the scorer applied them (undefined for the first). */
-  previous: ShopEvent | undefined;
+  previous: StepEvent | undefined;
   /** Event time of the session's first event (epoch ms). */
   sessionStart: number;
 }
 
 export interface StepOutput<State = unknown> {
-  /** New state per input, same order. */
+  /**
+   * New state per input, same order. A model may advance the input state objects in place and return
+   * them, so callers replace each session's state with the returned one and never step an old state again.
+   */
   states: State[];
   /** Class probabilities per input, same order; each row is aligned with `classes`. */
   probabilities: number[][];
@@ -29,7 +36,7 @@ export interface StepModel<State = unknown> {
   initialState(): State;
   /** Advances each session by one event, all in ONE batched call; returns new states and class probabilities. */
   step(inputs: readonly StepInput<State>[]): StepOutput<State>;
-  /** Frees whatever the model holds (tensors for the LSTM). Called once it is no longer served. */
+  /** Frees whatever the model holds (the LSTM holds plain arrays only). Called once it is no longer served. */
   dispose(): void;
 }
 

@@ -14,6 +14,7 @@
  * function of the events of its current chain, the partition's max event time before the chain began,
  * and the events after; that is what makes the restart rebuild (see `rebuildPoint`) exact.
  */
+import type { StepEvent } from '../features/index.js';
 import type { ShopEvent } from '../schemas/types.js';
 import { type SessionRules, sessionBoundary, sessionIdFor } from '../sessions/rules.js';
 import type { EmitMemory } from './emission.js';
@@ -31,9 +32,9 @@ export interface LiveSession extends EmitMemory {
   /** The model state after the session's last event (initial state before the first step). */
   state: unknown;
   /** The last event applied (the `previous` of the next step). */
-  last: ShopEvent | undefined;
-  /** The most recent maxBufferedEvents events, oldest first: recomputing the state under a new model. */
-  buffer: ShopEvent[];
+  last: StepEvent | undefined;
+  /** The most recent maxBufferedEvents events (their step fields), oldest first: recomputing the state under a new model. */
+  buffer: StepEvent[];
   /** All event ids of the session once it outgrew the buffer (before that, the buffer is scanned). */
   ids: Set<string> | undefined;
   /** Offset, event time and partition max event time (before it) of the chain's first event. */
@@ -47,7 +48,7 @@ export interface LiveSession extends EmitMemory {
 }
 
 export type ApplyResult =
-  | { outcome: 'scored'; session: LiveSession; previous: ShopEvent | undefined; newSession: boolean }
+  | { outcome: 'scored'; session: LiveSession; previous: StepEvent | undefined; newSession: boolean }
   | { outcome: 'duplicate' }
   | { outcome: 'late'; lateByMs: number };
 
@@ -70,8 +71,6 @@ export interface SessionTableOptions {
   /** Model state of a new session. */
   initialState: () => unknown;
 }
-
-const NO_EXTRAS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /**
  * Shares the strings of low-cardinality fields between buffered events (a decoded event holds its
@@ -193,19 +192,19 @@ export class SessionTable {
       part.sessions.delete(s.cookieId);
       part.sessions.set(s.cookieId, s);
     }
-    this.compact(event, s);
+    const kept = this.stepEventOf(event);
     const previous = s.last;
     s.count++;
     if (t > s.lastTime) s.lastTime = t;
     if (t > s.chainLastTime) s.chainLastTime = t;
-    s.last = event;
+    s.last = kept;
     s.touched = ++this.tick;
     const buffer = s.buffer;
     if (buffer.length === this.maxBuffered) {
       if (s.ids === undefined) s.ids = new Set(buffer.map((e) => e.event_id));
       buffer.shift();
     }
-    buffer.push(event);
+    buffer.push(kept);
     s.ids?.add(event.event_id);
     if (t > part.maxTime) part.maxTime = t;
     part.nextOffset = offset + 1;
@@ -259,27 +258,22 @@ export class SessionTable {
   }
 
   /**
-   * Buffered events are held for as long as their session lives (500,000 sessions × 5 events is
-   * millions of objects): share the cookie id with the session, intern repeated strings, and share
-   * one empty extras map. The event is the scorer's own decoded copy, so this changes nothing else.
+   * What a session keeps of an event: buffered events are held for as long as their session lives
+   * (500,000 sessions × 5 events is millions of objects), so only the fields the step encoding reads
+   * (a StepEvent: 8 of the event's 12 fields), with repeated strings interned.
    */
-  private compact(event: ShopEvent, s: LiveSession): void {
+  private stepEventOf(event: ShopEvent): StepEvent {
     const intern = this.intern;
-    event.cookie_id = s.cookieId;
-    event.event_type = intern(event.event_type)!;
-    event.item_id = intern(event.item_id);
-    event.category_id = intern(event.category_id);
-    event.page_type = intern(event.page_type);
-    event.device = intern(event.device);
-    event.referrer = intern(event.referrer);
-    if (event.extras !== NO_EXTRAS) {
-      let empty = true;
-      for (const _ in event.extras) {
-        empty = false;
-        break;
-      }
-      if (empty) event.extras = NO_EXTRAS;
-    }
+    return {
+      event_id: event.event_id,
+      event_type: intern(event.event_type)!,
+      event_time: event.event_time,
+      item_id: intern(event.item_id),
+      category_id: intern(event.category_id),
+      price: event.price,
+      device: intern(event.device),
+      referrer: intern(event.referrer),
+    };
   }
 
   private isDead(part: PartitionSessions, s: LiveSession): boolean {

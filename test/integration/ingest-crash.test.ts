@@ -15,7 +15,11 @@ const EVENTS = 100_000;
 const PARTITIONS = 4;
 
 /** Starts the real ingest process; `started` resolves once it has joined the group and installed its handlers. */
-function startIngest(env: NodeJS.ProcessEnv): { child: ChildProcess; started: Promise<void>; log: () => string } {
+function startIngest(env: NodeJS.ProcessEnv): {
+  child: ChildProcess;
+  started: Promise<void>;
+  log: () => string;
+} {
   const child = spawnCli(['ingest', '--port', '0'], env);
   child.stdout!.resume();
   let buffered = '';
@@ -111,7 +115,11 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
       if ((kills + terms) % 3 === 2) {
         child.kill('SIGTERM');
         const [code, signal] = await exited;
-        assert.equal(code, 0, `ingest did not drain cleanly on SIGTERM under load (${signal}): ${log().slice(-3000)}`);
+        assert.equal(
+          code,
+          0,
+          `ingest did not drain cleanly on SIGTERM under load (${signal}): ${log().slice(-3000)}`,
+        );
         terms++;
         continue;
       }

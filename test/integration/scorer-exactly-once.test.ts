@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { createModelRegistry } from '../../src/registry/index.js';
 import { logLines, runCli, spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { writeModelVersion } from '../helpers/models.js';
 import { readCommittedPredictions } from '../helpers/predictions.js';
 
 const EVENTS = 50_000;
@@ -68,8 +70,8 @@ describe('scorer exactly once across SIGKILLs', () => {
     const topic = uniqueName('scorer-eos');
     await createTopic(kafka, topic, PARTITIONS);
     const models = mkdtempSync(join(tmpdir(), 'scorer-eos-models-'));
-    mkdirSync(join(models, 'v1'));
-    writeFileSync(join(models, 'CURRENT'), 'v1\n');
+    await writeModelVersion(models, 'v1', { seed: 1, scale: 3 });
+    await createModelRegistry(models).promote('v1', 'test');
     const runEnv = (name: string) => {
       const groupId = uniqueName(`scorer-${name}`);
       const predictions = uniqueName(`scorer-${name}-predictions`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,10 +8,12 @@ import type { IHeaders, Kafka } from 'kafkajs';
 import { createGenerator } from '../../src/generator/index.js';
 import { malformedBytes } from '../../src/generator/wire.js';
 import { readDeadLetterHeaders } from '../../src/kafka/dead-letter.js';
+import { createModelRegistry } from '../../src/registry/index.js';
 import { createEventDecoder } from '../../src/schemas/index.js';
 import { decodeCommitMetadata } from '../../src/scoring/commit-metadata.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { writeModelVersion } from '../helpers/models.js';
 import { readCommittedPredictions } from '../helpers/predictions.js';
 
 const EVENTS = 2_000;
@@ -39,8 +41,8 @@ describe('scorer outputs', () => {
       await createTopic(kafka, predictions, 2);
       await createTopic(kafka, dlq, 1);
       const models = mkdtempSync(join(tmpdir(), 'scorer-out-models-'));
-      mkdirSync(join(models, 'v1'));
-      writeFileSync(join(models, 'CURRENT'), 'v1\n');
+      await writeModelVersion(models, 'v1', { seed: 1, scale: 3 });
+      await createModelRegistry(models).promote('v1', 'test');
       const gen = await runCli([
         'generate',
         '--seed',

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createGenerator } from '../../src/generator/index.js';
 import { SCORER_METRICS } from '../../src/metrics/scorer-metrics.js';
-import { CORRUPT_MARKER } from '../../src/scoring/counting-model.js';
+import { createModelRegistry } from '../../src/registry/index.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { sample } from '../helpers/metrics.js';
+import { writeModelVersion } from '../helpers/models.js';
 import { readCommittedPredictions } from '../helpers/predictions.js';
 
 const EVENTS = 8_000;
@@ -25,14 +26,13 @@ describe('scorer hot reload', () => {
     await createTopic(kafka, topic, PARTITIONS);
     await createTopic(kafka, predictions, PARTITIONS);
     const models = mkdtempSync(join(tmpdir(), 'scorer-reload-models-'));
-    for (const v of ['v1', 'v2', 'v3']) mkdirSync(join(models, v));
-    writeFileSync(join(models, 'v2', 'counting.json'), JSON.stringify({ bias: -2 }));
-    writeFileSync(join(models, 'v3', CORRUPT_MARKER), '');
-    const setCurrent = (version: string) => {
-      writeFileSync(join(models, '.CURRENT.tmp'), `${version}\n`);
-      renameSync(join(models, '.CURRENT.tmp'), join(models, 'CURRENT')); // atomic, as the registry does
-    };
-    setCurrent('v1');
+    await writeModelVersion(models, 'v1', { seed: 1, scale: 3 });
+    await writeModelVersion(models, 'v2', { seed: 2, scale: 3 });
+    const v3 = await writeModelVersion(models, 'v3', { seed: 3, scale: 3 });
+    truncateSync(join(v3, 'weights.bin'), 64); // corrupt: the registry accepts it, the scorer must not
+    const registry = createModelRegistry(models);
+    const setCurrent = (version: string) => registry.promote(version, 'test'); // atomic CURRENT, as in production
+    await setCurrent('v1');
 
     const child = spawnCli(['score', '--port', '0'], {
       INTENTSTREAM_TOPICS__EVENTS: topic,
@@ -78,14 +78,14 @@ describe('scorer hot reload', () => {
         timeoutMs: 60_000,
         what: 'v1 to score a quarter of the stream',
       });
-      setCurrent('v2');
+      await setCurrent('v2');
       await waitFor(async () => sample(await metrics(), SCORER_METRICS.modelInfo, 'version="v2"') === 1, {
         timeoutMs: 30_000,
         what: 'v2 to serve',
       });
       const afterV2 = await committedTotal(kafka, groupId, topic);
       assert.ok(afterV2 < EVENTS, `the swap happened mid-stream (${afterV2} of ${EVENTS} committed)`);
-      setCurrent('v3');
+      await setCurrent('v3');
       await waitFor(async () => sample(await metrics(), SCORER_METRICS.reloadsRefused) === 1, {
         timeoutMs: 30_000,
         what: 'the corrupt v3 to be refused',

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { StepEvent } from '../../src/features/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type BatchItem, ScorerCore } from '../../src/scoring/core.js';
-import { createCountingStepModel } from '../../src/scoring/counting-model.js';
 import { IncompatibleModelError, type StepInput, type StepModel } from '../../src/scoring/model.js';
 import { resolveSessionRules } from '../../src/sessions/index.js';
 import { shopEvent } from '../helpers/events.js';
+import { initializedStepModel } from '../helpers/models.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 1);
@@ -13,6 +14,12 @@ const rules = resolveSessionRules({ graceMs: 2 * MIN });
 
 function ev(cookie: string, id: string, minutes: number, type = 'page_view'): ShopEvent {
   return shopEvent({ cookie_id: cookie, event_id: id, event_type: type, event_time: T0 + minutes * MIN });
+}
+
+/** What the session keeps of an event (the StepEvent fields). */
+function stepFields(e: ShopEvent): StepEvent {
+  const { event_id, event_type, event_time, item_id, category_id, price, device, referrer } = e;
+  return { event_id, event_type, event_time, item_id, category_id, price, device, referrer };
 }
 
 /** A fake recurrent model: the state is the list of event ids seen; it records every step call. */
@@ -101,7 +108,14 @@ describe('scorer core', () => {
     model.calls.length = 0;
     c.process(0, items([ev('a', 'a4', 3)], 6), true);
     assert.deepEqual(model.calls, [
-      [{ state: ['a1', 'a2', 'a3'], event: ev('a', 'a4', 3), previous: ev('a', 'a3', 2), sessionStart: T0 }],
+      [
+        {
+          state: ['a1', 'a2', 'a3'],
+          event: ev('a', 'a4', 3),
+          previous: stepFields(ev('a', 'a3', 2)),
+          sessionStart: T0,
+        },
+      ],
     ]);
   });
 
@@ -122,7 +136,7 @@ describe('scorer core', () => {
   });
 
   it('builds SessionPrediction records with the model version, event time and scored_at', () => {
-    const c = core(createCountingStepModel('v7'));
+    const c = core(initializedStepModel('v7'));
     const [p] = c.process(0, items([ev('a', 'a1', 5, 'add_to_cart')]), true).predictions;
     assert.equal(p!.model_version, 'v7');
     assert.equal(p!.cookie_id, 'a');
@@ -142,10 +156,10 @@ describe('scorer core', () => {
   });
 
   it('rebuild mode advances state and emission memory without returning predictions', () => {
-    const emitting = core(createCountingStepModel('v1'), {
+    const emitting = core(initializedStepModel('v1'), {
       emit: { policy: 'delta', delta: 0.05, threshold: 0.5 },
     });
-    const silent = core(createCountingStepModel('v1'), {
+    const silent = core(initializedStepModel('v1'), {
       emit: { policy: 'delta', delta: 0.05, threshold: 0.5 },
     });
     const events = [
@@ -163,7 +177,7 @@ describe('scorer core', () => {
   });
 
   it('hot swap recomputes open sessions from their buffered events under the new model, batched per position', () => {
-    const c = core(createCountingStepModel('v1'), { maxBufferedEvents: 3 });
+    const c = core(initializedStepModel('v1'), { maxBufferedEvents: 3 });
     c.process(
       0,
       items([ev('a', 'a1', 0), ev('a', 'a2', 1), ev('b', 'b1', 1), ev('a', 'a3', 2), ev('a', 'a4', 3)]),
@@ -197,7 +211,7 @@ describe('scorer core', () => {
   });
 
   it('refuses an incompatible model and keeps serving the old one', () => {
-    const c = core(createCountingStepModel('v1'));
+    const c = core(initializedStepModel('v1'));
     c.process(0, items([ev('a', 'a1', 0)]), true);
     const before = c.partitionState(0)!.sessions.get('a')!.state;
     assert.throws(() => c.swapModel(recordingModel('v2', ['churn'])), IncompatibleModelError);
@@ -212,7 +226,7 @@ describe('scorer core', () => {
   });
 
   it('a model that throws during recompute leaves the old model and states in place', () => {
-    const c = core(createCountingStepModel('v1'));
+    const c = core(initializedStepModel('v1'));
     c.process(0, items([ev('a', 'a1', 0), ev('a', 'a2', 1)]), true);
     const before = c.partitionState(0)!.sessions.get('a')!.state;
     const flaky = recordingModel('v2');

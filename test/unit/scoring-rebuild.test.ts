@@ -9,10 +9,10 @@ import { createGenerator } from '../../src/generator/index.js';
 import { Rng } from '../../src/generator/rng.js';
 import type { SessionPrediction, ShopEvent } from '../../src/schemas/types.js';
 import { type BatchItem, ScorerCore } from '../../src/scoring/core.js';
-import { createCountingStepModel } from '../../src/scoring/counting-model.js';
 import type { EmitPolicyName } from '../../src/scoring/emission.js';
 import type { RebuildPoint } from '../../src/scoring/sessions.js';
 import { resolveSessionRules } from '../../src/sessions/index.js';
+import { initializedStepModel } from '../helpers/models.js';
 
 const HOUR = 3_600_000;
 const rules = resolveSessionRules({});
@@ -29,9 +29,10 @@ function newCore(policy: EmitPolicyName, windowMs: number): ScorerCore {
     maxOpenSessions: 1_000_000,
     maxBufferedEvents: 50,
     rebuildWindowMs: windowMs,
-    emit: { policy, delta: 0.04, threshold: 0.2 },
+    // The scaled model's p spreads over ~0.3–0.9 (median ~0.77): both policies fire often.
+    emit: { policy, delta: 0.04, threshold: 0.75 },
     positiveClass: 'purchase',
-    model: createCountingStepModel('v1'),
+    model: initializedStepModel('v1', { scale: 3 }),
     now: () => 0,
   });
 }

@@ -1,25 +1,23 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createMemoryLogger } from '../../src/log/logger.js';
-import {
-  CORRUPT_MARKER,
-  countingModelFactory,
-  createCountingStepModel,
-} from '../../src/scoring/counting-model.js';
+import { lstmModelFactory } from '../../src/scoring/lstm-model.js';
 import type { StepModel } from '../../src/scoring/model.js';
 import { createRegistryModelSource } from '../../src/scoring/registry-source.js';
 import { createModelWatcher } from '../../src/scoring/reload.js';
 import { shopEvent } from '../helpers/events.js';
+import { writeModelVersion } from '../helpers/models.js';
 
-async function registry(versions: Record<string, { corrupt?: boolean; params?: unknown }>) {
+/** A registry of initialized LSTM versions (seeded by their position); `corrupt` ones get a truncated weights.bin. */
+async function registry(versions: Record<string, { corrupt?: boolean }>) {
   const dir = await mkdtemp(join(tmpdir(), 'models-'));
+  let seed = 0;
   for (const [version, opts] of Object.entries(versions)) {
-    await mkdir(join(dir, version));
-    if (opts.corrupt) await writeFile(join(dir, version, CORRUPT_MARKER), '');
-    if (opts.params) await writeFile(join(dir, version, 'counting.json'), JSON.stringify(opts.params));
+    const versionDir = await writeModelVersion(dir, version, { seed: ++seed, scale: 3 });
+    if (opts.corrupt) await truncate(join(versionDir, 'weights.bin'), 64);
   }
   const setCurrent = async (version: string) => {
     await writeFile(join(dir, '.CURRENT.tmp'), `${version}\n`);
@@ -33,7 +31,7 @@ function watch(dir: string, install: (m: StepModel) => Promise<void> = async () 
   const refused: string[] = [];
   const disposed: string[] = [];
   const source = createRegistryModelSource(dir, async (versionDir) => {
-    const model = await countingModelFactory(versionDir);
+    const model = await lstmModelFactory(versionDir);
     const dispose = model.dispose.bind(model);
     return Object.assign(model, {
       dispose: () => {
@@ -54,9 +52,9 @@ function watch(dir: string, install: (m: StepModel) => Promise<void> = async () 
 }
 
 describe('model registry source and hot-reload watcher', () => {
-  it('reads CURRENT and builds the counting model of that version (params from counting.json)', async () => {
-    const { dir, setCurrent } = await registry({ v1: {}, v2: { params: { bias: 1 } } });
-    const source = createRegistryModelSource(dir, countingModelFactory);
+  it('reads CURRENT and builds the LSTM step model of that version (its own weights)', async () => {
+    const { dir, setCurrent } = await registry({ v1: {}, v2: {} });
+    const source = createRegistryModelSource(dir, lstmModelFactory);
     assert.equal(await source.current(), undefined, 'no CURRENT yet');
     await setCurrent('v2');
     assert.equal(await source.current(), 'v2');
@@ -64,9 +62,11 @@ describe('model registry source and hot-reload watcher', () => {
     assert.equal(v2.version, 'v2');
     const input = { state: v2.initialState(), event: probe(), previous: undefined, sessionStart: 0 };
     const v1 = await source.load('v1');
-    assert.ok(
-      v2.step([input]).probabilities[0]![0]! > v1.step([input]).probabilities[0]![0]!,
-      'params applied',
+    const input1 = { ...input, state: v1.initialState() };
+    assert.notEqual(
+      v2.step([input]).probabilities[0]![0]!,
+      v1.step([input1]).probabilities[0]![0]!,
+      'weights differ',
     );
     await assert.rejects(source.load('../etc'), /invalid model version/);
     await assert.rejects(source.load('v9'), /does not exist/);
@@ -131,26 +131,6 @@ describe('model registry source and hot-reload watcher', () => {
     const waiting = watcher.waitForFirst();
     await watcher.stop();
     assert.equal(await waiting, false);
-  });
-
-  it('the counting model is deterministic and its state is plain JSON', () => {
-    const a = createCountingStepModel('v1');
-    const b = createCountingStepModel('v1');
-    let sa = a.initialState();
-    let sb = b.initialState();
-    let prev: ReturnType<typeof probe> | undefined;
-    const ps: number[] = [];
-    for (const type of ['page_view', 'search', 'add_to_cart', 'checkout']) {
-      const event = { ...probe(), event_type: type, event_time: (prev?.event_time ?? 0) + 30_000 };
-      const ra = a.step([{ state: sa, event, previous: prev, sessionStart: 0 }]);
-      const rb = b.step([{ state: JSON.parse(JSON.stringify(sb)), event, previous: prev, sessionStart: 0 }]);
-      assert.deepEqual(ra, rb);
-      ps.push(ra.probabilities[0]![0]!);
-      sa = ra.states[0]!;
-      sb = rb.states[0]!;
-      prev = event;
-    }
-    assert.ok(ps[3]! > ps[2]! && ps[2]! > ps[0]!, `cart and checkout raise p: ${ps.join(', ')}`);
   });
 });
 

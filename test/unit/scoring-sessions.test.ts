@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import { createGenerator } from '../../src/generator/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { ScorerCore } from '../../src/scoring/core.js';
-import { createCountingStepModel } from '../../src/scoring/counting-model.js';
 import { type ApplyResult, SessionTable } from '../../src/scoring/sessions.js';
 import { Sessionizer, resolveSessionRules, sessionIdFor } from '../../src/sessions/index.js';
 import { shopEvent } from '../helpers/events.js';
+import { initializedStepModel } from '../helpers/models.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 1);
@@ -72,7 +72,7 @@ describe('scorer live sessions', () => {
       rebuildWindowMs: 60 * MIN,
       emit: { policy: 'every', delta: 0.1, threshold: 0.5 },
       positiveClass: 'purchase',
-      model: createCountingStepModel('v1'),
+      model: initializedStepModel('v1'),
     });
     const actual = new Map<string, [string, number]>();
     for (let i = 0; i < events.length; i += 500) {
