@@ -20,7 +20,10 @@
  * reference = PyTorch) and bench/results/train-fast-lstm.json (the fused op against the layers
  * LSTM on wasm: ratio = fused ÷ layers, the smaller of the two configurations' ratios).
  *
- *   npx tsx bench/train.ts [--seconds=10] [--configs=small,realistic] [--backends=tensorflow,webgpu,wasm,cpu]
+ * A run that has not finished after --limit seconds (start-up, warm-up batch and window) is stopped
+ * and reported as slower than one batch per limit (`timed_out`).
+ *
+ *   npx tsx bench/train.ts [--seconds=10] [--limit=120] [--configs=small,realistic] [--backends=tensorflow,webgpu,wasm,cpu]
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -115,19 +118,44 @@ if (process.argv.includes('--child')) {
   process.exit(0);
 }
 
+const round = (v: number, digits = 0) => Math.round(v * 10 ** digits) / 10 ** digits;
 const logger = createLogger({ level: 'info', bindings: { component: 'bench-train' } });
 const seconds = Number(arg('seconds') ?? 10);
+/** A run still going after this long is stopped and reported as slower than one batch per limit. */
+const limitSeconds = Number(arg('limit') ?? 120);
+interface TimedOut {
+  timedOut: string;
+  stepsPerSecondBelow: number;
+}
 const configs = (arg('configs')?.split(',') ?? Object.keys(CONFIGS)) as ConfigName[];
 const backends = (arg('backends')?.split(',') ?? [...BACKENDS]) as BackendName[];
 const self = fileURLToPath(import.meta.url);
 
-function measure(run: Run): Measured {
+function measure(run: Run): Measured | TimedOut {
   logger.info('measuring', { ...run, seconds });
-  const out = execFileSync(
-    process.execPath,
-    ['--import', 'tsx', self, '--child', `--run=${JSON.stringify(run)}`, `--seconds=${seconds}`],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
-  );
+  let out: string;
+  try {
+    out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', self, '--child', `--run=${JSON.stringify(run)}`, `--seconds=${seconds}`],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 1 << 20,
+        timeout: limitSeconds * 1000,
+        killSignal: 'SIGKILL',
+      },
+    );
+  } catch (error) {
+    if ((error as { signal?: string }).signal !== 'SIGKILL') throw error;
+    const c = CONFIGS[run.config];
+    const result = {
+      timedOut: `stopped after ${limitSeconds} s (start-up, one warm-up batch and the window)`,
+      stepsPerSecondBelow: round((c.batch * c.steps) / limitSeconds),
+    };
+    logger.warn('measurement stopped', { ...run, ...result });
+    return result;
+  }
   const result = JSON.parse(out.trim().split('\n').at(-1)!) as Measured;
   logger.info('measured', { ...run, ...result });
   return result;
@@ -160,6 +188,7 @@ function torch(config: ConfigName) {
 
 type Timed = Exclude<Measured, { skipped: string }>;
 const runs: (Run & Timed)[] = [];
+const timedOut: (Run & TimedOut)[] = [];
 const skippedBackends = new Map<BackendName, string>();
 for (const config of configs) {
   for (const backend of backends) {
@@ -182,7 +211,8 @@ for (const config of configs) {
         skippedBackends.set(backend, result.skipped);
         break;
       }
-      runs.push({ ...run, ...result });
+      if ('timedOut' in result) timedOut.push({ ...run, ...result });
+      else runs.push({ ...run, ...result });
     }
   }
 }
@@ -191,7 +221,6 @@ const pytorch = Object.fromEntries(configs.map((c) => [c, torch(c)])) as Record<
   ReturnType<typeof torch>
 >;
 
-const round = (v: number, digits = 0) => Math.round(v * 10 ** digits) / 10 ** digits;
 const find = (
   config: ConfigName,
   backend: BackendName,
@@ -258,6 +287,7 @@ if (best) {
     best: { backend: best.backend, implementation: best.implementation },
     ...commonFields,
     configs: perConfig,
+    timed_out: timedOut,
     runs: runs.map((r) => ({
       ...r,
       stepsPerSecond: round(r.stepsPerSecond),

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
-import { type RecurrentActivation, fusedLstm, lstmLayer } from '../../src/model/fused-lstm.js';
+import { type RecurrentActivation, fusedLstm, lstmLayer, tanh } from '../../src/model/fused-lstm.js';
 import { loadModelFiles, saveModelFiles } from '../../src/model/io.js';
 
 const B = 5;
@@ -113,6 +113,16 @@ function compare(c: Case): { output: number; grads: number[] } {
     return result;
   });
 }
+
+describe("the host kernels' tanh", () => {
+  it('is within 3e-7 of Math.tanh everywhere (float32 resolution)', () => {
+    let worst = 0;
+    for (let x = -20; x <= 20; x += 1e-4) worst = Math.max(worst, Math.abs(tanh(x) - Math.tanh(x)));
+    for (const x of [Number.MAX_VALUE, -Number.MAX_VALUE, 1e-30, 0])
+      worst = Math.max(worst, Math.abs(tanh(x) - Math.tanh(x)));
+    assert.ok(worst < 3e-7, `worst error ${worst}`);
+  });
+});
 
 describe('fusedLstm equals the tfjs-layers LSTM', () => {
   for (const backend of ['cpu', 'wasm'] as const)
