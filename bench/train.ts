@@ -173,6 +173,7 @@ function torch(config: ConfigName) {
     );
     const result = JSON.parse(out.trim().split('\n').at(-1)!) as {
       steps_per_second: number;
+      steps_per_cpu_second: number;
       batches: number;
       torch: string;
       threads: number;
@@ -242,23 +243,40 @@ const torchInfo = Object.values(pytorch).find((t) => !('skipped' in t)) as
   | { torch: string; threads: number }
   | undefined;
 
+/** Throughputs of one configuration (wall or CPU time) and their ratios. */
+function figures(fused?: number, layers?: number, stock?: number, reference?: number | null) {
+  const ratio = (a?: number, b?: number | null, digits = 2) => (a && b ? round(a / b, digits) : null);
+  return {
+    wasm_fused: fused && round(fused),
+    wasm_layers: layers && round(layers),
+    wasm_layers_stock_matmul: stock && round(stock),
+    fused_over_layers: ratio(fused, layers),
+    fused_over_layers_stock_matmul: ratio(fused, stock),
+    pytorch: reference && round(reference),
+    fused_over_pytorch: ratio(fused, reference, 3),
+  };
+}
+
 const perConfig = Object.fromEntries(
   configs.map((config) => {
-    const fused = find(config, 'wasm', 'fused')?.stepsPerSecond;
-    const layers = find(config, 'wasm', 'layers')?.stepsPerSecond;
-    const stock = find(config, 'wasm', 'layers', false)?.stepsPerSecond;
+    const runsOf = [
+      find(config, 'wasm', 'fused'),
+      find(config, 'wasm', 'layers'),
+      find(config, 'wasm', 'layers', false),
+    ];
+    const [fused, layers, stock] = runsOf.map((r) => r?.stepsPerSecond);
+    const [fusedCpu, layersCpu, stockCpu] = runsOf.map((r) => r?.stepsPerCpuSecond);
     const reference = torchRate(config);
+    const torchRun = pytorch[config];
+    const referenceCpu = 'skipped' in torchRun ? null : torchRun.steps_per_cpu_second;
     return [
       config,
       {
         ...CONFIGS[config],
-        wasm_fused: fused && round(fused),
-        wasm_layers: layers && round(layers),
-        wasm_layers_stock_matmul: stock && round(stock),
-        fused_over_layers: fused && layers ? round(fused / layers, 2) : null,
-        fused_over_layers_stock_matmul: fused && stock ? round(fused / stock, 2) : null,
-        pytorch: reference && round(reference),
-        fused_over_pytorch: fused && reference ? round(fused / reference, 3) : null,
+        ...figures(fused, layers, stock, reference),
+        // The same per second of each process's own CPU time (tfjs runs on one thread, PyTorch on
+        // all cores): what the machine's other load distorts least.
+        cpu_time: figures(fusedCpu, layersCpu, stockCpu, referenceCpu),
       },
     ];
   }),
@@ -299,6 +317,14 @@ if (best) {
   });
 }
 
+/** The smallest of a per-configuration figure (null where no configuration has it). */
+const smallest = (pick: (c: (typeof perConfig)[string]) => number | null | undefined) => {
+  const values = Object.values(perConfig)
+    .map(pick)
+    .filter((v): v is number => typeof v === 'number');
+  return values.length > 0 ? Math.min(...values) : null;
+};
+
 const ratios = configs
   .map((config) => ({ config, fused: find(config, 'wasm', 'fused'), layers: find(config, 'wasm', 'layers') }))
   .filter((r) => r.fused && r.layers)
@@ -313,6 +339,10 @@ if (worst) {
     reference_name: 'tfjs-layers LSTM on wasm (with the transpose-then-matMul kernel)',
     ratio: round(worst.ratio, 2),
     ratio_definition: 'fused ÷ layers on wasm, the smaller of the configurations',
+    ratio_cpu_time: smallest((c) => c.cpu_time.fused_over_layers),
+    ratio_stock_matmul: smallest((c) => c.fused_over_layers_stock_matmul),
+    ratio_stock_matmul_cpu_time: smallest((c) => c.cpu_time.fused_over_layers_stock_matmul),
+    ratio_to_pytorch: smallest((c) => c.fused_over_pytorch),
     config: { ...CONFIGS[worst.config], name: worst.config },
     machine: commonFields.machine,
     seconds_per_measurement: seconds,
