@@ -331,14 +331,14 @@ function backwardKernel(host: Host, { inputs, attrs }: KernelArgs): tf.TensorInf
       out.set(wt.subarray(g * F, (g + 1) * F), g * K + U);
     }
   }
-  const dWI = host.alloc([F, G]);
-  const dUI = host.alloc([U, G]);
+  const H = U + F;
+  // Σₜ dzₜᵀ·[hₜ₋₁ | xₜ] = [dRecurrentKernel | dKernel]ᵀ: [4U, U + F], split and transposed at the end.
+  const dWeightsT = new Float32Array(G * H);
   const dbI = host.alloc([G]);
   const dXI = inputGrad ? host.alloc([T, B, F]) : null;
-  for (const info of [dWI, dUI, dbI]) host.view(info).fill(0);
+  host.view(dbI).fill(0);
   const dzStep = host.alloc([B, G]);
   const dzTStep = host.alloc([G, B]);
-  const H = U + F;
   for (let t = T - 1; t >= 0; t--) {
     if (!lastOnly) {
       const dy = host.view(dyI);
@@ -363,18 +363,17 @@ function backwardKernel(host: Host, { inputs, attrs }: KernelArgs): tf.TensorInf
     {
       const [hx, hs, x] = [host.view(hxI), host.view(inputs['hs']!), host.view(inputs['x']!)];
       for (let b = 0; b < B; b++) {
-        if (t > 0) hx.set(hs.subarray(((t - 1) * B + b) * U, ((t - 1) * B + b + 1) * U), b * H);
-        else hx.fill(0, b * H, b * H + U);
-        hx.set(x.subarray((t * B + b) * F, (t * B + b + 1) * F), b * H + U);
+        const hFrom = ((t - 1) * B + b) * U;
+        const xFrom = (t * B + b) * F;
+        const to = b * H;
+        for (let u = 0; u < U; u++) hx[to + u] = t > 0 ? hs[hFrom + u]! : 0;
+        for (let f = 0; f < F; f++) hx[to + U + f] = x[xFrom + f]!;
       }
     }
     const wI = host.matMul(dzTStep, hxI);
     {
-      const [w, dU, dW] = [host.view(wI), host.view(dUI), host.view(dWI)];
-      for (let g = 0; g < G; g++) {
-        for (let u = 0; u < U; u++) dU[u * G + g] = dU[u * G + g]! + w[g * H + u]!;
-        for (let f = 0; f < F; f++) dW[f * G + g] = dW[f * G + g]! + w[g * H + U + f]!;
-      }
+      const w = host.view(wI);
+      for (let k = 0; k < G * H; k++) dWeightsT[k] = dWeightsT[k]! + w[k]!;
     }
     host.free(wI);
     host.free(hxI);
@@ -386,7 +385,9 @@ function backwardKernel(host: Host, { inputs, attrs }: KernelArgs): tf.TensorInf
       }
       if (dXI !== null) {
         const dX = host.view(dXI);
-        for (let b = 0; b < B; b++) dX.set(m.subarray(b * K + U, (b + 1) * K), (t * B + b) * F);
+        for (let b = 0; b < B; b++) {
+          for (let f = 0; f < F; f++) dX[(t * B + b) * F + f] = m[b * K + U + f]!;
+        }
       }
       host.free(mI);
     }
@@ -394,6 +395,13 @@ function backwardKernel(host: Host, { inputs, attrs }: KernelArgs): tf.TensorInf
   host.free(dzStep);
   host.free(dzTStep);
   if (back !== inputs['ut']) host.free(back);
+  const dWI = host.alloc([F, G]);
+  const dUI = host.alloc([U, G]);
+  const [dW, dU] = [host.view(dWI), host.view(dUI)];
+  for (let g = 0; g < G; g++) {
+    for (let u = 0; u < U; u++) dU[u * G + g] = dWeightsT[g * H + u]!;
+    for (let f = 0; f < F; f++) dW[f * G + g] = dWeightsT[g * H + U + f]!;
+  }
   return dXI === null ? [dWI, dUI, dbI] : [dWI, dUI, dbI, dXI];
 }
 
