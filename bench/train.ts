@@ -161,14 +161,20 @@ function measure(run: Run): Measured | TimedOut {
   return result;
 }
 
-function torch(config: ConfigName) {
+/** PyTorch with its default thread count (all cores), or with `threads`. */
+function torch(config: ConfigName, threads?: number) {
   const script = fileURLToPath(new URL('./reference/torch_lstm.py', import.meta.url));
   const c = CONFIGS[config];
-  logger.info('measuring', { config, backend: 'pytorch', seconds });
+  logger.info('measuring', { config, backend: 'pytorch', threads, seconds });
   try {
     const out = execFileSync(
       'python3',
-      [script, ...[c.batch, c.steps, c.features, c.units].map(String), String(seconds)],
+      [
+        script,
+        ...[c.batch, c.steps, c.features, c.units].map(String),
+        String(seconds),
+        ...(threads === undefined ? [] : [String(threads)]),
+      ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const result = JSON.parse(out.trim().split('\n').at(-1)!) as {
@@ -221,6 +227,12 @@ const pytorch = Object.fromEntries(configs.map((c) => [c, torch(c)])) as Record<
   ConfigName,
   ReturnType<typeof torch>
 >;
+// One thread as well: the tfjs backends measured here use one, and PyTorch's threads suffered
+// most from other load on this machine.
+const pytorchOneThread = Object.fromEntries(configs.map((c) => [c, torch(c, 1)])) as Record<
+  ConfigName,
+  ReturnType<typeof torch>
+>;
 
 const find = (
   config: ConfigName,
@@ -269,6 +281,8 @@ const perConfig = Object.fromEntries(
     const reference = torchRate(config);
     const torchRun = pytorch[config];
     const referenceCpu = 'skipped' in torchRun ? null : torchRun.steps_per_cpu_second;
+    const one = pytorchOneThread[config];
+    const oneThread = 'skipped' in one ? null : one.steps_per_second;
     return [
       config,
       {
@@ -277,6 +291,8 @@ const perConfig = Object.fromEntries(
         // The same per second of each process's own CPU time (tfjs runs on one thread, PyTorch on
         // all cores): what the machine's other load distorts least.
         cpu_time: figures(fusedCpu, layersCpu, stockCpu, referenceCpu),
+        pytorch_one_thread: oneThread && round(oneThread),
+        fused_over_pytorch_one_thread: fused && oneThread ? round(fused / oneThread, 3) : null,
       },
     ];
   }),
@@ -314,6 +330,7 @@ if (best) {
       warmupSeconds: round(r.warmupSeconds, 2),
     })),
     pytorch,
+    pytorch_one_thread: pytorchOneThread,
   });
 }
 
@@ -343,6 +360,7 @@ if (worst) {
     ratio_stock_matmul: smallest((c) => c.fused_over_layers_stock_matmul),
     ratio_stock_matmul_cpu_time: smallest((c) => c.cpu_time.fused_over_layers_stock_matmul),
     ratio_to_pytorch: smallest((c) => c.fused_over_pytorch),
+    ratio_to_pytorch_one_thread: smallest((c) => c.fused_over_pytorch_one_thread),
     config: { ...CONFIGS[worst.config], name: worst.config },
     machine: commonFields.machine,
     seconds_per_measurement: seconds,

@@ -2,7 +2,7 @@
 same shapes, training time steps per second on this CPU, measured for a time
 window after 2 warm-up batches. Prints one JSON line.
 
-    python3 torch_lstm.py BATCH STEPS FEATURES UNITS SECONDS"""
+    python3 torch_lstm.py BATCH STEPS FEATURES UNITS SECONDS [THREADS]"""
 import json
 import sys
 import time
@@ -11,6 +11,8 @@ import torch
 
 batch, steps, features, units = (int(v) for v in sys.argv[1:5])
 seconds = float(sys.argv[5])
+if len(sys.argv) > 6:
+    torch.set_num_threads(int(sys.argv[6]))
 torch.manual_seed(1)
 lstm = torch.nn.LSTM(features, units, batch_first=True)
 head = torch.nn.Linear(units, 1)

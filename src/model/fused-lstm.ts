@@ -6,13 +6,13 @@
  *
  * - the input projection x·W + b of all time steps is ONE matMul (the layer does one per step);
  * - the recurrence runs in one kernel call per direction: on the cpu and wasm backends a host
- *   kernel (below) loops over time with one plain matMul per step (h·U forward, dz·Uᵀ backward,
- *   through the backend's own BatchMatMul) and computes the gates in plain Float32Array loops: no
- *   per-step op dispatch, no `tanh` kernel (slow in wasm), no transposed matMul (10× slower in wasm);
- *   other backends (webgpu, tensorflow) run the same recurrence as tfjs ops;
- * - the weight gradients are one matMul each over all steps (Hₜ₋₁ᵀ·dZ, Xᵀ·dZ) with the transposes
- *   made explicit once per call, and each is computed only when something needs it (the input
- *   gradient is skipped where the input is data, not a trained tensor).
+ *   kernel (below) loops over time with plain matMuls through the backend's own BatchMatMul (h·U
+ *   forward; dz·[Uᵀ | Wᵀ] and dzᵀ·[h₋₁ | x] backward) and computes the gates and their
+ *   derivatives in plain Float32Array loops: no per-step op dispatch, no autodiff graph, no `tanh`
+ *   kernel (slow in wasm), no transposed matMul (10× slower in wasm); other backends (webgpu,
+ *   tensorflow) run the same recurrence as tfjs ops;
+ * - the input gradient is skipped where the input is data (the layer's input is a model input),
+ *   and every gradient is only handed out where something needs it.
  *
  * The gradient is attached through the engine's custom-gradient kernel call (what tf.customGrad
  * uses, but with per-input lazy gradients), an internal of tfjs-core 4.x: the unit test compares
@@ -56,8 +56,8 @@ interface Recurrence {
 
 /**
  * tanh as a rational function (the minimax approximation Eigen and XNNPACK use for float32 tanh):
- * |error| < 3e-7 against Math.tanh, below float32 resolution of the stored result, and 2.2x faster
- * here than 2·sigmoid(2z) − 1 through Math.exp, which took 3/4 of the forward step.
+ * |error| < 3e-7 against Math.tanh (about float32 resolution), and 2.2x faster here than
+ * 2·sigmoid(2z) − 1 through Math.exp, which took 3/4 of the forward step.
  */
 const TANH_CLAMP = 7.905311107635498; // beyond it the approximation is ±1 to float32 precision
 
