@@ -152,8 +152,8 @@ function forwardStep(
  * One backward step: from dh (gradient w.r.t. the output after step t, upstream plus recurrent) and
  * dc (w.r.t. the cell state after step t), the pre-activation gradient dz of step t into dz (one
  * [B, 4U] block) and transposed into dzT ([4U, B]), its column sums added to db, and dc for step
- * t−1 in place. dh of unmasked rows is zeroed: their gradient w.r.t.
- * h₋₁ is dz·Uᵀ, which the caller adds; masked rows pass dh and dc through unchanged (dz = 0).
+ * t−1 in place. dh of unmasked rows is zeroed: their gradient w.r.t. h₋₁ is dz·Uᵀ, which the
+ * caller adds; masked rows pass dh and dc through unchanged (dz = 0).
  */
 function backwardStep(
   t: number,
