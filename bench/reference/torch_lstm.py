@@ -1,12 +1,18 @@
 """PyTorch reference for bench/train.ts: nn.LSTM + Linear + sigmoid BCE, Adam,
-same shapes, training time steps per second on this CPU. Prints one JSON line."""
+same shapes, training time steps per second on this CPU, measured for a time
+window after 2 warm-up batches. Prints one JSON line.
+
+    python3 torch_lstm.py BATCH STEPS FEATURES UNITS SECONDS [THREADS]"""
 import json
 import sys
 import time
 
 import torch
 
-batch, steps, features, units, batches = (int(v) for v in sys.argv[1:6])
+batch, steps, features, units = (int(v) for v in sys.argv[1:5])
+seconds = float(sys.argv[5])
+if len(sys.argv) > 6:
+    torch.set_num_threads(int(sys.argv[6]))
 torch.manual_seed(1)
 lstm = torch.nn.LSTM(features, units, batch_first=True)
 head = torch.nn.Linear(units, 1)
@@ -25,10 +31,14 @@ def step():
     opt.step()
 
 
-for _ in range(3):
+for _ in range(2):
     step()
+batches = 0
+c0 = time.process_time()
 t0 = time.perf_counter()
-for _ in range(batches):
+while batches < 2 or time.perf_counter() - t0 < seconds:
     step()
-seconds = time.perf_counter() - t0
-print(json.dumps({"steps_per_second": batch * steps * batches / seconds, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    batches += 1
+elapsed = time.perf_counter() - t0
+cpu = time.process_time() - c0  # all threads
+print(json.dumps({"steps_per_second": batch * steps * batches / elapsed, "steps_per_cpu_second": batch * steps * batches / cpu, "batches": batches, "seconds": elapsed, "torch": torch.__version__, "threads": torch.get_num_threads()}))

@@ -128,6 +128,7 @@ const trainerSchema = z
     model: z
       .object({
         lstmUnits: z.array(positiveInt).min(1, 'at least one LSTM layer'),
+        lstmImplementation: z.enum(['fused', 'layers']),
         dropout: z.number().min(0).lt(1),
         embeddingDims: z
           .object({

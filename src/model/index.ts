@@ -23,6 +23,7 @@ export {
 export { CheckpointError, type EpochRecord } from './checkpoint.js';
 export * from './evaluate.js';
 export { loadModel, loadModelFiles, saveEncoder, saveModelFiles } from './io.js';
+export { type FusedLstmOptions, type LstmImplementation, fusedLstm, lstmLayer } from './fused-lstm.js';
 export { buildModel, type ModelOptions } from './lstm.js';
 export { type TrainingRun, TrainingDataError, runFingerprint, runTraining } from './pipeline.js';
 export { type EvaluationReport, evaluateModel } from './report.js';

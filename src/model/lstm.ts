@@ -10,6 +10,8 @@
  *
  * The time dimension is left open, so a batch can be as long as its longest sequence (padded steps
  * are masked: the LSTM carries its state over them, so padding does not change a prediction).
+ * The LSTM layers run the fused op of fused-lstm.ts unless `lstmImplementation: layers`; either way
+ * a saved model holds standard tfjs-layers LSTM layers with the same weights.
  * Every initializer is seeded from the run seed. Dropout sits BETWEEN layers as Dropout layers, not
  * inside the LSTM: tfjs-layers draws the LSTM's own dropout masks from Math.random, which would
  * break "same seed, same weights"; the trainer reseeds the Dropout layers every step instead
@@ -18,11 +20,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_INPUTS, type CategoricalInput, type FeatureEncoder } from '../features/index.js';
 import { hash32 } from '../util/random.js';
+import { type LstmImplementation, lstmLayer } from './fused-lstm.js';
 
 export interface ModelOptions {
   lstmUnits: readonly number[];
   dropout: number;
   embeddingDims: Readonly<Record<CategoricalInput, number>>;
+  /**
+   * `fused` (default): the LSTM layers run fused-lstm.ts's op (same weights and saved files, several
+   * times faster to train); `layers`: tfjs-layers' own LSTM.
+   */
+  lstmImplementation?: LstmImplementation;
   seed: number;
 }
 
@@ -74,16 +82,17 @@ export function buildModel(encoder: FeatureEncoder, options: ModelOptions): tf.L
       .concatenate({ name: 'step_features', axis: -1 })
       .apply([...embedded, numeric]) as tf.SymbolicTensor;
     options.lstmUnits.forEach((units, i) => {
-      x = tf.layers
-        .lstm({
+      x = lstmLayer(
+        {
           name: `lstm_${i}`,
           units,
           returnSequences: i < options.lstmUnits.length - 1,
           kernelInitializer: tf.initializers.glorotUniform({ seed: seedOf(2, i) }),
           recurrentInitializer: tf.initializers.orthogonal({ seed: seedOf(3, i), gain: 1 }),
           unitForgetBias: true,
-        })
-        .apply(x) as tf.SymbolicTensor;
+        },
+        options.lstmImplementation ?? 'fused',
+      ).apply(x) as tf.SymbolicTensor;
       if (options.dropout > 0) {
         x = tf.layers
           .dropout({ name: `dropout_${i}`, rate: options.dropout, seed: seedOf(4, i) })

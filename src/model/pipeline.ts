@@ -62,7 +62,9 @@ async function collect<T>(items: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
 export function trainingConfigIdentity(config: TrainerConfig): unknown {
   const { labels, dataset, features, model, training, seed } = config;
   const { epochs: _epochs, fastWasmMatMul: _fast, ...trainingRest } = training;
-  return { labels, dataset, features, model, training: trainingRest, seed };
+  // Both LSTM implementations train the same weights: switching resumes the same run.
+  const { lstmImplementation: _lstm, ...modelRest } = model;
+  return { labels, dataset, features, model: modelRest, training: trainingRest, seed };
 }
 
 export function runFingerprint(config: TrainerConfig, datasetFingerprint: string): string {
