@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.js';
+import { StartAbortedError, untilDone } from '../kafka/connect.js';
 import { brokerReadiness } from '../kafka/reachability.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
@@ -42,11 +43,6 @@ export function registerScore(program: Command): void {
         };
         const { config, logger } = contextFrom(cmd, 'scorer', overrides);
         const kafka = createKafka({ config, logger });
-        await ensureTopics(kafka, config, logger, [
-          config.topics.events,
-          config.topics.predictions,
-          config.topics.deadLetter,
-        ]);
         const registry = createMetricsRegistry('scorer');
         // The LSTM step model runs one matMul per layer and round: wasm (XNNPACK SIMD, single-threaded,
         // always installed) is the fast deterministic choice here; PROD keeps tfjs's hints off stderr.
@@ -72,16 +68,29 @@ export function registerScore(program: Command): void {
             { name: 'running', check: () => scorer.ready },
           ],
         });
-        // Handlers go in before start so a SIGTERM during start-up (even while waiting for a model) drains.
+        // Handlers go in before start so a SIGTERM during start-up (even while waiting for the broker or a
+        // model) drains and exits 0.
+        let stopRequested = false;
         const stopped = new Promise<void>((resolve) => {
           onShutdownSignal(logger, async () => {
+            stopRequested = true;
             await scorer.stop();
             await http.close();
             await broker.close();
             resolve();
           });
         });
-        await scorer.start();
+        const topics = [config.topics.events, config.topics.predictions, config.topics.deadLetter];
+        try {
+          await untilDone(
+            'create the topics',
+            async () => void (await ensureTopics(kafka, config, logger, topics)),
+            { logger, shouldStop: () => stopRequested },
+          );
+          await scorer.start();
+        } catch (error) {
+          if (!(error instanceof StartAbortedError)) throw error;
+        }
         await stopped;
       }),
     );

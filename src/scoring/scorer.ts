@@ -1,5 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Config } from '../config/index.js';
+import { untilDone } from '../kafka/connect.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { decodeMessage, eventDecoderFor, pipelineConsumer } from '../kafka/pipeline.js';
 import type { Logger } from '../log/logger.js';
@@ -532,12 +533,14 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
   };
 
   async function startOnce(): Promise<void> {
-    await admin.connect();
-    await plainProducer?.connect();
+    // A broker that is down at start-up delays the scorer instead of ending it (stop() ends the wait).
+    const retry = { logger, shouldStop: () => stopping };
+    await untilDone('connect to Kafka (admin)', () => admin.connect(), retry);
+    if (plainProducer) await untilDone('connect to Kafka (producer)', () => plainProducer.connect(), retry);
     logger.info('waiting for a model', { modelDir: config.scorer.modelDir });
     if (!(await watcher.waitForFirst())) return;
     watcher.start();
-    await consumer.connect();
+    await untilDone('connect to Kafka (consumer)', () => consumer.connect(), retry);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const mine = payload.memberAssignment[topic] ?? [];
       assigned = [...mine].sort((a, b) => a - b);
@@ -553,7 +556,7 @@ export function createScorer(options: ScorerOptions): ScorerProcess {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       logger.error('consumer crashed', { error: payload.error, restart: payload.restart });
     });
-    await consumer.subscribe({ topic, fromBeginning: true });
+    await untilDone(`subscribe to ${topic}`, () => consumer.subscribe({ topic, fromBeginning: true }), retry);
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: processBatch });
     logger.info('scorer started', {
       topic,
