@@ -44,3 +44,27 @@ export async function readCommittedPredictions(
   }
   return out;
 }
+
+/** event_id → what a consumer sees (scored_at excluded), and the event ids that got more than one prediction. */
+export function byEvent(predictions: Awaited<ReturnType<typeof readCommittedPredictions>>): {
+  map: Map<string, string>;
+  doubled: string[];
+} {
+  const map = new Map<string, string>();
+  const doubled: string[] = [];
+  for (const { prediction: p } of predictions) {
+    if (map.has(p.event_id)) doubled.push(p.event_id);
+    map.set(
+      p.event_id,
+      JSON.stringify([
+        p.cookie_id,
+        p.session_id,
+        p.model_version,
+        p.event_time,
+        p.events_in_session,
+        p.probabilities,
+      ]),
+    );
+  }
+  return { map, doubled };
+}

@@ -9,7 +9,7 @@ import { createModelRegistry } from '../../src/registry/index.js';
 import { logLines, runCli, spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { writeModelVersion } from '../helpers/models.js';
-import { readCommittedPredictions } from '../helpers/predictions.js';
+import { byEvent, readCommittedPredictions } from '../helpers/predictions.js';
 
 const EVENTS = 50_000;
 const PARTITIONS = 4;
@@ -36,30 +36,6 @@ function startScorer(env: NodeJS.ProcessEnv): {
   });
   started.catch(() => undefined);
   return { child, started, log: () => all };
-}
-
-/** event_id → what a consumer sees (scored_at excluded); throws if an event has two predictions. */
-function byEvent(predictions: Awaited<ReturnType<typeof readCommittedPredictions>>): {
-  map: Map<string, string>;
-  doubled: string[];
-} {
-  const map = new Map<string, string>();
-  const doubled: string[] = [];
-  for (const { prediction: p } of predictions) {
-    if (map.has(p.event_id)) doubled.push(p.event_id);
-    map.set(
-      p.event_id,
-      JSON.stringify([
-        p.cookie_id,
-        p.session_id,
-        p.model_version,
-        p.event_time,
-        p.events_in_session,
-        p.probabilities,
-      ]),
-    );
-  }
-  return { map, doubled };
 }
 
 const rand = (lo: number, hi: number) => lo + Math.random() * (hi - lo);

@@ -834,7 +834,7 @@ describe('prediction and timeline codecs', () => {
     const odd = encodeTimeline({ ...timeline, close_reason: 'crash' as SessionTimeline['close_reason'] });
     assert.throws(
       () => decodeTimeline(odd),
-      /close_reason must be one of gap, max_duration, max_events, end_of_input, got "crash"/,
+      /close_reason must be one of gap, max_duration, max_events, end_of_input, evicted, got "crash"/,
     );
     // session_id, cookie_id, 2 longs, close_reason, event_count, then a block count of 2^40 events (unguarded
     // avsc would fail differently: `new Array(2^40)` throws "Invalid array length")
