@@ -26,6 +26,7 @@ import { access, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT, type FeatureEncoder, type StepState } from '../features/index.js';
+import { tanh as fastTanh } from '../model/fused-lstm.js';
 import { loadEncoder, loadModelFiles } from '../model/io.js';
 import { LstmState } from './lstm-state.js';
 import { type ActivationName, type LstmWeights, extractLstmWeights } from './lstm-weights.js';
@@ -167,14 +168,15 @@ export function createLstmStepModel(
       const c = h + U;
       const zo = b * G;
       if (defaults) {
-        // tfjs's default activations inlined (hardSigmoid, tanh): the hot loop of a default model.
+        // tfjs's default activations inlined (hardSigmoid, tanh): the hot loop of a default model. tanh is
+        // the fused op's rational approximation (|error| < 3e-7, what the trainer's kernels compute).
         for (let u = 0; u < U; u++) {
           const i = hardSigmoid(z[zo + u]!);
           const f = hardSigmoid(z[zo + U + u]!);
-          const g = Math.tanh(z[zo + 2 * U + u]!);
+          const g = fastTanh(z[zo + 2 * U + u]!);
           const o = hardSigmoid(z[zo + 3 * U + u]!);
           hc[c + u] = f * hc[c + u]! + i * g; // rounded to float32, as tfjs keeps c
-          hc[h + u] = o * Math.tanh(hc[c + u]!);
+          hc[h + u] = o * fastTanh(hc[c + u]!);
         }
         continue;
       }
