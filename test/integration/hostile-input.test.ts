@@ -1,5 +1,5 @@
 /**
- * Hostile and broken input through the real ingest process on the real broker: random bytes,
+ * Hostile and broken input through the real ingest and scorer processes on the real broker: random bytes,
  * truncated frames, giant messages, deeply nested and huge JSON, unknown and incompatible schema
  * ids, timestamps far in the future and the past, oversized fields, interleaved with valid traffic.
  * Every message ends either processed or in the dead-letter topic with its reason, the process
@@ -15,6 +15,8 @@ import { loadConfig } from '../../src/config/index.js';
 import { createGenerator, createRng } from '../../src/generator/index.js';
 import { readDeadLetterHeaders } from '../../src/kafka/dead-letter.js';
 import { INGEST_METRICS } from '../../src/metrics/ingest-metrics.js';
+import { SCORER_METRICS } from '../../src/metrics/scorer-metrics.js';
+import { createModelRegistry } from '../../src/registry/index.js';
 import {
   REJECT_REASONS,
   SCHEMA_IDS,
@@ -26,15 +28,16 @@ import {
 import type { SessionTimeline, ShopEvent } from '../../src/schemas/types.js';
 import { Sessionizer, sessionRulesFromConfig } from '../../src/sessions/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
-import { ingestEnv, spawnCli } from '../helpers/cli.js';
+import { ingestEnv, spawnCli, startService } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { sample as sampleOf } from '../helpers/metrics.js';
+import { writeModelVersion } from '../helpers/models.js';
 
 const sample = (text: string, name: string, labels = '') => sampleOf(text, name, labels) ?? Number.NaN;
 
 type Expect = string | 'any';
 
-describe('hostile input through the real ingest process', () => {
+describe('hostile input through the real ingest and scorer processes', () => {
   it('routes every hostile message to the dead-letter topic with its reason and stores exactly the valid traffic', async () => {
     const rng = createRng(99);
     const valid: ShopEvent[] = [];
@@ -214,5 +217,38 @@ describe('hostile input through the real ingest process', () => {
     const key = (s: SessionTimeline) => `${s.session_id}:${s.events.map((e) => e.event_id).join(',')}`;
     assert.deepEqual(stored.map(key).sort(), expected.map(key).sort());
     assert.ok(expected.length > 50, `only ${expected.length} sessions closed: the check would be weak`);
+
+    // The scorer reads the same topic through the same decoder: every hostile message is rejected
+    // (dead-lettered), every other one scored or counted, and it stays up.
+    const models = mkdtempSync(join(tmpdir(), 'hostile-models-'));
+    await writeModelVersion(models, 'v1', { seed: 1, scale: 3 });
+    await createModelRegistry(models).promote('v1', 'test');
+    const scorerGroup = uniqueName('hostile-scorer');
+    const scorer = await startService(['score', '--port', '0'], {
+      INTENTSTREAM_TOPICS__EVENTS: topic,
+      INTENTSTREAM_TOPICS__PREDICTIONS: `${topic}-predictions`,
+      INTENTSTREAM_TOPICS__DEAD_LETTER: `${dlq}-scorer`,
+      INTENTSTREAM_SCORER__GROUP_ID: scorerGroup,
+      INTENTSTREAM_SCORER__MODEL_DIR: models,
+    });
+    let scorerMetrics = '';
+    try {
+      await waitFor(async () => (await committedTotal(kafka, scorerGroup, topic)) === total || undefined, {
+        what: `the scorer to commit all ${total} messages`,
+        timeoutMs: 120_000,
+      });
+      scorerMetrics = await (await fetch(`${scorer.url}/metrics`)).text();
+    } finally {
+      assert.equal(await scorer.stop(), 0, scorer.stderr().slice(-3000));
+    }
+    const scorerOutcomes = ['scored', 'duplicate', 'late', 'rejected'].map((o) =>
+      sample(scorerMetrics, SCORER_METRICS.events, `outcome="${o}"`),
+    );
+    assert.equal(
+      scorerOutcomes.reduce((a, b) => a + b, 0),
+      total,
+      `every message has a scorer outcome: ${scorerOutcomes}`,
+    );
+    assert.equal(scorerOutcomes[3], hostile.length, 'the scorer rejects exactly the hostile messages');
   });
 });

@@ -81,6 +81,7 @@ describe('intentstream train', () => {
     assert.equal(summary.backend, 'wasm');
     assert.match(summary.version, /^v\d{14}-[0-9a-f]{7}$/);
     assert.deepEqual(readdirSync(summary.dir).sort(), [
+      'checksums.json',
       'encoder.json',
       'manifest.json',
       'metrics.json',
