@@ -12,17 +12,21 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Message } from 'kafkajs';
 import { INGEST_METRICS } from '../../src/metrics/ingest-metrics.js';
+import { SCORER_METRICS } from '../../src/metrics/scorer-metrics.js';
+import { createModelRegistry } from '../../src/registry/index.js';
 import { encodeEvent } from '../../src/schemas/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
-import { ingestEnv, spawnCli } from '../helpers/cli.js';
+import { ingestEnv, spawnCli, startService } from '../helpers/cli.js';
 import { shopEvent } from '../helpers/events.js';
 import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { sample as sampleOf } from '../helpers/metrics.js';
+import { writeModelVersion } from '../helpers/models.js';
 
 const COOKIES = 1_000_000;
 const BOT_EVENTS = 1_000_000;
 const PARTITIONS = 4;
 const MAX_OPEN = 50_000;
+const SCORER_MAX_OPEN = 100_000;
 const HOUR = 3_600_000;
 
 const metric = (text: string, name: string, labels = '') => sampleOf(text, name, labels) ?? Number.NaN;
@@ -145,5 +149,51 @@ describe('floods through the real ingest process', () => {
     assert.equal(floodSessions, COOKIES, 'every flood cookie stored once');
     assert.equal(botEvents, BOT_EVENTS, 'every bot event stored once');
     assert.equal(botSessions, BOT_EVENTS / 2_000);
+
+    // The scorer over the same floods: its live sessions stay within scorer.maxOpenSessions (least
+    // recently active evicted), RSS stays bounded, every event gets an outcome, it stays up.
+    const models = mkdtempSync(join(tmpdir(), 'flood-models-'));
+    await writeModelVersion(models, 'v1', { seed: 2, scale: 3 });
+    await createModelRegistry(models).promote('v1', 'test');
+    const scorerGroup = uniqueName('flood-scorer');
+    const scorer = await startService(['score', '--port', '0'], {
+      INTENTSTREAM_TOPICS__EVENTS: topic,
+      INTENTSTREAM_TOPICS__PREDICTIONS: `${topic}-predictions`,
+      INTENTSTREAM_TOPICS__DEAD_LETTER: `${topic}-scorer-dlq`,
+      INTENTSTREAM_SCORER__GROUP_ID: scorerGroup,
+      INTENTSTREAM_SCORER__MODEL_DIR: models,
+      INTENTSTREAM_SCORER__EMIT: 'threshold',
+      INTENTSTREAM_SCORER__MAX_OPEN_SESSIONS: String(SCORER_MAX_OPEN),
+    });
+    let scorerRss = 0;
+    let scorerOpen = 0;
+    let scorerText = '';
+    try {
+      await waitFor(
+        async () => {
+          scorerText = await (await fetch(`${scorer.url}/metrics`)).text();
+          scorerRss = Math.max(scorerRss, metric(scorerText, 'intentstream_process_resident_memory_bytes'));
+          scorerOpen = Math.max(scorerOpen, metric(scorerText, SCORER_METRICS.openSessions));
+          return (await committedTotal(kafka, scorerGroup, topic)) === total || undefined;
+        },
+        { what: `the scorer to commit all ${total} events`, timeoutMs: 600_000, intervalMs: 500 },
+      );
+      scorerText = await (await fetch(`${scorer.url}/metrics`)).text();
+    } finally {
+      assert.equal(await scorer.stop(), 0, scorer.stderr().slice(-3000));
+    }
+    const scorerOutcomes = ['scored', 'duplicate', 'late', 'rejected'].map((o) =>
+      metric(scorerText, SCORER_METRICS.events, `outcome="${o}"`),
+    );
+    assert.equal(scorerOutcomes[0], total, `every event scored: ${scorerOutcomes}`);
+    assert.ok(
+      scorerOpen <= SCORER_MAX_OPEN,
+      `${scorerOpen} live sessions with a bound of ${SCORER_MAX_OPEN}`,
+    );
+    assert.ok(
+      metric(scorerText, SCORER_METRICS.evictions, 'reason="capacity"') > 0,
+      'the scorer bound was exercised',
+    );
+    assert.ok(scorerRss < 1.5 * 1024 ** 3, `scorer RSS reached ${(scorerRss / 2 ** 20).toFixed(0)} MiB`);
   });
 });
