@@ -6,17 +6,10 @@
  * (FNV-1a alone clusters short ids such as "i17", "i18" in the low bits).
  */
 
+import { fmix32 } from '../util/hash.js';
+
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** 32-bit hash of `text` (UTF-8 bytes) under `seed`; an unsigned integer. */
 export function stableHash32(text: string, seed = 0): number {

@@ -12,17 +12,11 @@
  * generator relies on for collision-free ids.
  */
 
-const TWO_POW_32 = 4294967296;
+import { fmix32 } from '../util/hash.js';
 
-/** MurmurHash3 32-bit finaliser: a bijection on uint32 with good avalanche. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+export { fmix32 };
+
+const TWO_POW_32 = 4294967296;
 
 /** Order-sensitive hash of a few 32-bit integers (not a bijection). */
 export function hash32(...parts: number[]): number {
