@@ -3,6 +3,8 @@ import type { Kafka } from 'kafkajs';
 import { loadConfig } from '../../src/config/index.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/log/logger.js';
+import { encodeEvent } from '../../src/schemas/index.js';
+import type { ShopEvent } from '../../src/schemas/types.js';
 
 /** The broker under test: KAFKA_BROKERS if set, else the local one scripts/kafka starts. */
 export const testConfig = loadConfig();
@@ -73,5 +75,25 @@ export async function endOffsets(kafka: Kafka, topic: string): Promise<number> {
     return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Produces `events` to `topic` (Confluent Avro, keyed by cookie) in sequential batches of 1,000, so a partition keeps their order. */
+export async function produceEvents(
+  kafka: Kafka,
+  topic: string,
+  events: readonly ShopEvent[],
+): Promise<void> {
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  try {
+    for (let i = 0; i < events.length; i += 1_000) {
+      await producer.send({
+        topic,
+        messages: events.slice(i, i + 1_000).map((e) => ({ key: e.cookie_id, value: encodeEvent(e) })),
+      });
+    }
+  } finally {
+    await producer.disconnect();
   }
 }

@@ -13,11 +13,17 @@ import type { Kafka } from 'kafkajs';
 import { loadConfig } from '../../src/config/index.js';
 import { createGenerator } from '../../src/generator/index.js';
 import { createKafka } from '../../src/kafka/client.js';
-import { encodeEvent } from '../../src/schemas/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type PrivateBroker, privateBroker } from '../helpers/broker.js';
 import { ingestEnv, spawnCli, startService } from '../helpers/cli.js';
-import { committedTotal, createTopic, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
+import {
+  committedTotal,
+  createTopic,
+  produceEvents,
+  testLogger,
+  uniqueName,
+  waitFor,
+} from '../helpers/kafka.js';
 import { referenceSessions, sessionKey, storedSessions } from '../helpers/reference.js';
 
 const OUTAGE_MS = 30_000;
@@ -36,18 +42,6 @@ describe('broker outage', () => {
     await broker.destroy();
   });
 
-  async function produce(topic: string, events: readonly ShopEvent[]): Promise<void> {
-    const producer = kafka.producer({ idempotent: true });
-    await producer.connect();
-    for (let i = 0; i < events.length; i += 1_000) {
-      await producer.send({
-        topic,
-        messages: events.slice(i, i + 1_000).map((e) => ({ key: e.cookie_id, value: encodeEvent(e) })),
-      });
-    }
-    await producer.disconnect();
-  }
-
   it('ingest rides out a 30 s broker stop mid-stream and stores exactly the undisturbed sessions', async () => {
     const events: ShopEvent[] = [];
     for (const item of createGenerator({ seed: 23, cookies: 400, maxEvents: 20_000 })) {
@@ -57,7 +51,7 @@ describe('broker outage', () => {
     const topic = uniqueName('outage');
     await createTopic(kafka, topic, 4);
     await createTopic(kafka, `${topic}-dlq`, 1);
-    await produce(topic, events.slice(0, half));
+    await produceEvents(kafka, topic, events.slice(0, half));
 
     const dir = mkdtempSync(join(tmpdir(), 'outage-'));
     const group = uniqueName('outage-ingest');
@@ -84,7 +78,7 @@ describe('broker outage', () => {
       await delay(OUTAGE_MS); // the fault itself: the broker stays down this long
       assert.equal(exited, undefined, `ingest exited during the outage: ${stderr.slice(-3000)}`);
       await broker.start();
-      await produce(topic, events.slice(half));
+      await produceEvents(kafka, topic, events.slice(half));
       await waitFor(async () => (await committedTotal(kafka, group, topic)) === events.length || undefined, {
         what: 'everything committed after the broker came back',
         timeoutMs: 120_000,
@@ -149,7 +143,7 @@ describe('broker outage', () => {
           timeoutMs: 120_000,
         },
       );
-      await produce(topic, events);
+      await produceEvents(kafka, topic, events);
       await waitFor(async () => (await committedTotal(kafka, group, topic)) === events.length || undefined, {
         what: 'everything committed',
         timeoutMs: 120_000,

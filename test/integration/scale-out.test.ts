@@ -10,10 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createGenerator } from '../../src/generator/index.js';
-import { encodeEvent } from '../../src/schemas/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type RunningService, ingestEnv, startService } from '../helpers/cli.js';
-import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import {
+  committedTotal,
+  createTopic,
+  produceEvents,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '../helpers/kafka.js';
 import { referenceSessions, sessionKey, storedSessions } from '../helpers/reference.js';
 
 describe('ingest scale-out', () => {
@@ -26,16 +32,6 @@ describe('ingest scale-out', () => {
     for (const item of createGenerator({ seed: 31, cookies: 1_500, maxEvents: 45_000 })) {
       if (item.kind === 'event') events.push(item.event);
     }
-    const producer = kafka.producer({ idempotent: true });
-    await producer.connect();
-    const produce = async (part: readonly ShopEvent[]) => {
-      for (let i = 0; i < part.length; i += 1_000) {
-        await producer.send({
-          topic,
-          messages: part.slice(i, i + 1_000).map((e) => ({ key: e.cookie_id, value: encodeEvent(e) })),
-        });
-      }
-    };
     const third = Math.floor(events.length / 3);
 
     const dir = mkdtempSync(join(tmpdir(), 'scale-'));
@@ -49,13 +45,13 @@ describe('ingest scale-out', () => {
     const running: RunningService[] = [];
     try {
       running.push(await start(), await start());
-      await produce(events.slice(0, third));
+      await produceEvents(kafka, topic, events.slice(0, third));
       await waitFor(async () => (await committed()) >= third || undefined, {
         what: 'two instances to ingest the first third',
         timeoutMs: 90_000,
       });
       running.push(await start());
-      await produce(events.slice(third, 2 * third));
+      await produceEvents(kafka, topic, events.slice(third, 2 * third));
       await waitFor(async () => (await committed()) >= third + (third >> 1) || undefined, {
         what: 'three instances to make progress on the second third',
         timeoutMs: 90_000,
@@ -66,13 +62,12 @@ describe('ingest scale-out', () => {
         0,
         `the leaving instance did not drain cleanly: ${leaving.stderr().slice(-2000)}`,
       );
-      await produce(events.slice(2 * third));
+      await produceEvents(kafka, topic, events.slice(2 * third));
       await waitFor(async () => (await committed()) === events.length || undefined, {
         what: 'the remaining two instances to commit everything',
         timeoutMs: 120_000,
       });
     } finally {
-      await producer.disconnect();
       const codes = await Promise.all(running.map((r) => r.stop()));
       assert.deepEqual(
         codes,

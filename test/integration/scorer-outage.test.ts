@@ -14,11 +14,17 @@ import { loadConfig } from '../../src/config/index.js';
 import { createGenerator } from '../../src/generator/index.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { createModelRegistry } from '../../src/registry/index.js';
-import { encodeEvent } from '../../src/schemas/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type PrivateBroker, privateBroker } from '../helpers/broker.js';
 import { startService } from '../helpers/cli.js';
-import { committedTotal, createTopic, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
+import {
+  committedTotal,
+  createTopic,
+  produceEvents,
+  testLogger,
+  uniqueName,
+  waitFor,
+} from '../helpers/kafka.js';
 import { writeModelVersion } from '../helpers/models.js';
 import { byEvent, readCommittedPredictions } from '../helpers/predictions.js';
 
@@ -50,18 +56,6 @@ describe('scorer and broker outages', () => {
     INTENTSTREAM_SCORER__EMIT: 'every',
     INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '6s',
   });
-  async function produce(topic: string, events: readonly ShopEvent[]): Promise<void> {
-    const producer = kafka.producer({ idempotent: true });
-    await producer.connect();
-    for (let i = 0; i < events.length; i += 1_000) {
-      await producer.send({
-        topic,
-        messages: events.slice(i, i + 1_000).map((e) => ({ key: e.cookie_id, value: encodeEvent(e) })),
-      });
-    }
-    await producer.disconnect();
-  }
-
   it('waits for a broker that is down at start-up; SIGTERM while waiting exits 0', async () => {
     await broker.stop();
     try {
@@ -89,7 +83,7 @@ describe('scorer and broker outages', () => {
     const half = events.length >> 1;
     const topic = uniqueName('scorer-outage');
     await createTopic(kafka, topic, 4);
-    await produce(topic, events.slice(0, half));
+    await produceEvents(kafka, topic, events.slice(0, half));
 
     const disturbed = { predictions: `${topic}-pred-a`, group: uniqueName('scorer-a') };
     const scorer = await startService(
@@ -109,7 +103,7 @@ describe('scorer and broker outages', () => {
         `the scorer exited during the outage: ${scorer.stderr().slice(-3000)}`,
       );
       await broker.start();
-      await produce(topic, events.slice(half));
+      await produceEvents(kafka, topic, events.slice(half));
       await waitFor(
         async () => (await committedTotal(kafka, disturbed.group, topic)) === events.length || undefined,
         {

@@ -11,10 +11,16 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createGenerator } from '../../src/generator/index.js';
 import { createModelRegistry } from '../../src/registry/index.js';
-import { encodeEvent } from '../../src/schemas/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type RunningService, startService } from '../helpers/cli.js';
-import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import {
+  committedTotal,
+  createTopic,
+  produceEvents,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '../helpers/kafka.js';
 import { writeModelVersion } from '../helpers/models.js';
 import { byEvent, readCommittedPredictions } from '../helpers/predictions.js';
 
@@ -30,16 +36,6 @@ describe('scorer scale-out', () => {
     for (const item of createGenerator({ seed: 43, cookies: 800, maxEvents: 24_000, botCookies: 0 })) {
       if (item.kind === 'event') events.push(item.event);
     }
-    const producer = kafka.producer({ idempotent: true });
-    await producer.connect();
-    const produce = async (part: readonly ShopEvent[]) => {
-      for (let i = 0; i < part.length; i += 1_000) {
-        await producer.send({
-          topic,
-          messages: part.slice(i, i + 1_000).map((e) => ({ key: e.cookie_id, value: encodeEvent(e) })),
-        });
-      }
-    };
     const env = (name: string) => {
       const group = uniqueName(`scorer-scale-${name}`);
       const predictions = `${group}-predictions`;
@@ -67,26 +63,25 @@ describe('scorer scale-out', () => {
     const running: RunningService[] = [];
     try {
       running.push(await start(), await start());
-      await produce(events.slice(0, third));
+      await produceEvents(kafka, topic, events.slice(0, third));
       await waitFor(async () => (await committed()) >= third || undefined, {
         what: 'two scorers to score the first third',
         timeoutMs: 120_000,
       });
       running.push(await start());
-      await produce(events.slice(third, 2 * third));
+      await produceEvents(kafka, topic, events.slice(third, 2 * third));
       await waitFor(async () => (await committed()) >= third + (third >> 1) || undefined, {
         what: 'three scorers to make progress',
         timeoutMs: 120_000,
       });
       const leaving = running.shift()!;
       assert.equal(await leaving.stop(), 0, leaving.stderr().slice(-2000));
-      await produce(events.slice(2 * third));
+      await produceEvents(kafka, topic, events.slice(2 * third));
       await waitFor(async () => (await committed()) === events.length || undefined, {
         what: 'the remaining scorers to score everything',
         timeoutMs: 180_000,
       });
     } finally {
-      await producer.disconnect();
       const codes = await Promise.all(running.map((r) => r.stop()));
       assert.deepEqual(
         codes,
