@@ -7,6 +7,7 @@ ensure_node_modules() {
     echo "[install] npm ci" >&2
     npm ci --no-audit --no-fund >&2
   fi
+  node scripts/postinstall.mjs >&2 # idempotent; also fixes a node_modules installed with --ignore-scripts
 }
 
 ensure_debian_packages() {
