@@ -22,5 +22,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY config ./config
-ENTRYPOINT ["node", "bin/intentstream.js"]
+# V8 flags: src/cli/node-flags.ts.
+ENTRYPOINT ["node", "--max-semi-space-size=32", "bin/intentstream.js"]
 CMD ["--help"]

@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { loadConfig } from '../src/config/index.js';
 /**
@@ -67,7 +68,8 @@ batches.forEach((batch, p) => batch.length > 0 && core.process(p, batch, true));
 for (let i = 0; i < 3; i++) globalThis.gc?.();
 await new Promise((r) => setTimeout(r, 2_000));
 globalThis.gc?.();
-const { rss, heapUsed, heapTotal } = process.memoryUsage();
+const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+const space = (name: string) => v8.getHeapSpaceStatistics().find((s) => s.space_name === name)?.space_size;
 process.stdout.write(
-  `${JSON.stringify({ sessions: core.table.openSessions, events, rss, heapUsed, heapTotal })}\n`,
+  `${JSON.stringify({ sessions: core.table.openSessions, events, rss, heapUsed, heapTotal, external, oldSpace: space('old_space'), newSpace: space('new_space'), execArgv: process.execArgv })}\n`,
 );

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { Kafka, Producer } from 'kafkajs';
+import { SERVICE_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { loadConfig } from '../src/config/index.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/log/logger.js';
@@ -248,6 +249,7 @@ const memory = await new Promise<Record<string, number>>((resolve, reject) => {
   const child = spawn(
     process.execPath,
     [
+      ...SERVICE_NODE_FLAGS, // as bin/intentstream.js starts the scorer
       '--expose-gc',
       '--import',
       'tsx',
@@ -304,6 +306,9 @@ writeResult('score', {
   rss_bytes: memory['rss'],
   rss_gib: Math.round((memory['rss']! / 2 ** 30) * 1000) / 1000,
   heap_used_bytes: memory['heapUsed'],
+  heap_total_bytes: memory['heapTotal'],
+  external_bytes: memory['external'],
+  memory_node_flags: memory['execArgv'],
   bytes_per_session: Math.round(memory['rss']! / memory['sessions']!),
 });
 process.exit(0);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { SERVICE_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { createLogger } from '../src/log/logger.js';
 import { machine, percentile, waitUntil, writeResult } from './common.js';
 
@@ -54,9 +55,13 @@ interface Proc {
   log: string;
 }
 function start(name: string, args: string[]): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args, '--config', configFile], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...SERVICE_NODE_FLAGS, '--import', 'tsx', MAIN, ...args, '--config', configFile],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const p: Proc = { name, child, log: '' };
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     p.log = (p.log + d).slice(-200_000);

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
+// The V8 flags above are src/cli/node-flags.ts's SERVICE_NODE_FLAGS (why: see there).
 // Runs the compiled CLI (dist/, from `npm run build`); in a source checkout
 // without a build it runs the TypeScript sources through tsx.
 import { existsSync } from 'node:fs';

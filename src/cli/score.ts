@@ -11,6 +11,7 @@ import { selectBackend } from '../model/backend.js';
 import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom } from './context.js';
+import { missingNodeFlags } from './node-flags.js';
 
 /** `intentstream score`: the live scorer (see src/scoring/scorer.ts). */
 export function registerScore(program: Command): void {
@@ -42,6 +43,12 @@ export function registerScore(program: Command): void {
           ...(opts.port !== undefined ? { http: { ports: { scorer: Number(opts.port) } } } : {}),
         };
         const { config, logger } = contextFrom(cmd, 'scorer', overrides);
+        const missing = missingNodeFlags();
+        if (missing.length > 0)
+          logger.warn(
+            'node was started without the V8 flags bin/intentstream.js sets: expect about 25% more memory with many open sessions (BENCHMARKS.md)',
+            { missing, hint: `node ${missing.join(' ')} bin/intentstream.js score` },
+          );
         const kafka = createKafka({ config, logger });
         const registry = createMetricsRegistry('scorer');
         // The LSTM step model runs one matMul per layer and round: wasm (XNNPACK SIMD, single-threaded,

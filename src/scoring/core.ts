@@ -12,7 +12,13 @@ import type { SessionPrediction, ShopEvent } from '../schemas/types.js';
 import type { SessionRules } from '../sessions/rules.js';
 import { type EmitPolicyOptions, createEmitDecision } from './emission.js';
 import { type StepInput, type StepModel, checkModel } from './model.js';
-import { type LiveSession, type PartitionSessions, SessionTable } from './sessions.js';
+import {
+  type LiveSession,
+  type PartitionSessions,
+  SessionTable,
+  bufferedCount,
+  bufferedEvent,
+} from './sessions.js';
 
 export interface ScorerCoreOptions {
   rules: Pick<SessionRules, 'inactivityGapMs' | 'maxDurationMs' | 'maxEvents' | 'graceMs'>;
@@ -204,7 +210,7 @@ export class ScorerCore {
     const positive = checkModel(model, this.positiveClass);
     const sessions: LiveSession[] = [];
     for (const part of this.table.partitions()) for (const s of part.sessions.values()) sessions.push(s);
-    sessions.sort((a, b) => b.buffer.length - a.buffer.length);
+    sessions.sort((a, b) => b.buffer.length - a.buffer.length); // longest buffer first
     const states = recompute(model, sessions, this.recomputeChunk);
     const previous = this.currentModel;
     this.currentModel = model;
@@ -212,7 +218,7 @@ export class ScorerCore {
     let steps = 0;
     for (let i = 0; i < sessions.length; i++) {
       sessions[i]!.state = states[i];
-      steps += sessions[i]!.buffer.length;
+      steps += bufferedCount(sessions[i]!);
     }
     return { previous, recomputed: sessions.length, steps };
   }
@@ -243,21 +249,26 @@ function recompute(model: StepModel, sessions: LiveSession[], chunk: number): un
   for (let from = 0; from < sessions.length; from += chunk) {
     const to = Math.min(sessions.length, from + chunk);
     for (let i = from; i < to; i++) states[i] = model.initialState();
-    const rounds = sessions[from]!.buffer.length;
+    const rounds = bufferedCount(sessions[from]!);
     let active = to;
     const inputs: StepInput[] = [];
+    let previous: (StepEvent | undefined)[] = [];
     for (let r = 0; r < rounds; r++) {
-      while (sessions[active - 1]!.buffer.length <= r) active--;
+      while (bufferedCount(sessions[active - 1]!) <= r) active--;
+      const current: StepEvent[] = new Array(active - from);
       inputs.length = active - from;
       for (let i = from; i < active; i++) {
         const s = sessions[i]!;
+        const event = bufferedEvent(s, r);
+        current[i - from] = event;
         inputs[i - from] = {
           state: states[i],
-          event: s.buffer[r]!,
-          previous: r === 0 ? undefined : s.buffer[r - 1],
+          event,
+          previous: previous[i - from],
           sessionStart: s.startTime,
         };
       }
+      previous = current;
       const out = model.step(inputs);
       for (let i = from; i < active; i++) states[i] = out.states[i - from];
     }

@@ -31,10 +31,12 @@ export interface LiveSession extends EmitMemory {
   count: number;
   /** The model state after the session's last event (initial state before the first step). */
   state: unknown;
-  /** The last event applied (the `previous` of the next step). */
-  last: StepEvent | undefined;
-  /** The most recent maxBufferedEvents events (their step fields), oldest first: recomputing the state under a new model. */
-  buffer: StepEvent[];
+  /**
+   * The most recent maxBufferedEvents events, oldest first, for recomputing the state under a new model
+   * and as the `previous` of the next step. Flat, BUFFER_STRIDE slots per event (see bufferedEvent):
+   * 500,000 sessions × 5 events as objects cost a third more heap.
+   */
+  buffer: BufferSlot[];
   /** All event ids of the session once it outgrew the buffer (before that, the buffer is scanned). */
   ids: Set<string> | undefined;
   /** Offset, event time and partition max event time (before it) of the chain's first event. */
@@ -45,6 +47,32 @@ export interface LiveSession extends EmitMemory {
   chainLastTime: number;
   /** Recency stamp (process-wide) for LRU eviction across partitions. */
   touched: number;
+}
+
+/** A slot of LiveSession.buffer: a string field, null, or the event time relative to startTime, or the price. */
+export type BufferSlot = string | number | null;
+/** Slots per buffered event: event_id, event_type, event_time − startTime, item_id, category_id, price, device, referrer. */
+export const BUFFER_STRIDE = 8;
+
+/** Events in the session's buffer. */
+export function bufferedCount(s: LiveSession): number {
+  return s.buffer.length / BUFFER_STRIDE;
+}
+
+/** The i-th buffered event (0 = oldest) as a fresh StepEvent. */
+export function bufferedEvent(s: LiveSession, i: number): StepEvent {
+  const b = s.buffer;
+  const o = i * BUFFER_STRIDE;
+  return {
+    event_id: b[o] as string,
+    event_type: b[o + 1] as string,
+    event_time: s.startTime + (b[o + 2] as number), // integers below 2^53: exact
+    item_id: b[o + 3] as string | null,
+    category_id: b[o + 4] as string | null,
+    price: b[o + 5] as number | null,
+    device: b[o + 6] as string | null,
+    referrer: b[o + 7] as string | null,
+  };
 }
 
 export type ApplyResult =
@@ -192,19 +220,17 @@ export class SessionTable {
       part.sessions.delete(s.cookieId);
       part.sessions.set(s.cookieId, s);
     }
-    const kept = this.stepEventOf(event);
-    const previous = s.last;
+    const held = bufferedCount(s);
+    const previous = held === 0 ? undefined : bufferedEvent(s, held - 1);
     s.count++;
     if (t > s.lastTime) s.lastTime = t;
     if (t > s.chainLastTime) s.chainLastTime = t;
-    s.last = kept;
     s.touched = ++this.tick;
-    const buffer = s.buffer;
-    if (buffer.length === this.maxBuffered) {
-      if (s.ids === undefined) s.ids = new Set(buffer.map((e) => e.event_id));
-      buffer.shift();
+    if (held === this.maxBuffered && s.ids === undefined) {
+      s.ids = new Set();
+      for (let o = 0; o < s.buffer.length; o += BUFFER_STRIDE) s.ids.add(s.buffer[o] as string);
     }
-    buffer.push(kept);
+    this.append(s, event, held === this.maxBuffered);
     s.ids?.add(event.event_id);
     if (t > part.maxTime) part.maxTime = t;
     part.nextOffset = offset + 1;
@@ -258,22 +284,28 @@ export class SessionTable {
   }
 
   /**
-   * What a session keeps of an event: buffered events are held for as long as their session lives
-   * (500,000 sessions × 5 events is millions of objects), so only the fields the step encoding reads
-   * (a StepEvent: 8 of the event's 12 fields), with repeated strings interned.
+   * Appends what a session keeps of an event: buffered events are held for as long as their session
+   * lives (500,000 sessions × 5 events), so only the fields the step encoding reads (a StepEvent's 8
+   * of the event's 12), repeated strings interned, the time as a small integer, in a new array of
+   * exactly the needed length (a pushed-to array keeps up to half again as spare capacity).
+   * `full`: the oldest event makes room.
    */
-  private stepEventOf(event: ShopEvent): StepEvent {
+  private append(s: LiveSession, event: ShopEvent, full: boolean): void {
     const intern = this.intern;
-    return {
-      event_id: event.event_id,
-      event_type: intern(event.event_type)!,
-      event_time: event.event_time,
-      item_id: intern(event.item_id),
-      category_id: intern(event.category_id),
-      price: event.price,
-      device: intern(event.device),
-      referrer: intern(event.referrer),
-    };
+    const old = s.buffer;
+    const from = full ? BUFFER_STRIDE : 0;
+    const next: BufferSlot[] = new Array(old.length - from + BUFFER_STRIDE);
+    let o = 0;
+    for (let i = from; i < old.length; i++) next[o++] = old[i]!;
+    next[o++] = event.event_id;
+    next[o++] = intern(event.event_type);
+    next[o++] = event.event_time - s.startTime;
+    next[o++] = intern(event.item_id);
+    next[o++] = intern(event.category_id);
+    next[o++] = event.price;
+    next[o++] = intern(event.device);
+    next[o] = intern(event.referrer);
+    s.buffer = next;
   }
 
   private isDead(part: PartitionSessions, s: LiveSession): boolean {
@@ -283,7 +315,8 @@ export class SessionTable {
   private isDuplicate(s: LiveSession, eventId: string): boolean {
     if (s.ids !== undefined) return s.ids.has(eventId);
     const buffer = s.buffer;
-    for (let i = buffer.length - 1; i >= 0; i--) if (buffer[i]!.event_id === eventId) return true;
+    for (let o = buffer.length - BUFFER_STRIDE; o >= 0; o -= BUFFER_STRIDE)
+      if (buffer[o] === eventId) return true;
     return false;
   }
 
@@ -302,7 +335,6 @@ export class SessionTable {
       lastTime: t,
       count: 0,
       state: this.initialState(),
-      last: undefined,
       buffer: [],
       ids: undefined,
       lastScored: Number.NaN,

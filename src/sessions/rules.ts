@@ -112,6 +112,6 @@ export function sessionBoundary(
 export function sessionIdFor(cookieId: string, startTime: number, firstEventId: string): string {
   return createHash('sha256')
     .update(JSON.stringify([cookieId, startTime, firstEventId]))
-    .digest('hex')
-    .slice(0, 16);
+    .digest()
+    .toString('hex', 0, 8); // the first 16 hex digits, as a flat string (a .slice would pin all 64)
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -12,9 +13,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts the real CLI from source (never a stale dist/) as a child process. */
+/** Starts the real CLI from source (never a stale dist/) as a child process, with bin/intentstream.js's V8 flags. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  return spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', MAIN, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

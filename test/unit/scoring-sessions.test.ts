@@ -3,10 +3,19 @@ import { describe, it } from 'node:test';
 import { createGenerator } from '../../src/generator/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { ScorerCore } from '../../src/scoring/core.js';
-import { type ApplyResult, SessionTable } from '../../src/scoring/sessions.js';
+import {
+  type ApplyResult,
+  type LiveSession,
+  SessionTable,
+  bufferedCount,
+  bufferedEvent,
+} from '../../src/scoring/sessions.js';
 import { Sessionizer, resolveSessionRules, sessionIdFor } from '../../src/sessions/index.js';
 import { shopEvent } from '../helpers/events.js';
 import { initializedStepModel } from '../helpers/models.js';
+
+const bufferedIds = (s: LiveSession) =>
+  Array.from({ length: bufferedCount(s) }, (_, i) => bufferedEvent(s, i).event_id);
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 1);
@@ -85,6 +94,56 @@ describe('scorer live sessions', () => {
     assert.deepEqual(actual, expected, 'same session id and position for every event');
   });
 
+  it('buffers the step fields of the most recent events exactly, and hands the last one as the next previous', () => {
+    const t = table({ maxBufferedEvents: 3 });
+    const part = t.partition(0);
+    const step = (e: ShopEvent) => ({
+      event_id: e.event_id,
+      event_type: e.event_type,
+      event_time: e.event_time,
+      item_id: e.item_id,
+      category_id: e.category_id,
+      price: e.price,
+      device: e.device,
+      referrer: e.referrer,
+    });
+    const events = [
+      shopEvent({ cookie_id: 'a', event_id: 'a1', event_type: 'page_view', event_time: T0 + 5 * MIN }),
+      shopEvent({
+        ...{ cookie_id: 'a', event_id: 'a2', event_type: 'add_to_cart', event_time: T0 + 4 * MIN }, // before start, within grace
+        ...{ item_id: 'i1', category_id: 'c1', price: 19.99, device: 'mobile', referrer: 'ads' },
+      }),
+      shopEvent({
+        cookie_id: 'a',
+        event_id: 'a3',
+        event_type: 'page_view',
+        event_time: T0 + 6 * MIN,
+        price: 3,
+      }),
+      shopEvent({
+        cookie_id: 'a',
+        event_id: 'a4',
+        event_type: 'purchase',
+        event_time: T0 + 7 * MIN,
+        price: 0.1,
+      }),
+    ];
+    const previous: unknown[] = [];
+    for (const [i, e] of events.entries()) {
+      const r = t.apply(part, e, i);
+      assert.equal(r.outcome, 'scored');
+      if (r.outcome === 'scored') previous.push(r.previous);
+    }
+    assert.deepEqual(previous, [undefined, ...events.slice(0, 3).map(step)], 'previous events');
+    const s = part.sessions.get('a')!;
+    assert.equal(bufferedCount(s), 3, 'the oldest event made room');
+    assert.deepEqual(
+      [0, 1, 2].map((i) => bufferedEvent(s, i)),
+      events.slice(1).map(step),
+      'buffered step fields',
+    );
+  });
+
   it('skips duplicate event ids of the live session, also after the buffer overflows', () => {
     const t = table({ maxBufferedEvents: 3 });
     const part = t.partition(0);
@@ -95,7 +154,7 @@ describe('scorer live sessions', () => {
     assert.equal(outcome(apply(ev('a', 'a4', 5))), 'duplicate');
     assert.equal(part.sessions.get('a')!.count, 5);
     assert.deepEqual(
-      part.sessions.get('a')!.buffer.map((e) => e.event_id),
+      bufferedIds(part.sessions.get('a')!),
       ['a2', 'a3', 'a4'],
       'the buffer holds the most recent events',
     );
