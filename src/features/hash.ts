@@ -13,6 +13,19 @@ const FNV_PRIME = 0x01000193;
 
 /** 32-bit hash of `text` (UTF-8 bytes) under `seed`; an unsigned integer. */
 export function stableHash32(text: string, seed = 0): number {
+  // ASCII (every id the generator and typical trackers produce): a char is its byte. The scorer
+  // hashes item and category ids on every event, so this path has no closure and no branches.
+  let h = (FNV_OFFSET ^ seed) >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return utf8Hash32(text, seed);
+    h = Math.imul(h ^ c, FNV_PRIME);
+  }
+  return fmix32(h >>> 0);
+}
+
+/** stableHash32 over any string: UTF-8 encoded on the fly. */
+function utf8Hash32(text: string, seed: number): number {
   let h = (FNV_OFFSET ^ seed) >>> 0;
   const byte = (b: number) => {
     h ^= b;
