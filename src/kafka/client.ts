@@ -36,11 +36,17 @@ function kafkaLogCreator(logger: Logger) {
     };
 }
 
-function isRetriableNoise(fields: Record<string, unknown>, message = ''): boolean {
-  const error = String(fields.error ?? '');
+/**
+ * kafkajs log entries about responses it retries by itself: logged at debug, not error. If the
+ * retries run out, the caller gets the error and logs it with its own context.
+ */
+export function isRetriableNoise(fields: Record<string, unknown>, message = ''): boolean {
+  const error = String(fields['error'] ?? '');
   // We bound retries on purpose so a dead broker fails a process instead of hanging it.
   if (/Limiting retries for the idempotent producer/.test(message)) return true;
-  return /coordinator is (loading|not available)|not the correct coordinator|leadership election/i.test(
+  // CONCURRENT_TRANSACTIONS: the broker is still writing the previous transaction's commit markers
+  // when the next transaction adds its partitions (the scorer's back-to-back transactions).
+  return /coordinator is (loading|not available)|not the correct coordinator|leadership election|another concurrent operation on the same transaction/i.test(
     error,
   );
 }

@@ -1,0 +1,20 @@
+/** Which kafkajs log entries are retried noise (logged at debug) and which stay errors. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isRetriableNoise } from '../../src/kafka/client.js';
+
+test('retried broker responses are noise; real failures are not', () => {
+  const noise = [
+    'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+    "The coordinator is loading and hence can't process requests",
+    'This is not the correct coordinator for this group',
+  ];
+  for (const error of noise) assert.ok(isRetriableNoise({ error }, 'Response AddPartitionsToTxn'), error);
+  assert.ok(isRetriableNoise({}, 'Limiting retries for the idempotent producer to 1'), 'retry limit notice');
+  for (const error of [
+    'Connection error: connect ECONNREFUSED',
+    'Producer is fenced',
+    'SASL authentication failed',
+  ])
+    assert.ok(!isRetriableNoise({ error }, 'Failed to send messages'), `${error} must stay an error`);
+});
