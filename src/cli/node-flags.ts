@@ -17,6 +17,7 @@ export function missingNodeFlags(
   execArgv: readonly string[] = process.execArgv,
   nodeOptions: string = process.env['NODE_OPTIONS'] ?? '',
 ): string[] {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split('=')[0]!.replaceAll('_', '-'));
+  const options = nodeOptions.split(/\s+/).map((a) => a.replace(/^["']|["']$/g, '')); // node accepts quoted ones
+  const given = [...execArgv, ...options].map((a) => a.split('=')[0]!.replaceAll('_', '-'));
   return SERVICE_NODE_FLAGS.filter((flag) => !given.includes(flag.split('=')[0]!));
 }

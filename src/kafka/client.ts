@@ -44,12 +44,17 @@ export function isRetriableNoise(fields: Record<string, unknown>, message = ''):
   const error = String(fields['error'] ?? '');
   // We bound retries on purpose so a dead broker fails a process instead of hanging it.
   if (/Limiting retries for the idempotent producer/.test(message)) return true;
-  // CONCURRENT_TRANSACTIONS: the broker is still writing the previous transaction's commit markers
-  // when the next transaction adds its partitions (the scorer's back-to-back transactions).
-  return /coordinator is (loading|not available)|not the correct coordinator|leadership election|another concurrent operation on the same transaction/i.test(
+  // CONCURRENT_TRANSACTIONS while adding partitions: the broker is still writing the previous
+  // transaction's commit markers (the scorer's back-to-back transactions); the produce path retries
+  // it. Other transaction requests (AddOffsetsToTxn, EndTxn) are not retried: those stay errors.
+  if (CONCURRENT_TXN.test(error) && message.startsWith('Response AddPartitionsToTxn')) return true;
+  if (message.startsWith('Failed to send messages:') && CONCURRENT_TXN.test(message)) return true;
+  return /coordinator is (loading|not available)|not the correct coordinator|leadership election/i.test(
     error,
   );
 }
+
+const CONCURRENT_TXN = /another concurrent operation on the same transaction/i;
 
 export interface CreateKafkaOptions {
   config: Pick<Config, 'kafka'>;

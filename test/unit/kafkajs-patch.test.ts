@@ -9,8 +9,12 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-// @ts-expect-error: a plain .mjs script without type declarations
-import { LINEAR, QUADRATIC, groupMessagesPath, patchGroupMessages } from '../../scripts/postinstall.mjs';
+import {
+  LINEAR,
+  QUADRATIC,
+  groupMessagesPath,
+  patchGroupMessages,
+} from '../../scripts/lib/kafkajs-patch.mjs';
 
 type Group = (args: {
   topic: string;
@@ -33,7 +37,7 @@ const original: Group = ({ topic, partitionMetadata, messages, partitioner }) =>
 };
 
 test('the installed kafkajs groups per partition in one pass, exactly as the original', () => {
-  const path: string = groupMessagesPath();
+  const path = groupMessagesPath();
   assert.ok(readFileSync(path, 'utf8').includes(LINEAR), `${path} lacks the postinstall fix`);
   const installed = createRequire(import.meta.url)(path) as Group;
   const messages = Array.from({ length: 5_000 }, (_, i) => ({ key: `k${(i * 7919) % 1013}` }));

@@ -22,5 +22,6 @@ test('missingNodeFlags reads argv and NODE_OPTIONS, in either spelling', () => {
     'another size is a choice, not a miss',
   );
   assert.deepEqual(missingNodeFlags([], '--inspect --max_semi_space_size=32'), []);
+  assert.deepEqual(missingNodeFlags([], '"--max-semi-space-size=32"'), [], 'quoted in NODE_OPTIONS');
   assert.deepEqual(missingNodeFlags(['--max-old-space-size=2048'], ''), [...SERVICE_NODE_FLAGS]);
 });
