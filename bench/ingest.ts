@@ -124,7 +124,8 @@ writeResult('ingest', {
     flushInterval: config.ingest.flushInterval,
   },
   machine: machine(),
-  reference_name: 'kafkajs passthrough consumer that only decodes (autoCommit off and maxWaitTimeInMs 1000, like ingest)',
+  reference_name:
+    'kafkajs passthrough consumer that only decodes (autoCommit off and maxWaitTimeInMs 1000, like ingest)',
   sessions_closed: ing.sessions,
   passthrough_seconds: Math.round((produced / pass) * 100) / 100,
   ingest_seconds: Math.round(ing.seconds * 100) / 100,

@@ -37,6 +37,7 @@ import {
   createScorer,
   lstmModelFactory,
 } from '../src/scoring/index.js';
+import { PARTITIONS_IN_FLIGHT } from '../src/scoring/scorer.js';
 import { writeModelVersion } from '../test/helpers/models.js';
 import { fillTopic, machine, percentile, waitUntil, writeResult } from './common.js';
 
@@ -71,8 +72,8 @@ async function modelRegistry(): Promise<string> {
 }
 
 /** The reference: consume → decode → encode a trivial prediction → produce → commit, in per-partition transactions. */
-async function passthrough(topic: string, expected: number): Promise<number> {
-  const groupId = `bench-pass-${run}`;
+async function passthrough(topic: string, expected: number, inFlight: number): Promise<number> {
+  const groupId = `bench-pass-${inFlight}-${run}`;
   const predictions = `${topic}-pass-predictions`;
   const decoder = createEventDecoder();
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 500 });
@@ -84,7 +85,7 @@ async function passthrough(topic: string, expected: number): Promise<number> {
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 8, // as the scorer: partitions' transactions overlap
+    partitionsConsumedConcurrently: inFlight,
     eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
       if (t0 === 0) t0 = performance.now();
       let producer = producers.get(batch.partition);
@@ -183,8 +184,12 @@ const topic = `bench-score-${run}`;
 await createTopics([topic, `${topic}-predictions`, `${topic}-pass-predictions`, `${topic}-dlq`]);
 const produced = await fillTopic(kafka, topic, N);
 logger.warn('topic filled', { topic, produced });
-const passRate = await passthrough(topic, produced);
+// The reference consumes exactly like the scorer (PARTITIONS_IN_FLIGHT); with 8 partitions in flight
+// the passthrough's transactions overlap, reported beside it.
+const passRate = await passthrough(topic, produced, PARTITIONS_IN_FLIGHT);
 logger.warn('passthrough done', { eventsPerSecond: Math.round(passRate) });
+const pass8Rate = await passthrough(topic, produced, 8);
+logger.warn('passthrough (8 partitions in flight) done', { eventsPerSecond: Math.round(pass8Rate) });
 const throughputBatches = await scorer(topic, (b) => live(b) >= produced);
 const first = Math.min(...throughputBatches.map((b) => b.ackedAt - b.latencyMs));
 const lastAck = Math.max(...throughputBatches.map((b) => b.ackedAt));
@@ -285,8 +290,9 @@ writeResult('score', {
     pacedSeconds: LATENCY_SECONDS,
   },
   machine: machine(),
-  reference_name:
-    'passthrough: kafkajs consume → decode → encode a trivial prediction → produce → commit, per-partition Kafka transactions like the scorer',
+  reference_name: `passthrough: kafkajs consume → decode → encode a trivial prediction → produce → commit, per-partition Kafka transactions, ${PARTITIONS_IN_FLIGHT} partition(s) in flight, like the scorer`,
+  passthrough_8_in_flight: Math.round(pass8Rate),
+  ratio_to_passthrough_8_in_flight: Math.round((scoreRate / pass8Rate) * 1000) / 1000,
   predictions_emitted: predictionsEmitted,
   batches: throughputBatches.length,
   mean_batch_events: Math.round(produced / throughputBatches.length),
