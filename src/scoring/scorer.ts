@@ -61,9 +61,6 @@ interface PartitionRun {
   rebuilding: { from: number; replayed: number; started: number; truncated: number } | undefined;
 }
 
-/** Partitions whose batches may be in flight at once (their transactions overlap). */
-const PARTITION_CONCURRENCY = 8;
-
 const FENCED = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced/i;
 /** Partitions whose batches kafkajs hands to processBatch concurrently (see consumer.run). */
 export const PARTITIONS_IN_FLIGHT = 1;
