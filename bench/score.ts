@@ -33,9 +33,9 @@ import { createModelRegistry } from '../src/registry/index.js';
 import { createEventDecoder, encodePrediction } from '../src/schemas/index.js';
 import {
   type BatchInfo,
+  createLstmModelFactory,
   createRegistryModelSource,
   createScorer,
-  lstmModelFactory,
 } from '../src/scoring/index.js';
 import { PARTITIONS_IN_FLIGHT } from '../src/scoring/scorer.js';
 import { writeModelVersion } from '../test/helpers/models.js';
@@ -165,7 +165,10 @@ async function scorer(
     config,
     logger,
     metrics: createScorerMetrics(registry),
-    source: createRegistryModelSource(models, lstmModelFactory),
+    source: createRegistryModelSource(
+      models,
+      createLstmModelFactory({ stepWorker: config.scorer.stepWorker, logger }),
+    ),
     onBatch: (b) => batches.push(b),
   });
   await proc.start();

@@ -3,7 +3,8 @@
  * session. A session's state is the h and c vectors of every LSTM layer plus the encoder's running
  * session state (step count, cart size, items met), so each event costs one encoder step and one
  * LSTM step per layer, whatever the session's length. `step` encodes all inputs into one batch and
- * runs the cell over it as one batched matrix computation.
+ * runs the cell over it as one batched matrix computation (the row math: lstm-kernel.ts). With a step
+ * worker (lstm-worker.ts) the last rows of a large step run on another thread meanwhile.
  *
  * Per layer and round, the cell's whole pre-activation [input, h, 1]·[kernel; recurrent; bias] for
  * all rows is ONE tfjs matMul (the scorer runs it on the wasm backend: XNNPACK's SIMD kernels), read
@@ -23,48 +24,38 @@
  * two agree; beyond, the step model equals the trainer's network run over the whole session (tested).
  */
 import { access, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT, type FeatureEncoder, type StepState } from '../features/index.js';
-import { tanh as fastTanh } from '../model/fused-lstm.js';
+import type { Logger } from '../log/logger.js';
 import { loadEncoder, loadModelFiles } from '../model/io.js';
+import { createStepKernel, kernelSpec } from './lstm-kernel.js';
 import { LstmState } from './lstm-state.js';
-import { type ActivationName, type LstmWeights, extractLstmWeights } from './lstm-weights.js';
+import { type LstmWeights, extractLstmWeights } from './lstm-weights.js';
+import { StepWorker, type StepWorkerOptions } from './lstm-worker.js';
 import { IncompatibleModelError, type StepInput, type StepModel, type StepOutput } from './model.js';
-
-const ACTIVATION_CODE: Record<ActivationName, number> = {
-  tanh: 0,
-  sigmoid: 1,
-  hardSigmoid: 2,
-  linear: 3,
-  relu: 4,
-};
-
-/** tfjs: clip(0.2·x + 0.5, 0, 1). */
-function hardSigmoid(x: number): number {
-  return x <= -2.5 ? 0 : x >= 2.5 ? 1 : 0.2 * x + 0.5;
-}
-
-function activate(code: number, x: number): number {
-  switch (code) {
-    case 0:
-      return Math.tanh(x);
-    case 1:
-      return 1 / (1 + Math.exp(-x));
-    case 2:
-      return hardSigmoid(x);
-    case 3:
-      return x;
-    default:
-      return x > 0 ? x : 0;
-  }
-}
 
 /**
  * States per slab: sessions' h/c live in shared Float32Arrays. A slab is freed once all its sessions
  * are gone; small slabs keep one long-lived session from pinning much.
  */
 const SLAB_STATES = 16;
+
+export interface LstmStepModelOptions {
+  /**
+   * Hand the last rows of large steps to a worker thread (lstm-worker.ts) on this tfjs backend (the
+   * current one, which must be wasm or cpu). Omitted: every row is computed on the calling thread.
+   */
+  worker?: Omit<StepWorkerOptions, 'capacity'>;
+}
+
+export interface LstmStepModel extends StepModel<LstmState> {
+  /** True while the step worker takes part in steps (it starts in the background; false without one). */
+  readonly workerReady: boolean;
+  /** Rows the step worker computed so far. */
+  readonly workerRows: number;
+}
 
 /**
  * Builds the step model from extracted weights and the encoder the model was trained with.
@@ -75,40 +66,22 @@ export function createLstmStepModel(
   weights: LstmWeights,
   encoder: FeatureEncoder,
   classes: readonly string[],
-): StepModel<LstmState> {
-  const { embeddings, head, numericSize: N } = weights;
-  let at = 0;
-  const layers = weights.layers.map((l) => {
-    const G = 4 * l.units;
-    // x = [input, h, 1] per row, w = [kernel; recurrent; bias]: the whole pre-activation is one matMul.
-    const K = l.inputSize + l.units + 1;
-    const stacked = new Float32Array(K * G);
-    stacked.set(l.kernel);
-    stacked.set(l.recurrent, l.inputSize * G);
-    stacked.set(l.bias, (K - 1) * G);
-    const layer = {
-      units: l.units,
-      inputSize: l.inputSize,
-      K,
-      G,
-      w: tf.tensor2d(stacked, [K, G]),
-      act: ACTIVATION_CODE[l.activation],
-      rec: ACTIVATION_CODE[l.recurrentActivation],
-      /** Offset of this layer's h in a state's slab slice (c follows at + units). */
-      at,
-    };
-    at += 2 * l.units;
-    return layer;
-  });
-  const stateSize = at;
-  const last = layers.at(-1)!;
-  const headAct = ACTIVATION_CODE[head.activation];
+  options: LstmStepModelOptions = {},
+): LstmStepModel {
+  const spec = kernelSpec(weights);
+  const N = spec.numericSize;
+  const kernel = createStepKernel(spec);
+  const S = kernel.stateSize;
+  const worker = options.worker ? new StepWorker(spec, options.worker) : undefined;
   let cat = new Int32Array(0);
   let num = new Float32Array(0);
-  let x = new Float32Array(0);
+  let prob = new Float64Array(0);
+  const slabs: Float32Array[] = [];
+  const ats: number[] = [];
   let slab = new Float32Array(0);
   let slabUsed = SLAB_STATES;
   let disposed = false;
+  let workerRows = 0;
   const scratch: StepState = {
     sessionStart: 0,
     steps: 0,
@@ -118,8 +91,8 @@ export function createLstmStepModel(
     items: new Map(),
   };
 
-  /** Encodes row b's event into cat/num and advances the session's encoder state. */
-  function encode(input: StepInput<LstmState>, b: number): void {
+  /** Encodes `input`'s event into cat/num at row `row` and advances the session's encoder state. */
+  function encode(input: StepInput<LstmState>, c: Int32Array, n: Float32Array, row: number): void {
     const s = input.state;
     scratch.sessionStart = input.sessionStart;
     scratch.steps = s.steps;
@@ -127,79 +100,26 @@ export function createLstmStepModel(
     scratch.previousItem = input.previous?.item_id ?? null;
     scratch.cartSize = s.cartSize;
     scratch.items = s;
-    encoder.writeStep(input.event, scratch, cat, b * CATEGORICAL_COUNT, num, b * N);
+    encoder.writeStep(input.event, scratch, c, row * CATEGORICAL_COUNT, n, row * N);
     s.steps = scratch.steps;
     s.cartSize = scratch.cartSize;
-  }
-
-  /**
-   * One step of layer `li` for all B rows: x = [input, h, 1] per row (layer 0's input: the five
-   * embedding rows, then the numeric features), ONE matMul x·w for the batch, read back once, then
-   * the gates per row.
-   */
-  function layerStep(li: number, inputs: readonly StepInput<LstmState>[], B: number): void {
-    const { K, G, units: U, inputSize, w, act, rec, at: hAt } = layers[li]!;
-    const defaults = act === ACTIVATION_CODE.tanh && rec === ACTIVATION_CODE.hardSigmoid;
-    const below = li > 0 ? layers[li - 1]!.at : 0;
-    const xs = x;
-    for (let b = 0; b < B; b++) {
-      const { slab: hc, at } = inputs[b]!.state;
-      const xo = b * K;
-      if (li === 0) {
-        let o = xo;
-        for (let k = 0; k < CATEGORICAL_COUNT; k++) {
-          const { dim, table } = embeddings[k]!;
-          const row = cat[b * CATEGORICAL_COUNT + k]! * dim;
-          for (let d = 0; d < dim; d++) xs[o++] = table[row + d]!;
-        }
-        for (let n = 0; n < N; n++) xs[o++] = num[b * N + n]!;
-      } else {
-        for (let u = 0; u < inputSize; u++) xs[xo + u] = hc[at + below + u]!; // the new h of the layer below
-      }
-      for (let u = 0; u < U; u++) xs[xo + inputSize + u] = hc[at + hAt + u]!;
-      xs[xo + K - 1] = 1;
-    }
-    const product = tf.tidy(() => tf.matMul(tf.tensor2d(xs.subarray(0, B * K), [B, K]), w));
-    const z = product.dataSync() as Float32Array;
-    product.dispose();
-    for (let b = 0; b < B; b++) {
-      const { slab: hc, at } = inputs[b]!.state;
-      const h = at + hAt;
-      const c = h + U;
-      const zo = b * G;
-      if (defaults) {
-        // tfjs's default activations inlined (hardSigmoid, tanh): the hot loop of a default model. tanh is
-        // the fused op's rational approximation (|error| < 3e-7, what the trainer's kernels compute).
-        for (let u = 0; u < U; u++) {
-          const i = hardSigmoid(z[zo + u]!);
-          const f = hardSigmoid(z[zo + U + u]!);
-          const g = fastTanh(z[zo + 2 * U + u]!);
-          const o = hardSigmoid(z[zo + 3 * U + u]!);
-          hc[c + u] = f * hc[c + u]! + i * g; // rounded to float32, as tfjs keeps c
-          hc[h + u] = o * fastTanh(hc[c + u]!);
-        }
-        continue;
-      }
-      for (let u = 0; u < U; u++) {
-        const i = activate(rec, z[zo + u]!);
-        const f = activate(rec, z[zo + U + u]!);
-        const g = activate(act, z[zo + 2 * U + u]!);
-        const o = activate(rec, z[zo + 3 * U + u]!);
-        hc[c + u] = f * hc[c + u]! + i * g;
-        hc[h + u] = o * activate(act, hc[c + u]!);
-      }
-    }
   }
 
   return {
     version,
     classes,
+    get workerReady() {
+      return worker?.ready ?? false;
+    },
+    get workerRows() {
+      return workerRows;
+    },
     initialState() {
       if (slabUsed === SLAB_STATES) {
-        slab = new Float32Array(SLAB_STATES * stateSize);
+        slab = new Float32Array(SLAB_STATES * S);
         slabUsed = 0;
       }
-      return new LstmState(slab, stateSize * slabUsed++);
+      return new LstmState(slab, S * slabUsed++);
     },
     step(inputs: readonly StepInput<LstmState>[]): StepOutput<LstmState> {
       if (disposed) throw new Error(`LSTM step model ${version} was disposed`);
@@ -208,28 +128,73 @@ export function createLstmStepModel(
         const rows = Math.max(B, 2 * (cat.length / CATEGORICAL_COUNT));
         cat = new Int32Array(rows * CATEGORICAL_COUNT);
         num = new Float32Array(rows * N);
-        x = new Float32Array(rows * Math.max(...layers.map((l) => l.K)));
+        prob = new Float64Array(rows);
       }
-      for (let b = 0; b < B; b++) encode(inputs[b]!, b);
-      for (let li = 0; li < layers.length; li++) layerStep(li, inputs, B);
+      // The last `handed` rows go to the worker: encoded and staged first, so it runs while this
+      // thread encodes and computes the rest.
+      const handed = worker?.rowsFor(B) ?? 0;
+      const own = B - handed;
+      if (handed > 0) {
+        const { cat: wc, num: wn, state: ws } = worker!;
+        for (let r = 0; r < handed; r++) {
+          const input = inputs[own + r]!;
+          encode(input, wc, wn, r);
+          const { slab: hc, at } = input.state;
+          ws.set(hc.subarray(at, at + S), r * S);
+        }
+        worker!.begin(handed);
+      }
+      slabs.length = own;
+      ats.length = own;
+      for (let b = 0; b < own; b++) {
+        const input = inputs[b]!;
+        encode(input, cat, num, b);
+        slabs[b] = input.state.slab;
+        ats[b] = input.state.at;
+      }
+      if (own > 0) kernel.run(own, cat, num, slabs, ats, prob);
       const states: LstmState[] = new Array(B);
       const probabilities: number[][] = new Array(B);
-      const w = head.kernel;
-      for (let b = 0; b < B; b++) {
-        const state = inputs[b]!.state;
-        const { slab: hc } = state;
-        const h = state.at + last.at;
-        let s = head.bias;
-        for (let u = 0; u < w.length; u++) s += w[u]! * hc[h + u]!;
-        states[b] = state;
-        probabilities[b] = [activate(headAct, s)];
+      for (let b = 0; b < own; b++) {
+        states[b] = inputs[b]!.state;
+        probabilities[b] = [prob[b]!];
+      }
+      if (handed > 0) {
+        const { cat: wc, num: wn, state: ws, prob: wp } = worker!;
+        if (worker!.finish()) {
+          workerRows += handed;
+          for (let r = 0; r < handed; r++) {
+            const state = inputs[own + r]!.state;
+            state.slab.set(ws.subarray(r * S, (r + 1) * S), state.at);
+            states[own + r] = state;
+            probabilities[own + r] = [wp[r]!];
+          }
+        } else {
+          // The worker is gone: compute its rows here, from the encoded rows it was handed (the
+          // sessions' own states were never touched).
+          const rest = inputs.slice(own).map((input) => input.state);
+          const restProb = new Float64Array(handed);
+          kernel.run(
+            handed,
+            wc,
+            wn,
+            rest.map((s) => s.slab),
+            rest.map((s) => s.at),
+            restProb,
+          );
+          for (let r = 0; r < handed; r++) {
+            states[own + r] = rest[r]!;
+            probabilities[own + r] = [restProb[r]!];
+          }
+        }
       }
       return { states, probabilities };
     },
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const l of layers) l.w.dispose();
+      kernel.dispose();
+      worker?.dispose();
     },
   };
 }
@@ -240,8 +205,10 @@ export function lstmStepModelFrom(
   model: tf.LayersModel,
   encoder: FeatureEncoder,
   positiveLabel = 'purchase',
-): StepModel<LstmState> {
-  return createLstmStepModel(version, extractLstmWeights(version, model, encoder), encoder, [positiveLabel]);
+  options: LstmStepModelOptions = {},
+): LstmStepModel {
+  const weights = extractLstmWeights(version, model, encoder);
+  return createLstmStepModel(version, weights, encoder, [positiveLabel], options);
 }
 
 const MANIFEST_FILE = 'manifest.json';
@@ -273,7 +240,10 @@ async function positiveLabelOf(versionDir: string, version: string): Promise<str
  * architecture for that encoder (missing weights, shape mismatch, unsupported activation). The tfjs
  * model is disposed once its weights are extracted.
  */
-export async function lstmModelFactory(versionDir: string): Promise<StepModel> {
+export async function lstmModelFactory(
+  versionDir: string,
+  options: LstmStepModelOptions = {},
+): Promise<StepModel> {
   const version = basename(versionDir);
   await access(versionDir).catch(() => {
     throw new Error(`model directory ${versionDir} does not exist`);
@@ -292,8 +262,42 @@ export async function lstmModelFactory(versionDir: string): Promise<StepModel> {
     throw new IncompatibleModelError(`model ${version}: cannot load model.json + weights: ${reason(error)}`);
   }
   try {
-    return lstmStepModelFrom(version, model, encoder, positive);
+    return lstmStepModelFrom(version, model, encoder, positive, options);
   } finally {
     model.dispose();
   }
+}
+
+export interface LstmModelFactoryOptions {
+  /** scorer.stepWorker: hand part of large steps to a worker thread (when the machine has a second core). */
+  stepWorker: boolean;
+  logger: Logger;
+}
+
+/**
+ * The scorer's ModelFactory (`intentstream score`): lstmModelFactory with the step worker when it is
+ * enabled, the machine has more than one core and tfjs runs on wasm or cpu (a backend whose rows the
+ * worker reproduces bit for bit on its own thread).
+ */
+export function createLstmModelFactory(
+  options: LstmModelFactoryOptions,
+): (versionDir: string) => Promise<StepModel> {
+  const { logger } = options;
+  return (versionDir) => {
+    const backend = tf.getBackend();
+    const useWorker =
+      options.stepWorker && availableParallelism() > 1 && (backend === 'wasm' || backend === 'cpu');
+    if (!useWorker) return lstmModelFactory(versionDir);
+    const version = basename(versionDir);
+    return lstmModelFactory(versionDir, {
+      worker: {
+        backend,
+        onError: (error) =>
+          logger.warn('LSTM step worker dropped: this model computes every row on the scorer thread', {
+            version,
+            error: error.message,
+          }),
+      },
+    });
+  };
 }

@@ -101,3 +101,33 @@ export async function writeModelVersion(
   await writeFile(join(candidate, 'metrics.json'), '{}\n');
   return createModelRegistry(modelsDir).register(candidate, version);
 }
+
+/**
+ * Steps every session through `model` the way the scorer core does: round r advances every session
+ * that has an r-th event, in ONE batched step (so a batch mixes sessions of every length). Returns
+ * p after each event per session, and each session's final state.
+ */
+export function stepSessions<State>(
+  model: StepModel<State>,
+  sessions: readonly (readonly ShopEvent[])[],
+): { p: number[][]; states: State[] } {
+  const states = sessions.map(() => model.initialState());
+  const p = sessions.map(() => [] as number[]);
+  const rounds = Math.max(...sessions.map((s) => s.length));
+  for (let r = 0; r < rounds; r++) {
+    const rows = sessions.flatMap((events, i) => (r < events.length ? [i] : []));
+    const { states: next, probabilities } = model.step(
+      rows.map((i) => ({
+        state: states[i]!,
+        event: sessions[i]![r]!,
+        previous: sessions[i]![r - 1],
+        sessionStart: sessions[i]![0]!.event_time,
+      })),
+    );
+    rows.forEach((i, k) => {
+      states[i] = next[k]!;
+      p[i]!.push(probabilities[k]![0]!);
+    });
+  }
+  return { p, states };
+}

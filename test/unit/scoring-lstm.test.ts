@@ -20,7 +20,12 @@ import type { LstmState } from '../../src/scoring/lstm-state.js';
 import { IncompatibleModelError, type StepModel, checkModel } from '../../src/scoring/model.js';
 import { createRegistryModelSource } from '../../src/scoring/registry-source.js';
 import { DEFAULT_SESSION_RULES } from '../../src/sessions/index.js';
-import { initializedModel, initializedStepModel, writeModelVersion } from '../helpers/models.js';
+import {
+  initializedModel,
+  initializedStepModel,
+  stepSessions,
+  writeModelVersion,
+} from '../helpers/models.js';
 import { generatedSessions } from '../helpers/sessions.js';
 import { tinyTrainerConfig } from '../helpers/trainer.js';
 
@@ -39,32 +44,8 @@ before(async () => {
   tf.env().set('PROD', true);
 });
 
-/**
- * Steps every session through `model` the way the scorer core does: round r advances every session
- * that has an r-th event, in ONE batched step (so a batch mixes sessions of every length). Returns
- * p after each event, per session.
- */
-function stepAll(model: StepModel<LstmState>, sessions: readonly (readonly ShopEvent[])[]): number[][] {
-  const states = sessions.map(() => model.initialState());
-  const out = sessions.map(() => [] as number[]);
-  const rounds = Math.max(...sessions.map((s) => s.length));
-  for (let r = 0; r < rounds; r++) {
-    const rows = sessions.flatMap((events, i) => (r < events.length ? [i] : []));
-    const { states: next, probabilities } = model.step(
-      rows.map((i) => ({
-        state: states[i]!,
-        event: sessions[i]![r]!,
-        previous: sessions[i]![r - 1],
-        sessionStart: sessions[i]![0]!.event_time,
-      })),
-    );
-    rows.forEach((i, k) => {
-      states[i] = next[k]!;
-      out[i]!.push(probabilities[k]![0]!);
-    });
-  }
-  return out;
-}
+const stepAll = (model: StepModel<LstmState>, sessions: readonly (readonly ShopEvent[])[]) =>
+  stepSessions(model, sessions).p;
 
 /** Largest |incremental − full-sequence| over the given (session, prefix length) pairs. */
 async function maxDeviation(
