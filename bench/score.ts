@@ -347,6 +347,8 @@ writeResult('score', {
   heap_total_bytes: memory['heapTotal'],
   external_bytes: memory['external'],
   memory_node_flags: memory['execArgv'],
+  memory_step_worker: memory['stepWorker'],
+  memory_worker_rows: memory['workerRows'],
   bytes_per_session: Math.round(memory['rss']! / memory['sessions']!),
 });
 process.exit(0);

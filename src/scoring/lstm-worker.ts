@@ -115,7 +115,6 @@ export class StepWorker {
     this.prob = views.prob;
     this.onError = options.onError;
     this.worker = spawn({ spec, backend: options.backend, shared });
-    this.worker.unref(); // never keeps a process alive
     this.worker.on('error', (error) => this.drop(error));
     this.worker.on('message', (m: { error?: string }) => {
       if (m.error !== undefined) this.drop(new Error(`the LSTM step worker threw: ${m.error}`));
@@ -126,6 +125,7 @@ export class StepWorker {
         resolve(code);
       });
     });
+    this.worker.unref(); // never keeps a process alive (after the listeners: adding one re-refs the port)
   }
 
   /** Resolves with the thread's exit code once it has stopped (disposed or dropped). */

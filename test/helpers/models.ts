@@ -8,7 +8,11 @@ import { saveEncoder, saveModelFiles } from '../../src/model/io.js';
 import { buildModel } from '../../src/model/lstm.js';
 import { createModelRegistry } from '../../src/registry/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
-import { lstmStepModelFrom } from '../../src/scoring/lstm-model.js';
+import {
+  type LstmStepModel,
+  type LstmStepModelOptions,
+  lstmStepModelFrom,
+} from '../../src/scoring/lstm-model.js';
 import type { LstmState } from '../../src/scoring/lstm-state.js';
 import type { StepModel } from '../../src/scoring/model.js';
 import { tinyTrainerConfig } from './trainer.js';
@@ -68,10 +72,11 @@ export function initializedModel(options: ModelFixtureOptions = {}): {
 export function initializedStepModel(
   version: string,
   options: ModelFixtureOptions = {},
-): StepModel<LstmState> {
+  stepOptions: LstmStepModelOptions = {},
+): LstmStepModel {
   const { model, encoder } = initializedModel(options);
   try {
-    return lstmStepModelFrom(version, model, encoder);
+    return lstmStepModelFrom(version, model, encoder, 'purchase', stepOptions);
   } finally {
     model.dispose();
   }

@@ -5,6 +5,7 @@
  * its rows are still computed; dispose stops the thread.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
@@ -129,5 +130,23 @@ describe('the LSTM step worker', () => {
     await worker.exited;
     assert.equal(worker.ready, false, 'not ready once disposed');
     assert.deepEqual(errors, [], 'no error for a requested stop');
+  });
+
+  it('a step worker nobody disposed does not keep its process alive', () => {
+    // A child process starts a worker, waits until it is ready and ends its script: it must exit.
+    const script = `
+      import { StepWorker } from ${JSON.stringify(new URL('../../src/scoring/lstm-worker.ts', import.meta.url).href)};
+      const layer = { units: 2, inputSize: 1, stacked: new Float32Array(4 * 8), act: 0, rec: 2 };
+      const spec = { layers: [layer], embeddings: [], numericSize: 1, head: { kernel: new Float64Array(2), bias: 0, act: 1 } };
+      const worker = new StepWorker(spec, { backend: 'cpu' });
+      while (!worker.ready) await new Promise((r) => setTimeout(r, 10));
+      console.log('ready');`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(child.stdout.trim(), 'ready', `the worker started: ${child.stderr}`);
+    assert.equal(child.signal, null, 'the process exited by itself (not killed at the timeout)');
+    assert.equal(child.status, 0, child.stderr);
   });
 });
