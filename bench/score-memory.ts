@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { loadConfig } from '../src/config/index.js';
@@ -6,8 +5,7 @@ import { loadConfig } from '../src/config/index.js';
  * bench/score-memory (run by bench/score.ts in its own process): RSS of the scorer core holding
  * N open sessions (default 500,000) of 1–10 events each (5.5 on average), every event decoded from
  * Avro like a live one, fields drawn from generated traffic, each session with its LSTM state (the
- * default trainer config's size) and, as `intentstream score` runs it (scorer.stepWorker on a 2+ core
- * machine), the step worker thread, whose heap counts in the RSS. Prints one JSON line.
+ * default trainer config's size). Prints one JSON line.
  *
  *   node --expose-gc --import tsx bench/score-memory.ts [sessions=500000]
  */
@@ -20,20 +18,13 @@ import { DEFAULT_SESSION_RULES } from '../src/sessions/index.js';
 import { initializedStepModel } from '../test/helpers/models.js';
 
 const SESSIONS = Number(process.argv[2] ?? 500_000);
-const { trainer, scorer } = loadConfig({ env: {} });
+const { trainer } = loadConfig({ env: {} });
 tf.env().set('PROD', true);
 await selectBackend({ requested: 'wasm' }); // as `intentstream score`
 const templates: ShopEvent[] = [];
 for (const item of createGenerator({ seed: 3, maxEvents: 20_000 }))
   if (item.kind === 'event') templates.push(item.event);
 
-const withWorker = scorer.stepWorker && availableParallelism() > 1;
-const model = initializedStepModel(
-  'v1',
-  { features: trainer.features, model: trainer.model },
-  withWorker ? { worker: { backend: 'wasm' } } : {},
-);
-while (withWorker && !model.workerReady) await new Promise((r) => setTimeout(r, 10));
 const core = new ScorerCore({
   rules: DEFAULT_SESSION_RULES,
   maxOpenSessions: SESSIONS,
@@ -41,7 +32,7 @@ const core = new ScorerCore({
   rebuildWindowMs: 3_600_000,
   emit: { policy: 'every', delta: 0.05, threshold: 0.5 },
   positiveClass: 'purchase',
-  model,
+  model: initializedStepModel('v1', { features: trainer.features, model: trainer.model }),
 });
 const decoder = createEventDecoder();
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
@@ -80,5 +71,5 @@ globalThis.gc?.();
 const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
 const space = (name: string) => v8.getHeapSpaceStatistics().find((s) => s.space_name === name)?.space_size;
 process.stdout.write(
-  `${JSON.stringify({ sessions: core.table.openSessions, events, rss, heapUsed, heapTotal, external, oldSpace: space('old_space'), newSpace: space('new_space'), execArgv: process.execArgv, stepWorker: withWorker, workerRows: model.workerRows })}\n`,
+  `${JSON.stringify({ sessions: core.table.openSessions, events, rss, heapUsed, heapTotal, external, oldSpace: space('old_space'), newSpace: space('new_space'), execArgv: process.execArgv })}\n`,
 );

@@ -16,7 +16,7 @@ import { selectBackend } from '../src/model/backend.js';
 import type { ShopEvent } from '../src/schemas/types.js';
 import { type LstmState, extractLstmWeights, lstmStepModelFrom } from '../src/scoring/index.js';
 import { initializedModel } from '../test/helpers/models.js';
-import { machine, waitUntil } from './common.js';
+import { machine } from './common.js';
 
 const B = Number(process.argv[2] ?? 1_000);
 const ROUNDS = Number(process.argv[3] ?? 200);
@@ -71,37 +71,22 @@ function tfjsStep(enc: FeatureEncoder) {
   };
 }
 
-function stepModel(worker?: 'wasm' | 'cpu') {
-  const step = lstmStepModelFrom(
-    'bench',
-    model,
-    encoder,
-    'purchase',
-    worker ? { worker: { backend: worker } } : {},
-  );
+function stepModel() {
+  const step = lstmStepModelFrom('bench', model, encoder);
   const states = Array.from({ length: B }, () => step.initialState());
   const prev: (ShopEvent | undefined)[] = new Array(B);
-  return Object.assign(
-    (r: number): Float32Array => {
-      const out = step.step(
-        states.map((state: LstmState, b) => ({
-          state,
-          event: eventAt(r, b),
-          previous: prev[b],
-          sessionStart: events[0]!.event_time,
-        })),
-      );
-      for (let b = 0; b < B; b++) prev[b] = eventAt(r, b);
-      return Float32Array.from(out.probabilities, (row) => row[0]!);
-    },
-    { model: step },
-  );
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
+  return (r: number): Float32Array => {
+    const out = step.step(
+      states.map((state: LstmState, b) => ({
+        state,
+        event: eventAt(r, b),
+        previous: prev[b],
+        sessionStart: events[0]!.event_time,
+      })),
+    );
+    for (let b = 0; b < B; b++) prev[b] = eventAt(r, b);
+    return Float32Array.from(out.probabilities, (row) => row[0]!);
+  };
 }
 
 function time(run: (r: number) => Float32Array): { rowsPerS: number; last: Float32Array } {
@@ -118,12 +103,6 @@ for (const backend of ['wasm', 'cpu'] as const) {
   await selectBackend({ requested: backend });
   const ours = time(stepModel());
   results[`step model (one matMul per round), ${backend}`] = ours.rowsPerS;
-  const parallel = stepModel(backend);
-  await waitUntil(() => parallel.model.workerReady, 60_000, 'the step worker to start');
-  const split = time(parallel);
-  parallel.model.dispose();
-  results[`step model + step worker (rows split over two threads), ${backend}`] = split.rowsPerS;
-  results[`max |Δp| step model vs + step worker, ${backend}`] = maxAbsDiff(ours.last, split.last);
   const ref = time(tfjsStep(encoder));
   results[`same step as ~25 tfjs ops, ${backend}`] = ref.rowsPerS;
   let maxDiff = 0;

@@ -36,9 +36,9 @@ import { createModelRegistry } from '../src/registry/index.js';
 import { createEventDecoder, encodePrediction } from '../src/schemas/index.js';
 import {
   type BatchInfo,
-  createLstmModelFactory,
   createRegistryModelSource,
   createScorer,
+  lstmModelFactory,
 } from '../src/scoring/index.js';
 import { PARTITIONS_IN_FLIGHT } from '../src/scoring/scorer.js';
 import { writeModelVersion } from '../test/helpers/models.js';
@@ -179,10 +179,7 @@ async function scorer(
     config,
     logger,
     metrics: createScorerMetrics(registry),
-    source: createRegistryModelSource(
-      models,
-      createLstmModelFactory({ stepWorker: config.scorer.stepWorker, logger }),
-    ),
+    source: createRegistryModelSource(models, lstmModelFactory),
     onBatch: (b) => batches.push(b),
   });
   await proc.start();
@@ -322,7 +319,6 @@ writeResult('score', {
   scorer_runs: scoreRates.map(Math.round),
   passthrough_runs: passRates.map(Math.round),
   ratio_per_pair: scoreRates.map((s, i) => Math.round((s / passRates[i]!) * 1000) / 1000),
-  step_worker: base.scorer.stepWorker,
   passthrough_8_in_flight: Math.round(pass8Rate),
   ratio_to_passthrough_8_in_flight: Math.round((scoreRate / pass8Rate) * 1000) / 1000,
   predictions_emitted: predictionsEmitted,
@@ -347,8 +343,6 @@ writeResult('score', {
   heap_total_bytes: memory['heapTotal'],
   external_bytes: memory['external'],
   memory_node_flags: memory['execArgv'],
-  memory_step_worker: memory['stepWorker'],
-  memory_worker_rows: memory['workerRows'],
   bytes_per_session: Math.round(memory['rss']! / memory['sessions']!),
 });
 process.exit(0);

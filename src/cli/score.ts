@@ -8,7 +8,7 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import { createScorerMetrics } from '../metrics/scorer-metrics.js';
 import { startHttpServer } from '../metrics/server.js';
 import { selectBackend } from '../model/backend.js';
-import { createLstmModelFactory, createRegistryModelSource, createScorer } from '../scoring/index.js';
+import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom } from './context.js';
 import { missingNodeFlags } from './node-flags.js';
@@ -60,10 +60,7 @@ export function registerScore(program: Command): void {
           config,
           logger,
           metrics: createScorerMetrics(registry),
-          source: createRegistryModelSource(
-            config.scorer.modelDir,
-            createLstmModelFactory({ stepWorker: config.scorer.stepWorker, logger }),
-          ),
+          source: createRegistryModelSource(config.scorer.modelDir, lstmModelFactory),
         });
         const broker = brokerReadiness({ config, logger });
         const http = await startHttpServer({

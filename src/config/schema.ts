@@ -235,7 +235,6 @@ export const configSchema = z
         rebuildWindow: duration.refine((v) => v > 0, 'must be greater than zero'),
         exactlyOnce: z.boolean(),
         transactionTimeout: duration.refine((v) => v >= 1_000, 'must be at least 1s'),
-        stepWorker: z.boolean(),
       })
       .strict(),
     http: z

@@ -6,12 +6,7 @@ export {
   IncompatibleModelError,
   checkModel,
 } from './model.js';
-export {
-  createLstmModelFactory,
-  createLstmStepModel,
-  lstmModelFactory,
-  lstmStepModelFrom,
-} from './lstm-model.js';
+export { createLstmStepModel, lstmModelFactory, lstmStepModelFrom } from './lstm-model.js';
 export { LstmState } from './lstm-state.js';
 export { ACTIVATIONS, type LstmWeights, extractLstmWeights } from './lstm-weights.js';
 export { type ModelFactory, createRegistryModelSource } from './registry-source.js';

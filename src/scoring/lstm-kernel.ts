@@ -1,14 +1,13 @@
 /**
- * The LSTM step's row math, shared by the scorer's thread and its step worker (lstm-worker.ts): from
- * rows already encoded by the feature encoder (categorical ids, numeric features) and each row's [h, c]
+ * The LSTM step's row math (used by the step model, lstm-model.ts): from rows already encoded by the
+ * feature encoder (categorical ids, numeric features) and each row's [h, c]
  * state, one step of every layer and the head's probability. Per layer, the pre-activation of all rows
  * is ONE tfjs matMul [input, h, 1]·[kernel; recurrent; bias] (wasm: XNNPACK's SIMD kernels), read back
  * once; the embedding lookups, the gates and the head are plain array code.
  *
  * A row's result depends on its own inputs only, never on the other rows of its call (checked bit for
- * bit on the cpu and wasm backends by test/unit/scoring-lstm.test.ts), which is what lets the scorer
- * split one step's rows between two threads running this same code and still reproduce every
- * probability exactly.
+ * bit on the cpu and wasm backends by test/unit/scoring-lstm.test.ts), so a restarted scorer that
+ * rebuilds a session in other batches reproduces its probabilities exactly.
  */
 import * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT } from '../features/index.js';

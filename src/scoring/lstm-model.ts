@@ -3,8 +3,7 @@
  * session. A session's state is the h and c vectors of every LSTM layer plus the encoder's running
  * session state (step count, cart size, items met), so each event costs one encoder step and one
  * LSTM step per layer, whatever the session's length. `step` encodes all inputs into one batch and
- * runs the cell over it as one batched matrix computation (the row math: lstm-kernel.ts). With a step
- * worker (lstm-worker.ts) the last rows of a large step run on another thread meanwhile.
+ * runs the cell over it as one batched matrix computation (the row math: lstm-kernel.ts).
  *
  * Per layer and round, the cell's whole pre-activation [input, h, 1]·[kernel; recurrent; bias] for
  * all rows is ONE tfjs matMul (the scorer runs it on the wasm backend: XNNPACK's SIMD kernels), read
@@ -24,16 +23,13 @@
  * two agree; beyond, the step model equals the trainer's network run over the whole session (tested).
  */
 import { access, readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT, type FeatureEncoder, type StepState } from '../features/index.js';
-import type { Logger } from '../log/logger.js';
 import { loadEncoder, loadModelFiles } from '../model/io.js';
 import { createStepKernel, kernelSpec } from './lstm-kernel.js';
 import { LstmState } from './lstm-state.js';
 import { type LstmWeights, extractLstmWeights } from './lstm-weights.js';
-import { StepWorker, type StepWorkerOptions } from './lstm-worker.js';
 import { IncompatibleModelError, type StepInput, type StepModel, type StepOutput } from './model.js';
 
 /**
@@ -41,21 +37,6 @@ import { IncompatibleModelError, type StepInput, type StepModel, type StepOutput
  * are gone; small slabs keep one long-lived session from pinning much.
  */
 const SLAB_STATES = 16;
-
-export interface LstmStepModelOptions {
-  /**
-   * Hand the last rows of large steps to a worker thread (lstm-worker.ts) on this tfjs backend (the
-   * current one, which must be wasm or cpu). Omitted: every row is computed on the calling thread.
-   */
-  worker?: Omit<StepWorkerOptions, 'capacity'>;
-}
-
-export interface LstmStepModel extends StepModel<LstmState> {
-  /** True while the step worker takes part in steps (it starts in the background; false without one). */
-  readonly workerReady: boolean;
-  /** Rows the step worker computed so far. */
-  readonly workerRows: number;
-}
 
 /**
  * Builds the step model from extracted weights and the encoder the model was trained with.
@@ -66,13 +47,11 @@ export function createLstmStepModel(
   weights: LstmWeights,
   encoder: FeatureEncoder,
   classes: readonly string[],
-  options: LstmStepModelOptions = {},
-): LstmStepModel {
+): StepModel<LstmState> {
   const spec = kernelSpec(weights);
   const N = spec.numericSize;
   const kernel = createStepKernel(spec);
   const S = kernel.stateSize;
-  const worker = options.worker ? new StepWorker(spec, options.worker) : undefined;
   let cat = new Int32Array(0);
   let num = new Float32Array(0);
   let prob = new Float64Array(0);
@@ -81,7 +60,6 @@ export function createLstmStepModel(
   let slab = new Float32Array(0);
   let slabUsed = SLAB_STATES;
   let disposed = false;
-  let workerRows = 0;
   const scratch: StepState = {
     sessionStart: 0,
     steps: 0,
@@ -108,12 +86,6 @@ export function createLstmStepModel(
   return {
     version,
     classes,
-    get workerReady() {
-      return worker?.ready ?? false;
-    },
-    get workerRows() {
-      return workerRows;
-    },
     initialState() {
       if (slabUsed === SLAB_STATES) {
         slab = new Float32Array(SLAB_STATES * S);
@@ -130,63 +102,20 @@ export function createLstmStepModel(
         num = new Float32Array(rows * N);
         prob = new Float64Array(rows);
       }
-      // The last `handed` rows go to the worker: encoded and staged first, so it runs while this
-      // thread encodes and computes the rest.
-      const handed = worker?.rowsFor(B) ?? 0;
-      const own = B - handed;
-      if (handed > 0) {
-        const { cat: wc, num: wn, state: ws } = worker!;
-        for (let r = 0; r < handed; r++) {
-          const input = inputs[own + r]!;
-          encode(input, wc, wn, r);
-          const { slab: hc, at } = input.state;
-          ws.set(hc.subarray(at, at + S), r * S);
-        }
-        worker!.begin(handed);
-      }
-      slabs.length = own;
-      ats.length = own;
-      for (let b = 0; b < own; b++) {
+      slabs.length = B;
+      ats.length = B;
+      for (let b = 0; b < B; b++) {
         const input = inputs[b]!;
         encode(input, cat, num, b);
         slabs[b] = input.state.slab;
         ats[b] = input.state.at;
       }
-      if (own > 0) kernel.run(own, cat, num, slabs, ats, prob);
+      kernel.run(B, cat, num, slabs, ats, prob);
       const states: LstmState[] = new Array(B);
       const probabilities: number[][] = new Array(B);
-      for (let b = 0; b < own; b++) {
+      for (let b = 0; b < B; b++) {
         states[b] = inputs[b]!.state;
         probabilities[b] = [prob[b]!];
-      }
-      if (handed > 0) {
-        const { cat: wc, num: wn, state: ws, prob: wp } = worker!;
-        if (worker!.finish()) {
-          workerRows += handed;
-          for (let r = 0; r < handed; r++) {
-            const state = inputs[own + r]!.state;
-            state.slab.set(ws.subarray(r * S, (r + 1) * S), state.at);
-            states[own + r] = state;
-            probabilities[own + r] = [wp[r]!];
-          }
-        } else {
-          // The worker is gone: compute its rows here, from the encoded rows it was handed (the
-          // sessions' own states were never touched).
-          const rest = inputs.slice(own).map((input) => input.state);
-          const restProb = new Float64Array(handed);
-          kernel.run(
-            handed,
-            wc,
-            wn,
-            rest.map((s) => s.slab),
-            rest.map((s) => s.at),
-            restProb,
-          );
-          for (let r = 0; r < handed; r++) {
-            states[own + r] = rest[r]!;
-            probabilities[own + r] = [restProb[r]!];
-          }
-        }
       }
       return { states, probabilities };
     },
@@ -194,7 +123,6 @@ export function createLstmStepModel(
       if (disposed) return;
       disposed = true;
       kernel.dispose();
-      worker?.dispose();
     },
   };
 }
@@ -205,10 +133,8 @@ export function lstmStepModelFrom(
   model: tf.LayersModel,
   encoder: FeatureEncoder,
   positiveLabel = 'purchase',
-  options: LstmStepModelOptions = {},
-): LstmStepModel {
-  const weights = extractLstmWeights(version, model, encoder);
-  return createLstmStepModel(version, weights, encoder, [positiveLabel], options);
+): StepModel<LstmState> {
+  return createLstmStepModel(version, extractLstmWeights(version, model, encoder), encoder, [positiveLabel]);
 }
 
 const MANIFEST_FILE = 'manifest.json';
@@ -240,10 +166,7 @@ async function positiveLabelOf(versionDir: string, version: string): Promise<str
  * architecture for that encoder (missing weights, shape mismatch, unsupported activation). The tfjs
  * model is disposed once its weights are extracted.
  */
-export async function lstmModelFactory(
-  versionDir: string,
-  options: LstmStepModelOptions = {},
-): Promise<StepModel> {
+export async function lstmModelFactory(versionDir: string): Promise<StepModel> {
   const version = basename(versionDir);
   await access(versionDir).catch(() => {
     throw new Error(`model directory ${versionDir} does not exist`);
@@ -262,42 +185,8 @@ export async function lstmModelFactory(
     throw new IncompatibleModelError(`model ${version}: cannot load model.json + weights: ${reason(error)}`);
   }
   try {
-    return lstmStepModelFrom(version, model, encoder, positive, options);
+    return lstmStepModelFrom(version, model, encoder, positive);
   } finally {
     model.dispose();
   }
-}
-
-export interface LstmModelFactoryOptions {
-  /** scorer.stepWorker: hand part of large steps to a worker thread (when the machine has a second core). */
-  stepWorker: boolean;
-  logger: Logger;
-}
-
-/**
- * The scorer's ModelFactory (`intentstream score`): lstmModelFactory with the step worker when it is
- * enabled, the machine has more than one core and tfjs runs on wasm or cpu (a backend whose rows the
- * worker reproduces bit for bit on its own thread).
- */
-export function createLstmModelFactory(
-  options: LstmModelFactoryOptions,
-): (versionDir: string) => Promise<StepModel> {
-  const { logger } = options;
-  return (versionDir) => {
-    const backend = tf.getBackend();
-    const useWorker =
-      options.stepWorker && availableParallelism() > 1 && (backend === 'wasm' || backend === 'cpu');
-    if (!useWorker) return lstmModelFactory(versionDir);
-    const version = basename(versionDir);
-    return lstmModelFactory(versionDir, {
-      worker: {
-        backend,
-        onError: (error) =>
-          logger.warn('LSTM step worker dropped: this model computes every row on the scorer thread', {
-            version,
-            error: error.message,
-          }),
-      },
-    });
-  };
 }

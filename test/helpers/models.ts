@@ -8,11 +8,7 @@ import { saveEncoder, saveModelFiles } from '../../src/model/io.js';
 import { buildModel } from '../../src/model/lstm.js';
 import { createModelRegistry } from '../../src/registry/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
-import {
-  type LstmStepModel,
-  type LstmStepModelOptions,
-  lstmStepModelFrom,
-} from '../../src/scoring/lstm-model.js';
+import { lstmStepModelFrom } from '../../src/scoring/lstm-model.js';
 import type { LstmState } from '../../src/scoring/lstm-state.js';
 import type { StepModel } from '../../src/scoring/model.js';
 import { tinyTrainerConfig } from './trainer.js';
@@ -72,11 +68,10 @@ export function initializedModel(options: ModelFixtureOptions = {}): {
 export function initializedStepModel(
   version: string,
   options: ModelFixtureOptions = {},
-  stepOptions: LstmStepModelOptions = {},
-): LstmStepModel {
+): StepModel<LstmState> {
   const { model, encoder } = initializedModel(options);
   try {
-    return lstmStepModelFrom(version, model, encoder, 'purchase', stepOptions);
+    return lstmStepModelFrom(version, model, encoder);
   } finally {
     model.dispose();
   }
