@@ -42,61 +42,20 @@ function activate(code: number, x: number): number {
   }
 }
 
-/** What the row math needs, as plain arrays: structured-cloneable, so a worker can receive it. */
-export interface KernelSpec {
-  /** Per layer: `stacked` = [kernel; recurrent; bias], (inputSize + units + 1) × 4·units, row-major. */
-  layers: { units: number; inputSize: number; stacked: Float32Array; act: number; rec: number }[];
-  /** Per categorical input (CATEGORICAL_INPUTS order): the embedding table [cardinality, dim]. */
-  embeddings: { dim: number; table: Float32Array }[];
-  numericSize: number;
-  head: { kernel: Float64Array; bias: number; act: number };
+/** A row's state: [h, c] of layer 0, then of layer 1, … at `at` in `slab` (an LstmState). */
+export interface RowState {
+  readonly slab: Float32Array;
+  readonly at: number;
 }
-
-export function kernelSpec(weights: LstmWeights): KernelSpec {
-  return {
-    layers: weights.layers.map((l) => {
-      const G = 4 * l.units;
-      const K = l.inputSize + l.units + 1;
-      const stacked = new Float32Array(K * G);
-      stacked.set(l.kernel);
-      stacked.set(l.recurrent, l.inputSize * G);
-      stacked.set(l.bias, (K - 1) * G);
-      return {
-        units: l.units,
-        inputSize: l.inputSize,
-        stacked,
-        act: ACTIVATION_CODE[l.activation],
-        rec: ACTIVATION_CODE[l.recurrentActivation],
-      };
-    }),
-    embeddings: weights.embeddings,
-    numericSize: weights.numericSize,
-    head: {
-      kernel: weights.head.kernel,
-      bias: weights.head.bias,
-      act: ACTIVATION_CODE[weights.head.activation],
-    },
-  };
-}
-
-/** Floats of one row's state: [h, c] of layer 0, then of layer 1, … */
-export const stateSizeOf = (spec: KernelSpec) => spec.layers.reduce((s, l) => s + 2 * l.units, 0);
 
 export interface StepKernel {
   readonly stateSize: number;
   /**
    * Advances rows 0..n-1 by one step: row b's categorical ids are cat[b·CATEGORICAL_COUNT …], its
-   * numeric features num[b·numericSize …], its state slabs[b][ats[b] … + stateSize] (updated in place,
-   * float32 like tfjs keeps h and c); its probability goes to prob[b].
+   * numeric features num[b·numericSize …], its state states[b] (updated in place, float32 like tfjs
+   * keeps h and c); its probability goes to prob[b].
    */
-  run(
-    n: number,
-    cat: Int32Array,
-    num: Float32Array,
-    slabs: readonly Float32Array[],
-    ats: ArrayLike<number>,
-    prob: Float64Array,
-  ): void;
+  run(n: number, cat: Int32Array, num: Float32Array, states: readonly RowState[], prob: Float64Array): void;
   dispose(): void;
 }
 
@@ -114,13 +73,28 @@ function readProduct(product: tf.Tensor): Float32Array {
   return product.dataSync() as Float32Array;
 }
 
-export function createStepKernel(spec: KernelSpec): StepKernel {
-  const { embeddings, head, numericSize: N } = spec;
+export function createStepKernel(weights: LstmWeights): StepKernel {
+  const { embeddings, head, numericSize: N } = weights;
+  const headAct = ACTIVATION_CODE[head.activation];
   let offset = 0;
-  const layers = spec.layers.map((l) => {
+  const layers = weights.layers.map((l) => {
     const G = 4 * l.units;
+    // x = [input, h, 1] per row, w = [kernel; recurrent; bias]: the whole pre-activation is one matMul.
     const K = l.inputSize + l.units + 1;
-    const layer = { ...l, K, G, w: tf.tensor2d(l.stacked, [K, G]), at: offset };
+    const stacked = new Float32Array(K * G);
+    stacked.set(l.kernel);
+    stacked.set(l.recurrent, l.inputSize * G);
+    stacked.set(l.bias, (K - 1) * G);
+    const layer = {
+      units: l.units,
+      inputSize: l.inputSize,
+      K,
+      w: tf.tensor2d(stacked, [K, G]),
+      act: ACTIVATION_CODE[l.activation],
+      rec: ACTIVATION_CODE[l.recurrentActivation],
+      /** Offset of this layer's h in a row's state (c follows at + units). */
+      at: offset,
+    };
     offset += 2 * l.units;
     return layer;
   });
@@ -138,15 +112,13 @@ export function createStepKernel(spec: KernelSpec): StepKernel {
     n: number,
     cat: Int32Array,
     num: Float32Array,
-    slabs: readonly Float32Array[],
-    ats: ArrayLike<number>,
+    states: readonly RowState[],
   ): void {
     const { K, units: U, inputSize, w, at: hAt } = layers[li]!;
     const below = li > 0 ? layers[li - 1]!.at : 0;
     const xs = x;
     for (let b = 0; b < n; b++) {
-      const hc = slabs[b]!;
-      const at = ats[b]!;
+      const { slab: hc, at } = states[b]!;
       const xo = b * K;
       if (li === 0) {
         let o = xo;
@@ -164,26 +136,20 @@ export function createStepKernel(spec: KernelSpec): StepKernel {
     }
     const product = tf.tidy(() => tf.matMul(tf.tensor2d(xs.subarray(0, n * K), [n, K]), w));
     try {
-      gates(li, n, readProduct(product), slabs, ats);
+      gates(li, n, readProduct(product), states);
     } finally {
       product.dispose();
     }
   }
 
   /** The gates of layer `li` for rows 0..n-1 from their pre-activations z (n × 4·units). */
-  function gates(
-    li: number,
-    n: number,
-    z: Float32Array,
-    slabs: readonly Float32Array[],
-    ats: ArrayLike<number>,
-  ): void {
+  function gates(li: number, n: number, z: Float32Array, states: readonly RowState[]): void {
     const { units: U, act, rec, at: hAt } = layers[li]!;
     const G = 4 * U;
     const defaults = act === ACTIVATION_CODE.tanh && rec === ACTIVATION_CODE.hardSigmoid;
     for (let b = 0; b < n; b++) {
-      const hc = slabs[b]!;
-      const h = ats[b]! + hAt;
+      const { slab: hc, at } = states[b]!;
+      const h = at + hAt;
       const c = h + U;
       const zo = b * G;
       if (defaults) {
@@ -212,16 +178,16 @@ export function createStepKernel(spec: KernelSpec): StepKernel {
 
   return {
     stateSize,
-    run(n, cat, num, slabs, ats, prob) {
+    run(n, cat, num, states, prob) {
       if (x.length < n * maxK) x = new Float32Array(Math.max(n, 2 * (x.length / maxK)) * maxK);
-      for (let li = 0; li < layers.length; li++) layerStep(li, n, cat, num, slabs, ats);
+      for (let li = 0; li < layers.length; li++) layerStep(li, n, cat, num, states);
       const wk = head.kernel;
       for (let b = 0; b < n; b++) {
-        const hc = slabs[b]!;
-        const h = ats[b]! + last.at;
+        const { slab: hc, at } = states[b]!;
+        const h = at + last.at;
         let s = head.bias;
         for (let u = 0; u < wk.length; u++) s += wk[u]! * hc[h + u]!;
-        prob[b] = activate(head.act, s);
+        prob[b] = activate(headAct, s);
       }
     },
     dispose() {

@@ -27,7 +27,7 @@ import { basename, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT, type FeatureEncoder, type StepState } from '../features/index.js';
 import { loadEncoder, loadModelFiles } from '../model/io.js';
-import { createStepKernel, kernelSpec } from './lstm-kernel.js';
+import { createStepKernel } from './lstm-kernel.js';
 import { LstmState } from './lstm-state.js';
 import { type LstmWeights, extractLstmWeights } from './lstm-weights.js';
 import { IncompatibleModelError, type StepInput, type StepModel, type StepOutput } from './model.js';
@@ -48,15 +48,12 @@ export function createLstmStepModel(
   encoder: FeatureEncoder,
   classes: readonly string[],
 ): StepModel<LstmState> {
-  const spec = kernelSpec(weights);
-  const N = spec.numericSize;
-  const kernel = createStepKernel(spec);
+  const N = weights.numericSize;
+  const kernel = createStepKernel(weights);
   const S = kernel.stateSize;
   let cat = new Int32Array(0);
   let num = new Float32Array(0);
   let prob = new Float64Array(0);
-  const slabs: Float32Array[] = [];
-  const ats: number[] = [];
   let slab = new Float32Array(0);
   let slabUsed = SLAB_STATES;
   let disposed = false;
@@ -69,8 +66,8 @@ export function createLstmStepModel(
     items: new Map(),
   };
 
-  /** Encodes `input`'s event into cat/num at row `row` and advances the session's encoder state. */
-  function encode(input: StepInput<LstmState>, c: Int32Array, n: Float32Array, row: number): void {
+  /** Encodes row b's event into cat/num and advances the session's encoder state. */
+  function encode(input: StepInput<LstmState>, b: number): void {
     const s = input.state;
     scratch.sessionStart = input.sessionStart;
     scratch.steps = s.steps;
@@ -78,7 +75,7 @@ export function createLstmStepModel(
     scratch.previousItem = input.previous?.item_id ?? null;
     scratch.cartSize = s.cartSize;
     scratch.items = s;
-    encoder.writeStep(input.event, scratch, c, row * CATEGORICAL_COUNT, n, row * N);
+    encoder.writeStep(input.event, scratch, cat, b * CATEGORICAL_COUNT, num, b * N);
     s.steps = scratch.steps;
     s.cartSize = scratch.cartSize;
   }
@@ -102,21 +99,14 @@ export function createLstmStepModel(
         num = new Float32Array(rows * N);
         prob = new Float64Array(rows);
       }
-      slabs.length = B;
-      ats.length = B;
-      for (let b = 0; b < B; b++) {
-        const input = inputs[b]!;
-        encode(input, cat, num, b);
-        slabs[b] = input.state.slab;
-        ats[b] = input.state.at;
-      }
-      kernel.run(B, cat, num, slabs, ats, prob);
       const states: LstmState[] = new Array(B);
-      const probabilities: number[][] = new Array(B);
       for (let b = 0; b < B; b++) {
+        encode(inputs[b]!, b);
         states[b] = inputs[b]!.state;
-        probabilities[b] = [prob[b]!];
       }
+      kernel.run(B, cat, num, states, prob);
+      const probabilities: number[][] = new Array(B);
+      for (let b = 0; b < B; b++) probabilities[b] = [prob[b]!];
       return { states, probabilities };
     },
     dispose() {
