@@ -15,10 +15,10 @@
  * otherwise abandonment (with a checkout event 30% of the time if the cart is full).
  */
 import type { ShopEvent } from '../schemas/types.js';
+import { Rng, fmix32, hash32, hex8 } from '../util/random.js';
 import { DEVICES, IDLE_SPLIT_PROBABILITY, REFERRERS, type SessionContext, utcHour } from './behaviour.js';
 import { Shopper, StagedEvent } from './browse.js';
 import type { Catalogue } from './catalogue.js';
-import { Rng, fmix32, hash32, hex8 } from './rng.js';
 import type { SessionEndItem, SessionOutcome } from './types.js';
 
 const MINUTE = 60_000;

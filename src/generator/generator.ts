@@ -13,11 +13,11 @@
  * Output is a pure function of the options: iterating twice gives the same items.
  */
 import type { ShopEvent } from '../schemas/types.js';
+import { Rng, hash32 } from '../util/random.js';
 import { Catalogue } from './catalogue.js';
 import { Cookie, type CookieEnv } from './cookie.js';
 import { MinHeap } from './heap.js';
 import { makeMalformed } from './malformed.js';
-import { Rng, hash32 } from './rng.js';
 import type { EventItem, GeneratedItem, GeneratorOptions, ResolvedGeneratorOptions } from './types.js';
 
 export const DEFAULT_START_TIME = Date.UTC(2026, 10, 1); // 2026-11-01T00:00:00Z

@@ -18,6 +18,7 @@ import {
   type SessionEndItem,
   WeightedTable,
   createGenerator,
+  createPacer,
   priceOf,
   purchaseProbability,
   stepsFromEvents,
@@ -765,5 +766,20 @@ describe('oracle', () => {
         purchaseProbability(quick, { ...ctx, referrer: 'social' }),
       'email vs social',
     );
+  });
+});
+
+describe('createPacer', () => {
+  it('waits for the rate cap and for event time at the speed factor, on an injected clock', () => {
+    let now = 1_000;
+    const byRate = createPacer({ rate: 10, now: () => now });
+    assert.equal(byRate(0), 100, 'the first of 10/s leaves after 100 ms');
+    now += 150;
+    assert.equal(byRate(0), 50, 'the second is due at 200 ms');
+    const bySpeed = createPacer({ speed: 60, startTime: 0, now: () => now });
+    assert.equal(bySpeed(60_000), 1_000, 'one minute of event time at 60x is one second');
+    now += 400;
+    assert.equal(bySpeed(60_000), 600);
+    assert.equal(createPacer({ now: () => now })(1e12), 0, 'unpaced');
   });
 });
