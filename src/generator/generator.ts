@@ -13,10 +13,10 @@
  * Output is a pure function of the options: iterating twice gives the same items.
  */
 import type { ShopEvent } from '../schemas/types.js';
+import { MinHeap } from '../util/heap.js';
 import { Rng, hash32 } from '../util/random.js';
 import { Catalogue } from './catalogue.js';
 import { Cookie, type CookieEnv } from './cookie.js';
-import { MinHeap } from './heap.js';
 import { makeMalformed } from './malformed.js';
 import type { EventItem, GeneratedItem, GeneratorOptions, ResolvedGeneratorOptions } from './types.js';
 

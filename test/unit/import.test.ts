@@ -4,22 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { parseEventTypeMap, parseFieldMap, parseTimeFormat } from '../../src/cli/import.js';
 import { type CsvRecord, TextFormatError, parseCsv, readLines } from '../../src/ingest/import-text.js';
 import {
   ImportError,
   type ImportOptions,
   type ImportSummary,
   type RejectedRow,
-  derivedEventId,
   fileInput,
   formatFromPath,
   importSourceName,
-  parseEventTypeMap,
-  parseFieldMap,
-  parseTimeFormat,
   runImport,
 } from '../../src/ingest/import.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
+import { contentEventId } from '../../src/schemas/event-id.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { DEFAULT_SESSION_RULES } from '../../src/sessions/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
@@ -103,7 +101,7 @@ const SHOP_CSV = [
   `u1,view,${T0S + 60 + 31 * 60},sku2,,,,x`, // 31 minutes after the cart: a new session
 ].join('\n');
 const SHOP_MAP = parseFieldMap('cookie_id=user,event_type=action,event_time=ts,item_id=sku,quantity=qty');
-const SHOP_TYPES = parseEventTypeMap('view=page_view,cart=add_to_cart');
+const SHOP_TYPES = parseEventTypeMap('page_view=view,add_to_cart=cart');
 
 describe('runImport: CSV', () => {
   it('maps columns, converts epoch seconds, splits sessions by gap, and the store reads them back', async () => {
@@ -167,12 +165,9 @@ describe('runImport: CSV', () => {
     const cart = sessions[0]!.events[1]!;
     assert.equal(cart.quantity, 2);
     assert.deepEqual(cart.extras, {}, 'an empty --extras cell is left out');
-    assert.equal(cart.event_id, derivedEventId('shop.csv', 4, `u1,cart,${T0S + 60},sku1,9.5,2,,x`));
-    // the first record spans lines 2-3: its id is derived from line 2 and its whole text
-    assert.equal(
-      first.event_id,
-      derivedEventId('shop.csv', 2, `u1,view,${T0S},"sku,1",9.5,,"multi\nline ""quoted""",x`),
-    );
+    // rows without an event id get one derived from their content (not their line)
+    assert.equal(cart.event_id, contentEventId(cart));
+    assert.equal(first.event_id, contentEventId(first));
   });
 
   it('sends bad rows to the rejects with their line number and reason, and imports the rest', async () => {
@@ -307,7 +302,7 @@ describe('runImport: NDJSON', () => {
     const [view, cart, purchase] = sessions[0]!.events;
     assert.equal(view!.item_id, '7');
     assert.deepEqual(view!.extras, { ab: 'x' });
-    assert.equal(view!.event_id, derivedEventId('events.ndjson', 1, JSON.stringify(lines[0])));
+    assert.equal(view!.event_id, contentEventId(view!));
     assert.equal(cart!.price, 12.25);
     assert.equal(cart!.quantity, 1);
     assert.equal(purchase!.event_id, 'given-id');
@@ -381,6 +376,7 @@ describe('runImport: ordering, duplicates, idempotence', () => {
     const store = join(dir, 'store');
     const { summary, rejects } = await importFiles([writeInput(dir, 'o.ndjson', text)], store, {
       maxRejectsRatio: 1,
+      sortByTime: false,
     });
     assert.deepEqual(
       rejects.map((r) => [r.line, r.reason, r.field]),
@@ -401,6 +397,7 @@ describe('runImport: ordering, duplicates, idempotence', () => {
     // a larger grace keeps the row
     const wide = await importFiles([join(dir, 'o.ndjson')], join(dir, 'wide'), {
       rules: { ...RULES, graceMs: 4 * HOUR },
+      sortByTime: false,
     });
     assert.equal(wide.summary.late, 0);
     assert.equal(wide.summary.accepted, 5);
@@ -455,23 +452,26 @@ describe('runImport: ordering, duplicates, idempotence', () => {
     assert.deepEqual((await readAll(store)).map((s) => s.cookie_id).sort(), ['a', 'b', 'live']);
   });
 
-  it('derives the same event ids on every import, different ones per line and per file name', async () => {
+  it('derives event ids from the row content: exact duplicate rows are dropped, whatever the line or file', async () => {
     const dir = tempDir();
-    const text = ['cookie_id,event_type,event_time', `c,page_view,${T0S}`, `c,page_view,${T0S}`].join('\n');
+    const text = [
+      'cookie_id,event_type,event_time',
+      `c,page_view,${T0S}`,
+      `c,search,${T0S + 5}`,
+      `c,page_view,${T0S}`,
+    ].join('\n');
     const a = writeInput(dir, 'a.csv', text);
     const b = writeInput(dir, 'b.csv', text);
     const ids = async (file: string, store: string) => {
-      await importFiles([file], join(dir, store));
+      const { summary } = await importFiles([file], join(dir, store));
+      assert.equal(summary.duplicates, 1, 'the repeated row is a duplicate');
       return (await readAll(join(dir, store))).flatMap((s) => s.events.map((e) => e.event_id));
     };
     const first = await ids(a, 's1');
-    assert.equal(first.length, 2, 'identical rows on different lines are two events');
-    assert.notEqual(first[0], first[1]);
-    assert.deepEqual(await ids(a, 's2'), first);
-    const other = await ids(b, 's3');
-    assert.equal(other.length, 2);
-    assert.ok(!other.includes(first[0]!) && !other.includes(first[1]!), 'another file name gives other ids');
-    assert.match(first[0]!, /^imp_[0-9a-f]{20}$/);
+    assert.equal(first.length, 2, 'identical rows on different lines are one event');
+    assert.deepEqual(await ids(a, 's2'), first, 'the same ids on every import');
+    assert.deepEqual(await ids(b, 's3'), first, 'the file name does not enter the id');
+    assert.match(first[0]!, /^cid_[0-9a-f]{24}$/);
   });
 
   it('reads several files as one stream: a session spans them', async () => {
@@ -506,6 +506,7 @@ describe('runImport: ordering, duplicates, idempotence', () => {
     let rowsSoFar = 0;
     const { summary } = await importFiles([writeInput(dir, 's.ndjson', lines.join('\n'))], store, {
       chunkSessions: 500,
+      sortByTime: false,
       store: {
         ...base,
         writeSegment: async (name, sessions) => {
@@ -552,10 +553,13 @@ describe('import option parsing', () => {
     assert.throws(() => parseFieldMap('user_id=cookie_id'), /"user_id" is not an event field/);
     assert.throws(() => parseFieldMap('cookie_id'), /name=value pairs/);
     assert.throws(() => parseFieldMap('cookie_id=a,cookie_id=b'), /mapped twice/);
-    assert.deepEqual(parseEventTypeMap('view=page_view,cart=add_to_cart'), {
-      view: 'page_view',
-      cart: 'add_to_cart',
-    });
+    assert.deepEqual(parseEventTypeMap('page_view=view,add_to_cart=cart,page_view=home'), [
+      { ours: 'page_view', theirs: 'view' },
+      { ours: 'add_to_cart', theirs: 'cart' },
+      { ours: 'page_view', theirs: 'home' },
+    ]);
+    assert.throws(() => parseEventTypeMap('page_view=view,search=view'), /their view is mapped twice/);
+    assert.throws(() => parseFieldMap('user_id=cookie_id'), /reversed\? write cookie_id=user_id/);
     assert.equal(parseTimeFormat('epoch_s'), 'epoch_s');
     assert.throws(() => parseTimeFormat('seconds'), /epoch_ms, epoch_s, iso, auto/);
   });
@@ -564,7 +568,10 @@ describe('import option parsing', () => {
     assert.equal(formatFromPath('x/Export.CSV.gz'), 'csv');
     assert.equal(formatFromPath('a.jsonl'), 'ndjson');
     assert.equal(formatFromPath('a.txt'), undefined);
-    assert.throws(() => fileInput('a.txt'), /--format/);
+    assert.throws(
+      () => fileInput('a.txt'),
+      (err: Error) => err instanceof ImportError && err.options.includes('format'),
+    );
     assert.equal(fileInput('a.txt', 'csv').format, 'csv');
     assert.equal(fileInput('d/a.ndjson.gz').gzip, true);
     assert.equal(importSourceName(['/data/My Export (2024).csv.gz']), 'import-My_Export_2024_');
@@ -683,7 +690,7 @@ describe('intentstream import (real process)', () => {
       '--map',
       'cookie_id=user,event_type=action,event_time=ts',
       '--event-type-map',
-      'view=page_view,cart=add_to_cart',
+      'page_view=view,add_to_cart=cart',
       '--store',
       store,
       '--rejects',
