@@ -544,6 +544,177 @@ describe('runImport: ordering, duplicates, idempotence', () => {
   });
 });
 
+describe('runImport: exports as they come', () => {
+  /** Three cookies' sessions, each event listed by cookie (a user-sorted export). */
+  const USER_SORTED = [
+    ['a', 'page_view', T0],
+    ['a', 'product_view', T0 + 2 * MIN],
+    ['a', 'add_to_cart', T0 + 3 * MIN],
+    ['a', 'page_view', T0 + 4 * HOUR],
+    ['b', 'page_view', T0 + 30 * SEC],
+    ['b', 'search', T0 + 5 * MIN],
+    ['c', 'page_view', T0 + 2 * HOUR],
+    ['c', 'page_view', T0 + 2 * HOUR + MIN],
+  ] as const;
+  const ndjson = (rows: readonly (readonly [string, string, number])[]) =>
+    rows.map(([c, t, time]) => JSON.stringify({ cookie_id: c, event_type: t, event_time: time })).join('\n');
+
+  it('sorts a user-sorted export by time: nothing is late, sessions as if time-ordered', async () => {
+    const dir = tempDir();
+    const file = writeInput(dir, 'users.ndjson', ndjson(USER_SORTED));
+    const { summary, rejects } = await importFiles([file], join(dir, 'store'));
+    assert.deepEqual(rejects, []);
+    assert.equal(summary.late, 0);
+    assert.equal(summary.accepted, USER_SORTED.length);
+    assert.equal(summary.sortedByTime, true);
+    assert.deepEqual(summary.eventTypes, { page_view: 5, product_view: 1, add_to_cart: 1, search: 1 });
+    const got = sorted(await readAll(join(dir, 'store'))).map((s) => [s.cookie_id, s.event_count]);
+    assert.deepEqual(got, [
+      ['a', 3],
+      ['a', 1],
+      ['b', 2],
+      ['c', 2],
+    ]);
+    // without sorting, the same export loses rows as late (the grace is 1 h)
+    const streamed = await importFiles([file], join(dir, 'streamed'), {
+      sortByTime: false,
+      maxRejectsRatio: 1,
+    });
+    assert.ok(streamed.summary.late > 0);
+  });
+
+  it('spills sorted runs to temp files when the export exceeds the run size, with the same result', async () => {
+    const dir = tempDir();
+    const rows: [string, string, number][] = [];
+    for (let i = 0; i < 200; i++)
+      rows.push([`c${i % 13}`, i % 3 === 0 ? 'search' : 'page_view', T0 + ((i * 7919) % 200) * MIN]);
+    rows.push(rows[17]!, rows[150]!); // exact duplicates far from their originals
+    const file = writeInput(dir, 'shuffled.ndjson', ndjson(rows));
+    const tempParent = mkdtempSync(join(tmpdir(), 'import-sort-'));
+    const spilled = await importFiles([file], join(dir, 'spilled'), {
+      sort: { runEvents: 16, fanIn: 3, tempDir: tempParent },
+    });
+    const inMemory = await importFiles([file], join(dir, 'memory'));
+    assert.ok(spilled.summary.spilledRuns > 13, `runs spilled (${spilled.summary.spilledRuns})`);
+    assert.equal(inMemory.summary.spilledRuns, 0);
+    assert.equal(spilled.summary.duplicates, 2);
+    assert.equal(spilled.summary.accepted, 200);
+    assert.deepEqual(await readAll(join(dir, 'spilled')), await readAll(join(dir, 'memory')));
+    assert.deepEqual(readdirSync(tempParent), [], 'temp files removed');
+  });
+
+  it('parses common timestamp spellings and a --time-format pattern', async () => {
+    const dir = tempDir();
+    const t = Date.UTC(2019, 9, 1, 0, 0, 0);
+    const spellings = [
+      '2019-10-01 00:00:00 UTC',
+      '2019-10-01 00:00:01',
+      '2019-10-01T00:00:02Z',
+      '2019-10-01 02:00:03+02:00',
+      `${t / 1000 + 4}`,
+      t + 5000,
+    ];
+    const rows = spellings.map((time, i) =>
+      JSON.stringify({ cookie_id: 'c', event_type: `e${i}`, event_time: time }),
+    );
+    const { summary } = await importFiles(
+      [writeInput(dir, 'times.ndjson', rows.join('\n'))],
+      join(dir, 'store'),
+    );
+    assert.equal(summary.rejected, 0);
+    const times = (await readAll(join(dir, 'store'))).flatMap((s) => s.events.map((e) => e.event_time - t));
+    assert.deepEqual(times, [0, 1000, 2000, 3000, 4000, 5000]);
+
+    const csvText = [
+      'cookie_id,event_type,event_time',
+      'c,page_view,01/10/2019 00:00:07',
+      'c,page_view,2019-10-01',
+    ].join('\n');
+    const custom = await importFiles([writeInput(dir, 'dmy.csv', csvText)], join(dir, 'dmy'), {
+      timeFormat: parseTimeFormat('DD/MM/YYYY HH:mm:ss'),
+      maxRejectsRatio: 1,
+    });
+    assert.equal(custom.summary.accepted, 1);
+    assert.deepEqual(
+      custom.rejects.map((r) => [r.line, r.field]),
+      [[3, 'event_time']],
+    );
+    assert.match(custom.rejects[0]!.message, /must match the time format "DD\/MM\/YYYY HH:mm:ss"/);
+    assert.equal((await readAll(join(dir, 'dmy')))[0]!.start_time, t + 7000);
+    assert.throws(() => parseTimeFormat('dd.mm.yy'), /--time-format: .*YYYY, MM, DD/);
+  });
+
+  it('stops before writing on a reversed or unknown event-type map, and on a mapped column no row has', async () => {
+    const dir = tempDir();
+    const text = [
+      JSON.stringify({ user: 'u', kind: 'view', t: T0 }),
+      JSON.stringify({ user: 'u', kind: 'cart', t: T0 + MIN }),
+    ].join('\n');
+    const file = writeInput(dir, 'shop.ndjson', text);
+    const map = parseFieldMap('cookie_id=user,event_type=kind,event_time=t');
+    const store = join(dir, 'store');
+    const failsWith = async (options: Partial<ImportOptions>, pattern: RegExp, option: string) =>
+      assert.rejects(
+        importFiles([file], store, { map, ...options }),
+        (err: Error) =>
+          err instanceof ImportError && pattern.test(err.message) && err.options.includes(option as never),
+      );
+    await failsWith(
+      { eventTypeMap: parseEventTypeMap('view=page_view') },
+      /looks reversed; write page_view=view/,
+      'eventTypeMap',
+    );
+    await failsWith(
+      { eventTypeMap: parseEventTypeMap('page_view=visit') },
+      /no "visit" events \(event types seen: view \(1\), cart \(1\)\)/,
+      'eventTypeMap',
+    );
+    await failsWith(
+      { map: parseFieldMap('cookie_id=user,event_type=kind,event_time=t,item_id=sku') },
+      /item_id=sku names a column no row has/,
+      'map',
+    );
+    assert.equal(existsSync(store), false, 'nothing was written');
+    const ok = await importFiles([file], store, { map, eventTypeMap: parseEventTypeMap('page_view=view') });
+    assert.deepEqual(ok.summary.eventTypes, { page_view: 1, cart: 1 });
+  });
+
+  it('honours a mapped session id column: a change of their session id starts a new session', async () => {
+    const dir = tempDir();
+    const rows = [
+      { u: 'a', sid: 's1', t: T0 },
+      { u: 'a', sid: 's1', t: T0 + MIN },
+      { u: 'a', sid: 's2', t: T0 + 2 * MIN }, // their new session, 1 minute later
+      { u: 'a', sid: 's2', t: T0 + 3 * MIN },
+      { u: 'a', sid: 's2', t: T0 + 3 * MIN + 31 * MIN }, // the gap still cuts
+    ].map((r) =>
+      JSON.stringify({ cookie_id: r.u, session: r.sid, event_type: 'page_view', event_time: r.t }),
+    );
+    const file = writeInput(dir, 'sessions.ndjson', rows.join('\n'));
+    await importFiles([file], join(dir, 'with'), { map: parseFieldMap('session_id=session') });
+    const withSid = sorted(await readAll(join(dir, 'with')));
+    assert.deepEqual(
+      withSid.map((s) => [s.cookie_id, s.event_count, s.start_time - T0]),
+      [
+        ['a', 2, 0],
+        ['a', 2, 2 * MIN],
+        ['a', 1, 34 * MIN],
+      ],
+    );
+    assert.ok(
+      withSid.every((s) => s.events.every((e) => e.cookie_id === 'a')),
+      'cookie ids as in the export',
+    );
+    assert.equal(new Set(withSid.map((s) => s.session_id)).size, 3);
+    await importFiles([file], join(dir, 'without'));
+    assert.deepEqual(
+      sorted(await readAll(join(dir, 'without'))).map((s) => s.event_count),
+      [4, 1],
+      'without the column only the gap cuts',
+    );
+  });
+});
+
 describe('import option parsing', () => {
   it('parses --map, --event-type-map and --time-format, naming mistakes', () => {
     assert.deepEqual(parseFieldMap('cookie_id=user_id, event_time = ts'), {
@@ -736,5 +907,19 @@ describe('intentstream import (real process)', () => {
     const bad = await runCli(['import', join(dir, 'missing.csv'), '--store', store]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /cannot read .*missing\.csv/);
+  });
+
+  it('refuses a reversed --event-type-map and a --store that is a file, naming the flag, before writing', async () => {
+    const dir = tempDir();
+    const file = writeInput(dir, 'shop.csv', ['user,action,ts', `u1,view,${T0S}`].join('\n'));
+    const store = join(dir, 'store');
+    const base = ['import', file, '--map', 'cookie_id=user,event_type=action,event_time=ts'];
+    const reversed = await runCli([...base, '--event-type-map', 'view=page_view', '--store', store]);
+    assert.equal(reversed.code, 1);
+    assert.match(reversed.stderr, /looks reversed; write page_view=view \(--event-type-map\)/);
+    assert.equal(existsSync(store), false);
+    const notDir = await runCli([...base, '--store', file]);
+    assert.equal(notDir.code, 1);
+    assert.match(notDir.stderr, /--store .*shop\.csv is not a directory/);
   });
 });
