@@ -5,6 +5,8 @@ import type { Message } from 'kafkajs';
 import {
   type FileFormat,
   type GeneratorOptions,
+  TAXONOMY_NAMES,
+  type TaxonomyName,
   createGenerator,
   createPacer,
   fileFormatOf,
@@ -36,6 +38,7 @@ interface GenerateOptions {
   duplicateRate?: number;
   bots?: number;
   oracle?: string;
+  taxonomy: string;
 }
 
 const BATCH = 1_000;
@@ -81,11 +84,19 @@ export function registerGenerate(program: Command): void {
     )
     .option('--bots <n>', 'bot cookies with thousands of events (default 2)', parseIntOption('bots'))
     .option('--oracle <file>', "write each session's true purchase probability (NDJSON) to this file")
+    .option(
+      '--taxonomy <name>',
+      `the shop's event names: ${TAXONOMY_NAMES.join(' | ')} (shop2: its own names, noise events, a session_id column in NDJSON files)`,
+      'ours',
+    )
     .action(
       action(async (opts: GenerateOptions, cmd: Command) => {
         const { config, logger } = contextFrom(cmd, 'generate');
         if (opts.encoding !== 'avro' && opts.encoding !== 'json') {
           throw new Error(`--encoding must be avro or json, got ${opts.encoding}`);
+        }
+        if (!(TAXONOMY_NAMES as readonly string[]).includes(opts.taxonomy)) {
+          throw new Error(`--taxonomy must be one of ${TAXONOMY_NAMES.join(', ')}, got ${opts.taxonomy}`);
         }
         const startTime = opts.start ? Date.parse(opts.start) : opts.speed ? Date.now() : undefined;
         if (startTime !== undefined && Number.isNaN(startTime))
@@ -101,6 +112,7 @@ export function registerGenerate(program: Command): void {
           duplicateRate: opts.duplicateRate,
           botCookies: opts.bots,
           emitOracle: Boolean(opts.oracle),
+          taxonomy: opts.taxonomy as TaxonomyName,
         };
         for (const key of Object.keys(genOptions) as (keyof GeneratorOptions)[]) {
           if (genOptions[key] === undefined) delete genOptions[key];

@@ -39,3 +39,12 @@ export type {
   SessionEndItem,
   SessionOutcome,
 } from './types.js';
+export {
+  OUR_ROLES,
+  SHOP2_EVENT_TYPES,
+  SHOP2_NOISE_EVENTS,
+  SHOP2_ROLES,
+  TAXONOMY_NAMES,
+  taxonomyOf,
+} from './taxonomy.js';
+export type { ShopRoles, Taxonomy, TaxonomyName } from './taxonomy.js';
