@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { parseEventTypeMap, parseFieldMap, parseTimeFormat } from '../../src/cli/import.js';
+import { createGenerator, toNdjsonLine } from '../../src/generator/index.js';
 import { type CsvRecord, TextFormatError, parseCsv, readLines } from '../../src/ingest/import-text.js';
 import {
   ImportError,
@@ -21,6 +22,7 @@ import { contentEventId } from '../../src/schemas/event-id.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { DEFAULT_SESSION_RULES } from '../../src/sessions/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
+import { Rng, shuffleInPlace } from '../../src/util/random.js';
 import { logLines, runCli } from '../helpers/cli.js';
 
 const SEC = 1000;
@@ -712,6 +714,49 @@ describe('runImport: exports as they come', () => {
       [4, 1],
       'without the column only the gap cuts',
     );
+  });
+});
+
+describe('runImport: a shop2 export as it comes', () => {
+  it("shuffled, with exact duplicate rows and no event ids: the sessions are the generator's sessions", async () => {
+    const dir = tempDir();
+    const items = [
+      ...createGenerator({
+        seed: 4,
+        cookies: 150,
+        botCookies: 0,
+        duplicateRate: 0,
+        emitOracle: true,
+        taxonomy: 'shop2',
+      }),
+    ];
+    const rows: string[] = [];
+    for (const item of items) {
+      if (item.kind !== 'event') continue;
+      const { event_id: _id, ...row } = JSON.parse(toNdjsonLine(item)) as Record<string, unknown>;
+      rows.push(JSON.stringify(row));
+      if (rows.length % 17 === 0) rows.push(JSON.stringify(row)); // an exact duplicate row
+    }
+    const rng = new Rng(9);
+    shuffleInPlace(rows, rng);
+    const file = writeInput(dir, 'shop2.ndjson', rows.join('\n'));
+    const { summary, rejects } = await importFiles([file], join(dir, 'store'), {
+      map: parseFieldMap('session_id=session_id'),
+      sort: { runEvents: 500 },
+    });
+    assert.deepEqual(rejects, []);
+    assert.ok(summary.spilledRuns > 1);
+    const oracle = items.flatMap((i) => (i.kind === 'session_end' ? [i] : []));
+    const events = items.flatMap((i) => (i.kind === 'event' ? [i.event] : []));
+    assert.equal(summary.duplicates, rows.length - events.length);
+    assert.equal(summary.accepted, events.length);
+    assert.equal(summary.sessions, oracle.length);
+    const byId = new Map(events.map((e) => [e.event_id, e]));
+    const key = (e: { cookie_id: string; event_time: number; event_type: string }) =>
+      `${e.cookie_id}/${e.event_time}/${e.event_type}`;
+    const expected = oracle.map((s) => s.eventIds.map((id) => key(byId.get(id)!)).join(',')).sort();
+    const got = (await readAll(join(dir, 'store'))).map((s) => s.events.map(key).join(',')).sort();
+    assert.deepEqual(got, expected);
   });
 });
 
