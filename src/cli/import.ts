@@ -156,11 +156,14 @@ async function checkWritableParent(flag: string, file: string): Promise<void> {
 /**
  * `intentstream import <file...>`: sessionizes a historical export (CSV or NDJSON, optionally .gz)
  * into the timeline store with the same validation and sessionizer as live ingest. Prints one JSON
- * summary on stdout. Exit 1 when more than --max-rejects-ratio of the rows were rejected (the valid
- * rows are still imported and the summary printed), or on a fatal error: an unreadable file, a mapped
- * column missing from a CSV header, a record over 4 MiB (unbalanced quote), or the first 1,000 rows all
- * rejected (a wrong --map; nothing is written). Chunks written before a fatal error stay; re-running the
- * same import overwrites them.
+ * summary on stdout. Rows are sorted by event time first (in bounded memory, spilling sorted runs
+ * to temp files) unless --no-sort. Every map reads ours=theirs. Flags become a typed options object
+ * here; the importer never sees them. Exit 1 when more than --max-rejects-ratio of the rows were
+ * rejected (the valid rows are still imported and the summary printed), or on a fatal error: a bad
+ * flag, --store not a writable folder, an unreadable file, a mapped column missing from a CSV header
+ * or from every row, a reversed or unknown --event-type-map pair, a record over 4 MiB (unbalanced
+ * quote), or the first 1,000 rows all rejected (nothing is written in these cases). Chunks written
+ * before a later fatal error stay; re-running the same import overwrites them.
  */
 export function registerImport(program: Command): void {
   program

@@ -105,7 +105,8 @@ export async function* csvRows(
       const missing = options.required.filter((c) => !header!.has(c));
       if (missing.length > 0) {
         throw new ImportError(
-          `${input.path}: column(s) ${missing.map((c) => JSON.stringify(c)).join(', ')} not in the CSV header (line ${rec.line}: ${[...header.keys()].map((c) => JSON.stringify(c)).join(', ')}); check --map, --extras and --delimiter`,
+          `${input.path}: column(s) ${missing.map((c) => JSON.stringify(c)).join(', ')} not in the CSV header (line ${rec.line}: ${[...header.keys()].map((c) => JSON.stringify(c)).join(', ')}); check the field map, the extras and the delimiter`,
+          ['map', 'extras', 'delimiter'],
         );
       }
       continue;
