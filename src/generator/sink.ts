@@ -30,8 +30,11 @@ export function canonicalEvent(e: ShopEvent): ShopEvent {
 export function toNdjsonLine(item: GeneratedItem | ShopEvent): string {
   if (!('kind' in item)) return JSON.stringify(canonicalEvent(item));
   switch (item.kind) {
-    case 'event':
-      return JSON.stringify(canonicalEvent(item.event));
+    case 'event': {
+      if (item.session === undefined) return JSON.stringify(canonicalEvent(item.event));
+      const { cookie_id, ...rest } = canonicalEvent(item.event);
+      return JSON.stringify({ cookie_id, session_id: item.session, ...rest });
+    }
     case 'session_end':
       return JSON.stringify(item);
     case 'malformed':
