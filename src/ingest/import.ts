@@ -23,7 +23,7 @@ import { basename, join } from 'node:path';
 import { type Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from '../log/logger.js';
-import { normalizeEvent } from '../schemas/event-codec.js';
+import { isNumericString, normalizeEvent } from '../schemas/event-json.js';
 import { type RejectReason, describeValue } from '../schemas/rejections.js';
 import type { CloseReason, SessionTimeline } from '../schemas/types.js';
 import { type SessionRules, Sessionizer } from '../sessions/index.js';
@@ -188,13 +188,12 @@ export function derivedEventId(fileName: string, line: number, raw: string): str
   return `imp_${createHash('sha1').update(`${fileName}\n${line}\n${raw}`).digest('hex').slice(0, 20)}`;
 }
 
-const NUMERIC = /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
 const SECONDS_BELOW = 1e11;
 
 /** event_time per --time-format; a rejection message when the value does not fit the format. */
 function convertTime(v: unknown, format: TimeFormat): { value: unknown } | { error: string } {
   if (v === undefined || v === null) return { value: v };
-  const numeric = typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string' && NUMERIC.test(v);
+  const numeric = typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string' && isNumericString(v);
   if (numeric) {
     const n = Number(v);
     if (format === 'iso') {
@@ -524,7 +523,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     }
     for (const f of ['price', 'quantity'] as const) {
       const v = obj[f];
-      if (typeof v === 'string' && NUMERIC.test(v)) obj[f] = Number(v);
+      if (typeof v === 'string' && isNumericString(v)) obj[f] = Number(v);
     }
     let ex = obj.extras;
     if (typeof ex === 'string' && ex.trimStart().startsWith('{')) {
