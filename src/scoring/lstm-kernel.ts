@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT } from '../features/index.js';
-import { tanh as fastTanh } from '../model/fused-lstm.js';
+import { tanh as fastTanh } from '../util/fast-tanh.js';
 import type { ActivationName, LstmWeights } from './lstm-weights.js';
 
 const ACTIVATION_CODE: Record<ActivationName, number> = {
@@ -154,7 +154,7 @@ export function createStepKernel(weights: LstmWeights): StepKernel {
       const zo = b * G;
       if (defaults) {
         // tfjs's default activations inlined (hardSigmoid, tanh): the hot loop of a default model. tanh is
-        // the fused op's rational approximation (|error| < 3e-7, what the trainer's kernels compute).
+        // the rational approximation the trainer's fused op computes too (util/fast-tanh.ts).
         for (let u = 0; u < U; u++) {
           const i = hardSigmoid(z[zo + u]!);
           const f = hardSigmoid(z[zo + U + u]!);
