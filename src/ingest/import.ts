@@ -22,6 +22,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { IntentstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isNumericString, normalizeEvent } from '../schemas/event-json.js';
 import { type RejectReason, describeValue } from '../schemas/rejections.js';
@@ -68,11 +69,8 @@ export interface RejectedRow {
 }
 
 /** Fatal problems with the inputs or options (the CLI exits 1 with the message). */
-export class ImportError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ImportError';
-  }
+export class ImportError extends IntentstreamError {
+  override name = 'ImportError';
 }
 
 export interface ImportInput {
