@@ -15,12 +15,21 @@
  *   and every gradient is only handed out where something needs it.
  *
  * The gradient is attached through the engine's custom-gradient kernel call (what tf.customGrad
- * uses, but with per-input lazy gradients), an internal of tfjs-core 4.x: the unit test compares
- * outputs and all gradients with the tfjs layer's, so an incompatible tfjs upgrade fails there.
+ * uses, but with per-input lazy gradients), an internal of tfjs-core reached through
+ * vendor-shims/tfjs-core.ts: the unit test compares outputs and all gradients with the tfjs layer's,
+ * so an incompatible tfjs upgrade fails there.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LSTM, LSTMCell } from '@tensorflow/tfjs-layers/dist/layers/recurrent.js';
 import { tanh } from '../util/fast-tanh.js';
+import { cpuBackend } from '../vendor-shims/tfjs-backend-cpu.js';
+import { wasmBackend } from '../vendor-shims/tfjs-backend-wasm.js';
+import {
+  type KernelArgs,
+  registerRawKernel,
+  registeredKernel,
+  runWithCustomGradient,
+} from '../vendor-shims/tfjs-core.js';
 
 export type RecurrentActivation = 'hardSigmoid' | 'sigmoid';
 
@@ -202,12 +211,9 @@ interface Host {
   free(info: tf.TensorInfo): void;
 }
 
-type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs: Record<string, unknown> };
-
 function plainMatMul(backendName: string, backend: unknown) {
-  const kernel = tf.getKernel('BatchMatMul', backendName);
-  if (kernel === undefined) throw new Error(`the ${backendName} backend has no BatchMatMul kernel`);
-  const run = kernel.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
+  const run = registeredKernel('BatchMatMul', backendName);
+  if (run === undefined) throw new Error(`the ${backendName} backend has no BatchMatMul kernel`);
   return (a: tf.TensorInfo, b: tf.TensorInfo) =>
     run({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } });
 }
@@ -216,27 +222,19 @@ const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 
 const HOSTS: Record<string, (backend: unknown) => Host> = {
   wasm: (backend) => {
-    const wasm = backend as {
-      makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-      typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-      disposeData(dataId: tf.DataId): boolean;
-    };
+    const wasm = wasmBackend(backend);
     return {
       alloc: (shape) => wasm.makeOutput(shape, 'float32'),
-      view: (info) => wasm.typedArrayFromHeap(info),
+      view: (info) => wasm.typedArrayFromHeap(info) as Float32Array,
       matMul: plainMatMul('wasm', backend),
       free: (info) => void wasm.disposeData(info.dataId),
     };
   },
   cpu: (backend) => {
-    const cpu = backend as {
-      makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-      data: { get(dataId: tf.DataId): { values: Float32Array } };
-      disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
-    };
+    const cpu = cpuBackend(backend);
     return {
       alloc: (shape) => cpu.makeTensorInfo(shape, 'float32', new Float32Array(size(shape))),
-      view: (info) => cpu.data.get(info.dataId).values,
+      view: (info) => cpu.values(info),
       matMul: plainMatMul('cpu', backend),
       free: (info) => cpu.disposeIntermediateTensorInfo(info),
     };
@@ -383,18 +381,12 @@ function backwardKernel(host: Host, { inputs, attrs }: KernelArgs): tf.TensorInf
 }
 
 for (const [backendName, makeHost] of Object.entries(HOSTS)) {
-  tf.registerKernel({
-    kernelName: FORWARD_KERNEL,
-    backendName,
-    kernelFunc: ((args: KernelArgs) =>
-      forwardKernel(makeHost(args.backend), args)) as unknown as tf.KernelFunc,
-  });
-  tf.registerKernel({
-    kernelName: BACKWARD_KERNEL,
-    backendName,
-    kernelFunc: ((args: KernelArgs) =>
-      backwardKernel(makeHost(args.backend), args)) as unknown as tf.KernelFunc,
-  });
+  registerRawKernel(FORWARD_KERNEL, backendName, (args: KernelArgs) =>
+    forwardKernel(makeHost(args.backend), args),
+  );
+  registerRawKernel(BACKWARD_KERNEL, backendName, (args: KernelArgs) =>
+    backwardKernel(makeHost(args.backend), args),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -543,15 +535,6 @@ function recurrenceBackward(
   return { kernel: kernel!, recurrentKernel: recurrentKernel!, bias: bias!, ...(x ? { x } : {}) };
 }
 
-/** The engine's custom-gradient call (see the module comment). */
-interface CustomGradEngine {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
-    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
-    inputs: Record<string, tf.Tensor>;
-  }): tf.Tensor;
-}
-
 /**
  * The LSTM layer's forward pass over x [B, T, F] with zero initial state. `mask` [B, T] (bool or
  * 0/1, null = no masking) marks real steps; padded ones carry the state over. Differentiable
@@ -578,8 +561,7 @@ export function fusedLstm(
       mask === null
         ? tf.ones([T, B])
         : tf.transpose(tf.cast(tf.cast(tf.reshape(mask, [B, T]), 'bool'), 'float32') as tf.Tensor2D);
-    const engine = tf.engine() as unknown as CustomGradEngine;
-    return engine.runKernelFunc({
+    return runWithCustomGradient({
       inputs: { x, kernel, recurrentKernel, bias },
       forwardFunc: (_backend, save) => {
         const xT = tf.transpose(x, [1, 0, 2]);

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT } from '../features/index.js';
 import { tanh as fastTanh } from '../util/fast-tanh.js';
+import { wasmHeapView } from '../vendor-shims/tfjs-backend-wasm.js';
 import type { ActivationName, LstmWeights } from './lstm-weights.js';
 
 const ACTIVATION_CODE: Record<ActivationName, number> = {
@@ -59,17 +60,12 @@ export interface StepKernel {
   dispose(): void;
 }
 
-/** The wasm backend's view of its heap (tfjs-backend-wasm's BackendWasm; also used by wasm-kernels.ts). */
-interface WasmHeap {
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
-
 /**
  * A product's values: on wasm a view of the backend's heap (no copy: dataSync would copy n × 4·units
  * floats out first, ~13% of a step), valid until the next tfjs op; elsewhere dataSync.
  */
 function readProduct(product: tf.Tensor): Float32Array {
-  if (tf.getBackend() === 'wasm') return (tf.backend() as unknown as WasmHeap).typedArrayFromHeap(product);
+  if (tf.getBackend() === 'wasm') return wasmHeapView(product);
   return product.dataSync() as Float32Array;
 }
 
