@@ -20,7 +20,6 @@
  * so an incompatible tfjs upgrade fails there.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LSTM, LSTMCell } from '@tensorflow/tfjs-layers/dist/layers/recurrent.js';
 import { tanh } from '../util/fast-tanh.js';
 import { cpuBackend } from '../vendor-shims/tfjs-backend-cpu.js';
 import { wasmBackend } from '../vendor-shims/tfjs-backend-wasm.js';
@@ -30,6 +29,7 @@ import {
   registeredKernel,
   runWithCustomGradient,
 } from '../vendor-shims/tfjs-core.js';
+import { type LSTM, type LSTMCell, type LstmArgs, lstmLayerClass } from '../vendor-shims/tfjs-layers.js';
 
 export type RecurrentActivation = 'hardSigmoid' | 'sigmoid';
 
@@ -607,12 +607,8 @@ export function fusedLstm(
 // The layer: a tfjs-layers LSTM whose call runs fusedLstm.
 
 export type LstmImplementation = 'fused' | 'layers';
-type LstmArgs = Parameters<typeof tf.layers.lstm>[0];
 
-/** tfjs exports the LSTM layer's factory, not its class. */
-const LstmLayer = Object.getPrototypeOf(tf.layers.lstm({ units: 1 })).constructor as new (
-  args: LstmArgs,
-) => LSTM;
+const LstmLayer = lstmLayerClass();
 
 /**
  * Same weights, config and class name ('LSTM') as the tfjs layer, so a saved model is a plain

@@ -28,6 +28,7 @@ export async function findShimProblems(packages: readonly ShimPackage[]): Promis
     else if (pkg === 'avsc') problems.push(...(await import('./avsc.js')).checkAvscInternals());
     else {
       problems.push(...(await import('./tfjs-core.js')).checkTfjsCoreInternals());
+      problems.push(...(await import('./tfjs-layers.js')).checkTfjsLayersInternals());
       problems.push(...(await (await import('./tfjs-backend-cpu.js')).checkCpuBackendInternals()));
       problems.push(...(await (await import('./tfjs-backend-wasm.js')).checkWasmBackendInternals()));
       problems.push(...(await (await import('./tfjs-backend-webgpu.js')).checkWebgpuBackendInternals()));

@@ -19,6 +19,7 @@ import {
   checkWebgpuTensorMap,
 } from '../../src/vendor-shims/tfjs-backend-webgpu.js';
 import { checkTfjsCoreInternals } from '../../src/vendor-shims/tfjs-core.js';
+import { checkTfjsLayersInternals } from '../../src/vendor-shims/tfjs-layers.js';
 
 const fn = () => undefined;
 const internals = (problems: ShimProblem[]) => problems.map((p) => `${p.severity} ${p.internal}`);
@@ -105,6 +106,11 @@ describe('vendor shims self-check', () => {
       'fatal MathBackendCPU.prototype.disposeIntermediateTensorInfo',
     ]);
     assert.deepEqual(internals(checkWebgpuTensorMap({})), ['fatal WebGPUBackend.tensorMap.get']);
+    class NotLstm {}
+    assert.deepEqual(
+      internals(checkTfjsLayersInternals({ lstm: () => new NotLstm(), dropout: () => ({ rate: 0.5 }) })),
+      ['fatal LSTM class', 'fatal Dropout.seed'],
+    );
   });
 
   it('logs warnings and goes on; stops the service on a fatal problem', async () => {
