@@ -5,7 +5,7 @@
  * `2019-10-01 00:00:00 UTC`); no zone means UTC. Anything else takes a pattern such as
  * `DD/MM/YYYY HH:mm:ss` (tokens YYYY MM DD HH mm ss SSS, every other character literal, UTC).
  */
-import { parseIso8601 } from '../schemas/event-codec.js';
+import { isNumericString, parseIso8601 } from '../schemas/event-json.js';
 import { describeValue } from '../schemas/rejections.js';
 
 export type NamedTimeFormat = 'epoch_ms' | 'epoch_s' | 'iso' | 'auto';
@@ -16,7 +16,6 @@ export type TimeFormat = NamedTimeFormat | { pattern: string };
 /** epoch ms, or why the value does not fit the format. */
 export type TimeParse = { value: number } | { error: string };
 
-const NUMERIC = /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
 const SECONDS_BELOW = 1e11;
 const UTC_SUFFIX = /\s+(?:UTC|GMT)$/i;
 
@@ -89,7 +88,7 @@ export function createTimeParser(format: TimeFormat): (v: unknown) => TimeParse 
     if (v === undefined || v === null || v === '') {
       return { error: `event_time is required but is ${describeValue(v)}` };
     }
-    const numeric = typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string' && NUMERIC.test(v);
+    const numeric = typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string' && isNumericString(v);
     if (numeric) {
       const n = Number(v);
       if (format === 'iso') {

@@ -1,5 +1,6 @@
 /** Shapes shared by the importer's parts (options, rows, rejects, errors). */
 import type { Readable } from 'node:stream';
+import { IntentstreamError } from '../errors.js';
 import type { RejectReason } from '../schemas/rejections.js';
 
 export type ImportFormat = 'csv' | 'ndjson';
@@ -58,7 +59,7 @@ export interface RejectedRow {
 }
 
 /** Fatal problems with the inputs or options (the CLI exits 1 with the message). */
-export class ImportError extends Error {
+export class ImportError extends IntentstreamError {
   /** The options that the message is about, so a caller can name its own spelling of them. */
   readonly options: readonly ImportOptionName[];
   constructor(message: string, options: readonly ImportOptionName[] = []) {

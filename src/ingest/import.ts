@@ -30,8 +30,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { normalizeEvent } from '../schemas/event-codec.js';
 import { contentEventId } from '../schemas/event-id.js';
+import { isNumericString, normalizeEvent } from '../schemas/event-json.js';
 import type { CloseReason, SessionTimeline, ShopEvent } from '../schemas/types.js';
 import { type SessionRules, Sessionizer, sessionIdFor } from '../sessions/index.js';
 import { type TimelineStore, parseSegmentName, segmentName } from '../store/index.js';
@@ -182,7 +182,6 @@ export interface ImportSummary {
   lastEventTime: string | null;
 }
 
-const NUMERIC = /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
 /** Joins a cookie and its export session id into the sessionizer's key (a cookie id holds no NUL). */
 const SESSION_KEY_SEPARATOR = '\u0000';
 
@@ -367,7 +366,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     }
     for (const f of ['price', 'quantity'] as const) {
       const v = obj[f];
-      if (typeof v === 'string' && NUMERIC.test(v)) obj[f] = Number(v);
+      if (typeof v === 'string' && isNumericString(v)) obj[f] = Number(v);
     }
     let ex = obj.extras;
     if (typeof ex === 'string' && ex.trimStart().startsWith('{')) {

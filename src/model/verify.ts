@@ -5,12 +5,13 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { IntentstreamError } from '../errors.js';
 import type { ShopEvent } from '../schemas/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { predictSessions } from './batches.js';
 import { loadModel } from './io.js';
 
-export class ModelVerificationError extends Error {
+export class ModelVerificationError extends IntentstreamError {
   override name = 'ModelVerificationError';
 }
 

@@ -1,5 +1,6 @@
 import { appendFile, mkdir, readFile, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { IntentstreamError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** Files every registered model directory must hold (written by the trainer). */
@@ -30,7 +31,7 @@ export interface ModelEntry {
   metrics: Record<string, unknown> | undefined;
 }
 
-export class RegistryError extends Error {
+export class RegistryError extends IntentstreamError {
   override name = 'RegistryError';
 }
 

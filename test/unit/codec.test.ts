@@ -20,6 +20,7 @@ import {
   encodePrediction,
   encodeTimeline,
   frame,
+  isNumericString,
   normalizeEvent,
   parseIso8601,
   sessionPredictionType,
@@ -322,6 +323,29 @@ describe('JSON normalization', () => {
       assert.equal(parseIso8601(input), expected);
     });
   }
+
+  const numeric: [string, boolean][] = [
+    ['1709805600000', true],
+    [' -12.5 ', true],
+    ['+7', true],
+    ['.5', true],
+    ['5.', true],
+    ['1e3', false],
+    ['0x10', false],
+    ['', false],
+    ['2024-03-07', false],
+  ];
+  for (const [input, expected] of numeric) {
+    it(`isNumericString(${JSON.stringify(input)}) = ${expected}`, () => {
+      assert.equal(isNumericString(input), expected);
+    });
+  }
+
+  it('a numeric event_time string takes the same rule as the importer: a leading + is accepted', () => {
+    const r = normalizeEvent({ ...minimal, event_time: `+${T0}` });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.event.event_time, T0);
+  });
 });
 
 // --- rejections -----------------------------------------------------------------------------------------
