@@ -1,3 +1,4 @@
+import { contentEventId } from './event-id.js';
 import { checkEvent, nonEmpty } from './event-validation.js';
 /**
  * The JSON rules of the contract: how a parsed JSON (or CSV/NDJSON) record becomes a ShopEvent. Required
@@ -159,7 +160,10 @@ export function normalizeEvent(obj: unknown): NormalizeResult {
   const o = obj as Record<string, unknown>;
   const cookie_id = requiredString(o, 'cookie_id');
   if (isRejection(cookie_id)) return { ok: false, rejection: cookie_id };
-  const event_id = requiredString(o, 'event_id');
+  // Many trackers send no event id: such an event gets one derived from its content (event-id.ts
+  // says what that dedupe cannot catch). An id that is present must be a non-empty string.
+  const idGiven = o['event_id'] !== undefined && o['event_id'] !== null;
+  const event_id = idGiven ? requiredString(o, 'event_id') : '';
   if (isRejection(event_id)) return { ok: false, rejection: event_id };
   const event_type = requiredString(o, 'event_type');
   if (isRejection(event_type)) return { ok: false, rejection: event_type };
@@ -196,6 +200,7 @@ export function normalizeEvent(obj: unknown): NormalizeResult {
     referrer,
     extras: ex,
   };
+  if (!idGiven) event.event_id = contentEventId(event);
   const bad = checkEvent(event);
   return bad ? { ok: false, rejection: bad } : { ok: true, event };
 }
