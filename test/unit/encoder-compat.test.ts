@@ -1,0 +1,53 @@
+/**
+ * A model saved before the event-type vocabulary was learned (encoder.json v1, committed under
+ * test/fixtures/encoder-v1-model) still loads and scores exactly as it did, in the trainer's
+ * full-sequence prediction and in the scorer's step model.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { predictSessions } from '../../src/model/batches.js';
+import { loadModel } from '../../src/model/io.js';
+import type { ShopEvent } from '../../src/schemas/types.js';
+import { lstmModelFactory } from '../../src/scoring/lstm-model.js';
+import { stepSessions } from '../helpers/models.js';
+
+const dir = new URL('../fixtures/encoder-v1-model', import.meta.url).pathname;
+
+interface Recorded {
+  sessions: ShopEvent[][];
+  fullSequence: number[];
+  afterEachEvent: number[][];
+}
+
+describe('encoder v1 model fixture', () => {
+  let recorded: Recorded;
+  before(async () => {
+    await tf.setBackend('cpu');
+    recorded = JSON.parse(await readFile(`${dir}/sessions.json`, 'utf8')) as Recorded;
+  });
+
+  it('loads and predicts full sequences exactly as before', async () => {
+    const { model, encoder } = await loadModel(dir);
+    try {
+      const p = await predictSessions(
+        model,
+        encoder,
+        recorded.sessions.map((events) => ({ events })),
+      );
+      assert.deepEqual([...p], recorded.fullSequence);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('serves in the scorer with exactly the probabilities it gave after every event', async () => {
+    const step = await lstmModelFactory(dir);
+    try {
+      assert.deepEqual(stepSessions(step, recorded.sessions).p, recorded.afterEachEvent);
+    } finally {
+      step.dispose();
+    }
+  });
+});
