@@ -11,7 +11,17 @@ export {
   exampleLabels,
   type SplitSummary,
 } from './dataset.js';
-export { type CutReason, DEFAULT_LABELS, type LabeledSession, labelClasses, labelSession } from './labels.js';
+export {
+  type CutReason,
+  DEFAULT_LABELS,
+  type LabeledSession,
+  MissingTargetError,
+  type ResolvedLabels,
+  checkTargetPresent,
+  labelClasses,
+  labelSession,
+  resolveLabels,
+} from './labels.js';
 export { samplePrefixLengths, sessionPrefixLengths } from './prefixes.js';
 export {
   SPLIT_NAMES,

@@ -10,8 +10,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config/schema.js';
-import { type Dataset, buildDataset } from '../dataset/index.js';
-import { FeatureEncoder } from '../features/index.js';
+import { type Dataset, buildDataset, checkTargetPresent, resolveLabels } from '../dataset/index.js';
+import { FeatureEncoder, eventTypeReport } from '../features/index.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import type { Progress } from '../util/progress.js';
@@ -60,11 +60,11 @@ async function collect<T>(items: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
 
 /** The config that decides what is trained (not where files go, not how many epochs are left). */
 export function trainingConfigIdentity(config: TrainerConfig): unknown {
-  const { labels, dataset, features, model, training, seed } = config;
+  const { roles, labels, dataset, features, model, training, seed } = config;
   const { epochs: _epochs, fastWasmMatMul: _fast, ...trainingRest } = training;
   // Both LSTM implementations train the same weights: switching resumes the same run.
   const { lstmImplementation: _lstm, ...modelRest } = model;
-  return { labels, dataset, features, model: modelRest, training: trainingRest, seed };
+  return { roles, labels, dataset, features, model: modelRest, training: trainingRest, seed };
 }
 
 export function runFingerprint(config: TrainerConfig, datasetFingerprint: string): string {
@@ -77,12 +77,17 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   const { config, logger } = options;
   const dataset = buildDataset(await collect(options.sessions), {
     labels: config.labels,
+    roles: config.roles,
     prefixesPerSession: config.dataset.prefixesPerSession,
     split: config.dataset.split,
     cookieSplit: config.dataset.cookieSplit,
     seed: config.seed,
   });
   logger.info('dataset built', { ...dataset.summary });
+  checkTargetPresent(
+    resolveLabels(config.labels, config.roles),
+    new Map(Object.entries(dataset.summary.eventTypes)),
+  );
   const { train: trainSplit, validation } = dataset.summary.splits;
   if (trainSplit.positives === 0 || trainSplit.positives === trainSplit.sessions) {
     throw new TrainingDataError(
@@ -105,8 +110,14 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   }
   encoder ??= FeatureEncoder.fit(
     dataset.train.sessions.map((s) => s.events),
-    { ...config.features, hashSeed: config.seed },
+    { ...config.features, hashSeed: config.seed, roles: config.roles },
   );
+  const eventTypes = eventTypeReport(encoder, dataset.summary.eventTypes, {
+    train: dataset.train.sessions,
+    validation: dataset.validation.sessions,
+    test: dataset.test.sessions,
+  });
+  logger.info('event types', { ...eventTypes });
   if (options.checkpointDir) {
     await mkdir(options.checkpointDir, { recursive: true });
     await saveEncoder(encoder, options.checkpointDir);

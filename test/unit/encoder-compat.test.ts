@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_ROLES, ENCODER_VERSION } from '../../src/features/index.js';
 import { predictSessions } from '../../src/model/batches.js';
 import { loadModel } from '../../src/model/io.js';
-import type { ShopEvent } from '../../src/schemas/types.js';
+import { KNOWN_EVENT_TYPES, type ShopEvent } from '../../src/schemas/types.js';
 import { lstmModelFactory } from '../../src/scoring/lstm-model.js';
 import { stepSessions } from '../helpers/models.js';
 
@@ -37,6 +38,10 @@ describe('encoder v1 model fixture', () => {
         recorded.sessions.map((events) => ({ events })),
       );
       assert.deepEqual([...p], recorded.fullSequence);
+      const spec = encoder.toJSON();
+      assert.equal(spec.version, ENCODER_VERSION, 'upgraded on load');
+      assert.deepEqual(spec.roles, DEFAULT_ROLES, 'with the roles v1 read: the generator names');
+      assert.deepEqual(spec.eventTypes, KNOWN_EVENT_TYPES, 'v1 event types kept in their order');
     } finally {
       model.dispose();
     }
