@@ -169,6 +169,7 @@ const trainerSchema = z
         calibrationBins: positiveInt,
         baselineL2: z.number().min(0),
         baselineIterations: positiveInt,
+        bootstrapResamples: positiveInt,
       })
       .strict(),
   })

@@ -19,6 +19,7 @@ import type { ShopEvent } from '../schemas/types.js';
 import { stableHash32 } from './hash.js';
 import { DEFAULT_ROLES, type EventRoles, RoleMap } from './roles.js';
 import { ENCODER_VERSION, type EncoderSpec, numericFeatureNames, upgradeEncoderSpec } from './spec.js';
+import { writeCyclicTime } from './time.js';
 import {
   FIRST_VALUE_INDEX,
   PAD_INDEX,
@@ -34,8 +35,6 @@ export const CATEGORICAL_COUNT = CATEGORICAL_INPUTS.length;
 
 /** Index of "the event has no item / category" (the OOV slot of the vocabulary layout). */
 const NO_ID = 1;
-const DAY_MS = 86_400_000;
-const TWO_PI = 2 * Math.PI;
 
 export interface EncoderOptions {
   maxSteps: number;
@@ -277,17 +276,11 @@ export class FeatureEncoder {
 
     const gapS = state.previousTime === null ? 0 : Math.max(0, t - state.previousTime) / 1000;
     const elapsedS = Math.max(0, t - state.sessionStart) / 1000;
-    const dayFraction = (((t % DAY_MS) + DAY_MS) % DAY_MS) / DAY_MS;
-    // 1970-01-01 was a Thursday: day 0 is weekday 4 (Sunday = 0).
-    const weekday = (((Math.floor(t / DAY_MS) + 4) % 7) + 7) % 7;
     num[numAt] = Math.log1p(Math.max(0, e.price ?? 0));
     num[numAt + 1] = Math.log1p(gapS);
     num[numAt + 2] = Math.log1p(elapsedS);
     num[numAt + 3] = Math.log1p(state.steps);
-    num[numAt + 4] = Math.sin(TWO_PI * dayFraction);
-    num[numAt + 5] = Math.cos(TWO_PI * dayFraction);
-    num[numAt + 6] = Math.sin((TWO_PI * weekday) / 7);
-    num[numAt + 7] = Math.cos((TWO_PI * weekday) / 7);
+    writeCyclicTime(t, num, numAt + 4);
 
     if (spec.sessionState) {
       const item = e.item_id;

@@ -165,12 +165,20 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
     baselineIterations: config.evaluation.baselineIterations,
     seed: config.seed,
     prefixesPerSession: Math.max(1, config.dataset.prefixesPerSession),
+    bootstrapResamples: config.evaluation.bootstrapResamples,
   });
   logger.info('model evaluated', {
     testRocAuc: report.splits.test.rocAuc,
     baselineTestRocAuc: report.baseline.test.rocAuc,
     shuffledTestRocAuc: report.orderAblation.test.rocAuc,
     testPrefixRocAuc: report.testPrefixes.rocAuc,
+    overBaseline: report.comparisons.overBaseline,
+    labelDrift: report.labelDrift,
   });
+  if (report.labelDrift.flagged) {
+    logger.warn('label drift: the positive rate of the test window differs from the training split', {
+      ...report.labelDrift,
+    });
+  }
   return { model, encoder, dataset, training, report, fingerprint };
 }
