@@ -61,7 +61,18 @@ export interface SplitSummary {
   to: string | null;
 }
 
+/** The stored sessions a run's time window kept and left out (set by the trainer, which reads the store). */
+export interface WindowSummary {
+  from: string;
+  to: string;
+  kept: number;
+  leftOutBefore: number;
+  leftOutAfter: number;
+}
+
 export interface DatasetSummary {
+  /** Absent when the caller did not say which window it read. */
+  window?: WindowSummary;
   sessionsRead: number;
   /** Every stored event of the sessions read, by event type, most frequent first. */
   eventTypes: Record<string, number>;

@@ -10,6 +10,7 @@ export {
   type Example,
   exampleLabels,
   type SplitSummary,
+  type WindowSummary,
 } from './dataset.js';
 export {
   type CutReason,

@@ -32,7 +32,13 @@ export interface TrainingRunOptions {
   /** Stop after this many epochs in this call, leaving the checkpoint to resume (tests). */
   maxEpochsThisRun?: number;
   shouldStop?: () => boolean;
+  /** The window the sessions were read from and the stored sessions it left out, for the log and card. */
+  window?: { from: number; to: number; leftOut: { before: number; after: number } };
 }
+
+/** What to tell a user whose window left stored sessions out. */
+export const WIDEN_WINDOW_ADVICE =
+  'widen it with `intentstream train --from <ISO time> --to <ISO time>` (or --days N), or trainer.windowDays for the scheduled trainer';
 
 export interface TrainingRun {
   model: tf.LayersModel;
@@ -83,6 +89,21 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
     cookieSplit: config.dataset.cookieSplit,
     seed: config.seed,
   });
+  if (options.window) {
+    const { from, to, leftOut } = options.window;
+    dataset.summary.window = {
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      kept: dataset.summary.sessionsRead,
+      leftOutBefore: leftOut.before,
+      leftOutAfter: leftOut.after,
+    };
+    const left = leftOut.before + leftOut.after;
+    logger[left > 0 ? 'warn' : 'info']('training window', {
+      ...dataset.summary.window,
+      ...(left > 0 ? { advice: `the window left ${left} stored sessions out: ${WIDEN_WINDOW_ADVICE}` } : {}),
+    });
+  }
   logger.info('dataset built', { ...dataset.summary });
   checkTargetPresent(
     resolveLabels(config.labels, config.roles),
