@@ -54,7 +54,7 @@ function honestyLines(report: EvaluationReport): string {
   const verdict =
     full.lower !== null && full.lower > 0
       ? 'the LSTM beats the order-blind baseline on full test sessions'
-      : '**the LSTM does not beat the order-blind baseline on full test sessions** (the interval's lower bound is not above 0): on this data it has not shown a gain from the order of events';
+      : '**the LSTM does not beat the order-blind baseline on full test sessions** (the lower bound of the interval is not above 0): on this data it has not shown a gain from the order of events';
   const drift = report.labelDrift;
   return `- LSTM − order-blind baseline (logistic regression on counts of every learned event type, length,
   duration, last event type, last gap, time of day/week), test ROC-AUC: full sessions
