@@ -16,6 +16,7 @@ import {
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { Rng } from '../../src/util/random.js';
 import { T0, session } from '../helpers/events.js';
+import { FOREIGN_EVENT_TYPES, FOREIGN_ROLES } from '../helpers/taxonomy.js';
 
 const HOUR = 3_600_000;
 
@@ -258,21 +259,6 @@ describe('shuffleEventOrder', () => {
 });
 
 describe('labels through roles', () => {
-  const FOREIGN: Record<string, string> = {
-    page_view: 'home',
-    search: 'find',
-    product_view: 'pdp',
-    add_to_cart: 'basket_add',
-    checkout: 'pay_start',
-    purchase: 'order_done',
-  };
-  const roles = {
-    productView: ['pdp'],
-    addToCart: ['basket_add'],
-    removeFromCart: [],
-    checkout: ['pay_start'],
-    purchase: ['order_done'],
-  };
   const sessions = (rename: boolean) =>
     Array.from({ length: 30 }, (_, i) =>
       session(
@@ -283,7 +269,7 @@ describe('labels through roles', () => {
           : i % 5 === 0
             ? ['search', 'checkout', 'page_view']
             : ['page_view', 'search', 'product_view'].slice(0, 1 + (i % 3))
-        ).map((t) => (rename ? FOREIGN[t]! : t)),
+        ).map((t) => (rename ? FOREIGN_EVENT_TYPES[t]! : t)),
       ),
     );
   const options = {
@@ -296,7 +282,7 @@ describe('labels through roles', () => {
 
   it('labels and truncates a renamed shop exactly as the original when the roles follow the names', () => {
     const ours = buildDataset(sessions(false), options);
-    const theirs = buildDataset(sessions(true), { ...options, roles });
+    const theirs = buildDataset(sessions(true), { ...options, roles: FOREIGN_ROLES });
     assert.equal(theirs.summary.fingerprint, ours.summary.fingerprint, 'same labels and observable lengths');
     assert.deepEqual(theirs.summary.cuts, ours.summary.cuts);
     assert.deepEqual(theirs.summary.splits, ours.summary.splits);
@@ -316,6 +302,6 @@ describe('labels through roles', () => {
         /order_done 10/.test(error.message) &&
         /trainer\.roles\.purchase: \[<event type>\]/.test(error.message),
     );
-    assert.doesNotThrow(() => checkTargetPresent(resolveLabels(options.labels, roles), counts));
+    assert.doesNotThrow(() => checkTargetPresent(resolveLabels(options.labels, FOREIGN_ROLES), counts));
   });
 });

@@ -6,7 +6,6 @@ import {
   DEFAULT_ROLES,
   ENCODER_VERSION,
   EncoderFormatError,
-  type EventRoles,
   FeatureEncoder,
   OOV_INDEX,
   SESSION_STATE_FEATURES,
@@ -19,6 +18,7 @@ import {
 import { createGenerator } from '../../src/generator/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { T0, ev } from '../helpers/events.js';
+import { FOREIGN_EVENT_TYPES, FOREIGN_ROLES, renameEvents } from '../helpers/taxonomy.js';
 
 const OPTIONS = {
   maxSteps: 4,
@@ -259,26 +259,6 @@ describe('FeatureEncoder', () => {
   });
 });
 
-/** The generator's event names in a foreign shop's spelling (no name kept, order of names changed). */
-const FOREIGN: Record<string, string> = {
-  page_view: 'zz_home',
-  search: 'find',
-  product_view: 'pdp',
-  add_to_cart: 'basket_add',
-  remove_from_cart: 'basket_drop',
-  checkout: 'pay_start',
-  purchase: 'order_done',
-};
-const FOREIGN_ROLES: EventRoles = {
-  productView: ['pdp'],
-  addToCart: ['basket_add'],
-  removeFromCart: ['basket_drop'],
-  checkout: ['pay_start'],
-  purchase: ['order_done'],
-};
-const rename = (events: readonly ShopEvent[]) =>
-  events.map((e) => ({ ...e, event_type: FOREIGN[e.event_type] ?? e.event_type }));
-
 describe('event-type vocabulary and roles', () => {
   const at = (type: string, i: number) => ev(type, T0 + i * 1_000);
 
@@ -302,13 +282,13 @@ describe('event-type vocabulary and roles', () => {
     const events = generatedSession();
     const options = { ...OPTIONS, eventTypes: { maxSize: 50, minCount: 1 } };
     const ours = FeatureEncoder.fit([events], options);
-    const theirs = FeatureEncoder.fit([rename(events)], { ...options, roles: FOREIGN_ROLES });
+    const theirs = FeatureEncoder.fit([renameEvents(events)], { ...options, roles: FOREIGN_ROLES });
     assert.deepEqual(
       theirs.eventTypeVocabulary.map((t) => t).sort(),
-      ours.eventTypeVocabulary.map((t) => FOREIGN[t]!).sort(),
+      ours.eventTypeVocabulary.map((t) => FOREIGN_EVENT_TYPES[t]!).sort(),
     );
     const a = ours.encodeEvents(events);
-    const b = theirs.encodeEvents(rename(events));
+    const b = theirs.encodeEvents(renameEvents(events));
     assert.deepEqual(b.numeric, a.numeric, 'cart and revisit features follow the roles');
     for (let i = 0; i < events.length; i++) {
       for (let c = 1; c < CATEGORICAL_COUNT; c++) {
@@ -316,15 +296,15 @@ describe('event-type vocabulary and roles', () => {
       }
       const typeOf = (enc: FeatureEncoder, idx: number) => enc.eventTypeVocabulary[idx - 2];
       const mine = typeOf(ours, a.categorical[i * CATEGORICAL_COUNT]!);
-      assert.equal(typeOf(theirs, b.categorical[i * CATEGORICAL_COUNT]!), FOREIGN[mine!]);
+      assert.equal(typeOf(theirs, b.categorical[i * CATEGORICAL_COUNT]!), FOREIGN_EVENT_TYPES[mine!]);
     }
     // Without the roles the foreign cart events are just events: the cart features go quiet.
-    const roleless = FeatureEncoder.fit([rename(events)], options).encodeEvents(rename(events));
+    const roleless = FeatureEncoder.fit([renameEvents(events)], options).encodeEvents(renameEvents(events));
     assert.notDeepEqual(roleless.numeric, a.numeric);
   });
 
   it('stores the roles with the encoder, so a restored encoder applies the roles it was fitted with', () => {
-    const events = rename(generatedSession());
+    const events = renameEvents(generatedSession());
     const e = FeatureEncoder.fit([events], { ...OPTIONS, roles: FOREIGN_ROLES });
     const restored = FeatureEncoder.fromJSON(JSON.parse(JSON.stringify(e.toJSON())));
     assert.deepEqual(restored.toJSON().roles, FOREIGN_ROLES);

@@ -27,6 +27,7 @@ import {
   writeModelVersion,
 } from '../helpers/models.js';
 import { generatedSessions } from '../helpers/sessions.js';
+import { FOREIGN_EVENT_TYPES, FOREIGN_ROLES, renameEvents } from '../helpers/taxonomy.js';
 import { tinyTrainerConfig } from '../helpers/trainer.js';
 
 const TOLERANCE = 1e-5;
@@ -82,26 +83,10 @@ function prefixesUpTo(sessions: readonly (readonly ShopEvent[])[], maxSteps: num
 
 describe('LSTM step model', () => {
   it('serves a renamed shop with the roles its encoder stores, exactly as the original names', async () => {
-    const foreign: Record<string, string> = {
-      page_view: 'home',
-      search: 'find',
-      product_view: 'pdp',
-      add_to_cart: 'basket_add',
-      remove_from_cart: 'basket_drop',
-      checkout: 'pay_start',
-      purchase: 'order_done',
-    };
-    const roles = {
-      productView: ['pdp'],
-      addToCart: ['basket_add'],
-      removeFromCart: ['basket_drop'],
-      checkout: ['pay_start'],
-      purchase: ['order_done'],
-    };
     const { model, encoder } = initializedModel(fixture);
     const spec = encoder.toJSON();
-    const renamedSpec = { ...spec, eventTypes: spec.eventTypes.map((t) => foreign[t] ?? t) };
-    const theirs = FeatureEncoder.fromJSON({ ...renamedSpec, roles });
+    const renamedSpec = { ...spec, eventTypes: spec.eventTypes.map((t) => FOREIGN_EVENT_TYPES[t] ?? t) };
+    const theirs = FeatureEncoder.fromJSON({ ...renamedSpec, roles: FOREIGN_ROLES });
     const sessions = generatedSessions({ seed: 23, cookies: 60, durationMs: 86_400_000, botCookies: 0 })
       .sessions.map((s) => s.events)
       .slice(0, 120);
@@ -109,9 +94,7 @@ describe('LSTM step model', () => {
       sessions.some((events) => events.some((e) => e.event_type === 'remove_from_cart')),
       'cart removals exercised',
     );
-    const renamed = sessions.map((events) =>
-      events.map((e) => ({ ...e, event_type: foreign[e.event_type] ?? e.event_type })),
-    );
+    const renamed = sessions.map(renameEvents);
     const ours = stepAll(lstmStepModelFrom('ours', model, encoder), sessions);
     assert.deepEqual(stepAll(lstmStepModelFrom('theirs', model, theirs), renamed), ours);
     const { max } = await maxDeviation(model, theirs, renamed, ours, prefixesUpTo(renamed, theirs.maxSteps));

@@ -18,24 +18,9 @@ import type { SessionTimeline } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { sessionsOutsideWindow, trainingRange } from '../../src/trainer/range.js';
 import { generatedSessions } from '../helpers/sessions.js';
+import { FOREIGN_ROLES, renameEvents } from '../helpers/taxonomy.js';
 import { tinyTrainerConfig } from '../helpers/trainer.js';
 
-const FOREIGN: Record<string, string> = {
-  page_view: 'home',
-  search: 'find',
-  product_view: 'pdp',
-  add_to_cart: 'basket_add',
-  remove_from_cart: 'basket_drop',
-  checkout: 'pay_start',
-  purchase: 'order_done',
-};
-const roles = {
-  productView: ['pdp'],
-  addToCart: ['basket_add'],
-  removeFromCart: ['basket_drop'],
-  checkout: ['pay_start'],
-  purchase: ['order_done'],
-};
 const DAY = 86_400_000;
 
 describe('what a training run tells', () => {
@@ -44,7 +29,7 @@ describe('what a training run tells', () => {
     await tf.setBackend('cpu');
     tf.env().set('PROD', true);
     sessions = generatedSessions({ seed: 3, cookies: 90, durationMs: 2 * DAY, botCookies: 0 }).sessions.map(
-      (s) => ({ ...s, events: s.events.map((e) => ({ ...e, event_type: FOREIGN[e.event_type]! })) }),
+      (s) => ({ ...s, events: renameEvents(s.events) }),
     );
   });
 
@@ -69,7 +54,7 @@ describe('what a training run tells', () => {
     const config = tinyTrainerConfig({ training: { epochs: 1 }, evaluation: { bootstrapResamples: 50 } });
     const run = await runTraining({
       sessions: store.read(range),
-      config: { ...config, roles },
+      config: { ...config, roles: FOREIGN_ROLES },
       logger,
       window: { ...range, leftOut },
     });
@@ -93,7 +78,7 @@ describe('what a training run tells', () => {
     assert.equal(types.types.find((t) => t.type === 'order_done')?.role, 'purchase');
     assert.equal(types.types.find((t) => t.type === 'order_done')?.inVocabulary, false, 'never observable');
     assert.ok(types.outOfVocabularyShare['test']! < 0.01, 'the shop types are learned');
-    assert.deepEqual(run.encoder.toJSON().roles, roles, 'the model keeps its roles');
+    assert.deepEqual(run.encoder.toJSON().roles, FOREIGN_ROLES, 'the model keeps its roles');
 
     const { full, prefixes } = report.comparisons.overBaseline;
     assert.equal(full.used, 50);
@@ -109,7 +94,7 @@ describe('what a training run tells', () => {
 
     const { dir: candidate } = await saveRunAsCandidate({
       run: { ...run, report },
-      config: { ...config, roles },
+      config: { ...config, roles: FOREIGN_ROLES },
       backend: { backend: 'cpu' } as never,
       dataRange: { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() },
       dir: join(dir, 'candidate'),
