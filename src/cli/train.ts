@@ -4,7 +4,7 @@ import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js
 import { saveRunAsCandidate } from '../model/candidate.js';
 import { runTraining } from '../model/pipeline.js';
 import { createTimelineStore } from '../store/index.js';
-import { trainingRange } from '../trainer/range.js';
+import { sessionsOutsideWindow, trainingRange } from '../trainer/range.js';
 import { sessionsForTraining } from '../trainer/read.js';
 import { createProgress } from '../util/progress.js';
 import { onShutdownSignal } from '../util/shutdown.js';
@@ -133,6 +133,7 @@ export function registerTrain(program: Command): void {
             resume: Boolean(opts.resume),
             progress: (total) => createProgress({ logger, label: 'train', unit: 'examples', total }),
             shouldStop: () => stopRequested,
+            window: { ...range, leftOut: await sessionsOutsideWindow(store, range) },
           });
         } finally {
           removeSignals();

@@ -11,7 +11,7 @@ import { runTraining } from '../model/pipeline.js';
 import { type ModelRegistry, decidePromotion } from '../registry/index.js';
 import type { CorruptSegment, TimelineStore } from '../store/index.js';
 import { createProgress } from '../util/progress.js';
-import { trainingRange } from './range.js';
+import { sessionsOutsideWindow, trainingRange } from './range.js';
 import { sessionsForTraining } from './read.js';
 import type { RunOutcome, Trigger } from './service.js';
 
@@ -54,6 +54,7 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
     resume: false,
     progress: (total) => createProgress({ logger, label: 'train', unit: 'examples', total }),
     shouldStop,
+    window: { ...range, leftOut: await sessionsOutsideWindow(store, range) },
   });
   try {
     if (!run.report) {
