@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { verifyModelDir } from '../model/verify.js';
+import { verifyModelDir } from '../registry/verify.js';
 import { createModelRegistry } from '../registry/index.js';
 import { action, contextFrom } from './context.js';
 

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';
-import { saveRunAsCandidate } from '../model/candidate.js';
+import { saveRunAsCandidate } from '../registry/candidate.js';
 import { runTraining } from '../model/pipeline.js';
 import { createTimelineStore } from '../store/index.js';
 import { trainingRange } from '../trainer/range.js';

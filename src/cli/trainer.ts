@@ -4,7 +4,7 @@ import { createRouteGuard, resolveHttpToken } from '../metrics/http-auth.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { startHttpServer } from '../metrics/server.js';
 import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
-import { verifyModelDir } from '../model/verify.js';
+import { verifyModelDir } from '../registry/verify.js';
 import { createModelRegistry } from '../registry/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { reportChampion, storeHoldsAtLeast } from '../trainer/champion.js';

@@ -16,7 +16,7 @@ import type { Logger } from '../log/logger.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import type { Progress } from '../util/progress.js';
 import { encodeSplit } from './batches.js';
-import { ENCODER_FILE, saveEncoder } from './io.js';
+import { ENCODER_FILE, saveEncoder } from '../registry/model-files.js';
 import { buildModel, correctPriorShift } from './lstm.js';
 import { type EvaluationReport, evaluateModel } from './report.js';
 import { type TrainResult, train } from './train.js';

@@ -26,7 +26,7 @@ import { access, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT, type FeatureEncoder, type StepState } from '../features/index.js';
-import { loadEncoder, loadModelFiles } from '../model/io.js';
+import { loadEncoder, loadModelFiles } from '../registry/model-files.js';
 import { createStepKernel } from './lstm-kernel.js';
 import { LstmState } from './lstm-state.js';
 import { type LstmWeights, extractLstmWeights } from './lstm-weights.js';

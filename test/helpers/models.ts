@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../../src/config/schema.js';
 import { FeatureEncoder } from '../../src/features/index.js';
 import { createGenerator } from '../../src/generator/index.js';
-import { saveEncoder, saveModelFiles } from '../../src/model/io.js';
+import { saveEncoder, saveModelFiles } from '../../src/registry/model-files.js';
 import { buildModel } from '../../src/model/lstm.js';
 import { createModelRegistry } from '../../src/registry/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildDataset } from '../../src/dataset/index.js';
 import { predictSessions } from '../../src/model/batches.js';
 import { rocAuc } from '../../src/model/evaluate.js';
-import { loadModel } from '../../src/model/io.js';
+import { loadModel } from '../../src/registry/model-files.js';
 import type { EvaluationReport } from '../../src/model/report.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';

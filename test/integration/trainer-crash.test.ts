@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import YAML from 'yaml';
 import { createRng } from '../../src/generator/index.js';
-import { verifyModelDir } from '../../src/model/verify.js';
+import { verifyModelDir } from '../../src/registry/verify.js';
 import { createModelRegistry } from '../../src/registry/index.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/kafka.js';

@@ -13,7 +13,7 @@ import { CATEGORICAL_COUNT, FeatureEncoder } from '../../src/features/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { encodeSplit, predictSessions, predictSplit } from '../../src/model/batches.js';
 import { CheckpointError } from '../../src/model/checkpoint.js';
-import { loadModel, saveEncoder, saveModelFiles } from '../../src/model/io.js';
+import { loadModel, saveEncoder, saveModelFiles } from '../../src/registry/model-files.js';
 import { OUTPUT_LAYER, buildModel, correctPriorShift } from '../../src/model/lstm.js';
 import { type TrainOptions, train } from '../../src/model/train.js';
 import type { ShopEvent } from '../../src/schemas/types.js';

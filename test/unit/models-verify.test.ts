@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
-import { ModelVerificationError, verifyModelDir } from '../../src/model/verify.js';
+import { ModelVerificationError, verifyModelDir } from '../../src/registry/verify.js';
 import { createModelRegistry } from '../../src/registry/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { trainOnce } from '../../src/trainer/run.js';

@@ -22,12 +22,12 @@ import type { DatasetSummary } from '../dataset/index.js';
 import type { FeatureEncoder } from '../features/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { fsyncDir } from '../util/atomic-file.js';
-import { type BackendSelection, adapterName } from './backend.js';
-import { saveEncoder, saveModelFiles } from './io.js';
+import { type BackendSelection, adapterName } from '../model/backend.js';
+import { saveEncoder, saveModelFiles } from './model-files.js';
 import { modelCard } from './model-card.js';
-import { trainingConfigIdentity } from './pipeline.js';
-import type { EvaluationReport } from './report.js';
-import type { TrainResult } from './train.js';
+import { trainingConfigIdentity } from '../model/pipeline.js';
+import type { EvaluationReport } from '../model/report.js';
+import type { TrainResult } from '../model/train.js';
 import { writeChecksums } from './verify.js';
 
 export const MANIFEST_VERSION = 1;

@@ -7,8 +7,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ShopEvent } from '../schemas/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { predictSessions } from './batches.js';
-import { loadModel } from './io.js';
+import { predictSessions } from '../model/batches.js';
+import { loadModel } from './model-files.js';
 
 export class ModelVerificationError extends Error {
   override name = 'ModelVerificationError';
