@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { verifyModelDir } from '../registry/verify.js';
-import { createModelRegistry } from '../registry/index.js';
+import { createModelRegistry, verifyModelDir } from '../registry/index.js';
 import { action, contextFrom } from './context.js';
 
 /** `intentstream models list|promote|rollback`: the model registry by hand. */

@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';
-import { saveRunAsCandidate } from '../registry/candidate.js';
 import { runTraining } from '../model/pipeline.js';
+import { saveRunAsCandidate } from '../registry/candidate.js';
 import { createTimelineStore } from '../store/index.js';
 import { trainingRange } from '../trainer/range.js';
 import { sessionsForTraining } from '../trainer/read.js';

@@ -13,10 +13,11 @@ import type { TrainerConfig } from '../config/schema.js';
 import { type Dataset, buildDataset } from '../dataset/index.js';
 import { FeatureEncoder } from '../features/index.js';
 import type { Logger } from '../log/logger.js';
+import { MODEL_FILES } from '../registry/model-dir.js';
+import { saveEncoder } from '../registry/model-files.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import type { Progress } from '../util/progress.js';
 import { encodeSplit } from './batches.js';
-import { ENCODER_FILE, saveEncoder } from '../registry/model-files.js';
 import { buildModel, correctPriorShift } from './lstm.js';
 import { type EvaluationReport, evaluateModel } from './report.js';
 import { type TrainResult, train } from './train.js';
@@ -98,7 +99,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
 
   let encoder: FeatureEncoder | undefined;
   if (options.resume && options.checkpointDir) {
-    encoder = await readFile(join(options.checkpointDir, ENCODER_FILE), 'utf8').then(
+    encoder = await readFile(join(options.checkpointDir, MODEL_FILES.encoder), 'utf8').then(
       (text) => FeatureEncoder.fromJSON(JSON.parse(text)),
       () => undefined,
     );

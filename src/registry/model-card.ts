@@ -1,7 +1,7 @@
-/** model-card.md: what a person deciding on promotion needs on one page. */
-import type { CandidateManifest } from './candidate.js';
 import type { SplitMetrics } from '../model/evaluate.js';
 import type { EvaluationReport } from '../model/report.js';
+/** model-card.md: what a person deciding on promotion needs on one page. */
+import type { CandidateManifest } from './candidate.js';
 
 const f = (v: number | null | undefined, digits = 4) =>
   v === null || v === undefined ? '—' : v.toFixed(digits);

@@ -1,30 +1,25 @@
-import { appendFile, mkdir, readFile, readdir, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { mkdir, rename } from 'node:fs/promises';
+import {
+  type HistoryEntry,
+  MODEL_FILES,
+  type ModelDirEntry,
+  appendHistory,
+  candidatePath,
+  candidatesPath,
+  isModelVersion,
+  listModelDirs,
+  missingFiles,
+  readCurrent,
+  readHistory,
+  readModelJson,
+  versionPath,
+  writeCurrent,
+  writeModelJson,
+} from './model-dir.js';
 
-/** Files every registered model directory must hold (written by the trainer). */
-export const MODEL_FILES = {
-  model: 'model.json',
-  encoder: 'encoder.json',
-  metrics: 'metrics.json',
-  card: 'model-card.md',
-};
-const CURRENT = 'CURRENT';
-const HISTORY = 'HISTORY.jsonl';
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export { type HistoryEntry, MODEL_FILES } from './model-dir.js';
 
-export interface HistoryEntry {
-  at: string;
-  action: 'promote' | 'rollback';
-  version: string;
-  previous: string | null;
-  reason: string;
-}
-
-export interface ModelEntry {
-  version: string;
-  dir: string;
-  createdAt: string;
+export interface ModelEntry extends ModelDirEntry {
   current: boolean;
   /** metrics.json as written by the trainer (shape owned by the trainer). */
   metrics: Record<string, unknown> | undefined;
@@ -35,72 +30,87 @@ export class RegistryError extends Error {
 }
 
 /**
- * The model registry: `<root>/<version>/` per model, `<root>/CURRENT` naming
- * the champion (replaced atomically: temp file + fsync + rename, so a reader
- * never sees a partial name), and `<root>/HISTORY.jsonl` recording every
- * switch so rollback can restore the previous champion.
+ * What readers of the registry get (the scorer, `models list`, the trainer's champion gauges): the
+ * versions, CURRENT and its history, never a way to change them.
+ */
+export interface RegistryView {
+  readonly root: string;
+  /** Where a version's files are; throws RegistryError for a name that is not a version. */
+  dirOf(version: string): string;
+  current(): Promise<string | undefined>;
+  history(): Promise<HistoryEntry[]>;
+  /** Registered models, by version. */
+  list(): Promise<ModelEntry[]>;
+  /** Candidates a training run wrote and nobody registered yet, by version. */
+  listCandidates(): Promise<ModelEntry[]>;
+  /** Where `intentstream train` puts the candidate `version`. */
+  candidateDirOf(version: string): string;
+  /** The manifest.json and metrics.json of a version (undefined where missing or unreadable). */
+  describe(
+    version: string,
+  ): Promise<{ manifest?: Record<string, unknown>; metrics?: Record<string, unknown> }>;
+}
+
+export function createRegistryView(root: string): RegistryView {
+  const dirOf = (version: string) => {
+    if (!isModelVersion(version)) throw new RegistryError(`invalid model version ${JSON.stringify(version)}`);
+    return versionPath(root, version);
+  };
+  const withMetrics = async (entries: ModelDirEntry[], champion: string | undefined) =>
+    Promise.all(
+      entries.map(async (e) => ({
+        ...e,
+        current: e.version === champion,
+        metrics: await readModelJson(e.dir, MODEL_FILES.metrics),
+      })),
+    );
+  return {
+    root,
+    dirOf,
+    current: () => readCurrent(root),
+    history: () => readHistory(root),
+    async list() {
+      return withMetrics(await listModelDirs(root), await readCurrent(root));
+    },
+    async listCandidates() {
+      return withMetrics(await listModelDirs(candidatesPath(root)), undefined);
+    },
+    candidateDirOf(version) {
+      dirOf(version);
+      return candidatePath(root, version);
+    },
+    async describe(version) {
+      const dir = dirOf(version);
+      const [manifest, metrics] = await Promise.all([
+        readModelJson(dir, MODEL_FILES.manifest),
+        readModelJson(dir, MODEL_FILES.metrics),
+      ]);
+      return { ...(manifest ? { manifest } : {}), ...(metrics ? { metrics } : {}) };
+    },
+  };
+}
+
+/**
+ * The model registry: `<root>/<version>/` per model, `<root>/CURRENT` naming the champion, and
+ * `<root>/HISTORY.jsonl` recording every switch so rollback can restore the previous champion
+ * (layout: model-dir.ts).
  */
 export interface RegistryOptions {
   /**
    * Checks a model directory before CURRENT may name it (promote, rollback); throws to refuse.
-   * The CLI and the trainer pass verifyModelDir (src/model/verify.ts).
+   * The CLI and the trainer pass verifyModelDir (verify.ts).
    */
   verify?: (dir: string) => Promise<void>;
 }
 
 export function createModelRegistry(root: string, options: RegistryOptions = {}) {
-  const dirOf = (version: string) => {
-    if (!VERSION.test(version)) throw new RegistryError(`invalid model version ${JSON.stringify(version)}`);
-    return join(root, version);
-  };
-
-  async function current(): Promise<string | undefined> {
-    try {
-      const text = (await readFile(join(root, CURRENT), 'utf8')).trim();
-      return text.length > 0 ? text : undefined;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-  }
-
-  async function history(): Promise<HistoryEntry[]> {
-    try {
-      return (await readFile(join(root, HISTORY), 'utf8'))
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((l) => {
-          // A process killed mid-append leaves a torn line; it never became a switch of CURRENT.
-          try {
-            return [JSON.parse(l) as HistoryEntry];
-          } catch {
-            return [];
-          }
-        });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-  }
-
-  /** True when HISTORY.jsonl does not end in a newline (an append was cut short). */
-  async function endsTorn(): Promise<boolean> {
-    try {
-      const text = await readFile(join(root, HISTORY), 'utf8');
-      return text.length > 0 && !text.endsWith('\n');
-    } catch {
-      return false;
-    }
-  }
+  const view = createRegistryView(root);
+  const { dirOf, current, history } = view;
 
   async function assertComplete(version: string): Promise<void> {
-    for (const file of [MODEL_FILES.model, MODEL_FILES.encoder, MODEL_FILES.metrics]) {
-      try {
-        await stat(join(dirOf(version), file));
-      } catch {
-        throw new RegistryError(`model ${version} is incomplete: ${file} is missing in ${dirOf(version)}`);
-      }
-    }
+    const [file] = await missingFiles(dirOf(version));
+    if (file !== undefined)
+      throw new RegistryError(`model ${version} is incomplete: ${file} is missing in ${dirOf(version)}`);
   }
 
   async function switchTo(
@@ -117,17 +127,14 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
       }
     }
     const previous = (await current()) ?? null;
-    await writeFileAtomic(join(root, CURRENT), Buffer.from(`${version}\n`));
+    await writeCurrent(root, version);
     const entry: HistoryEntry = { at: new Date().toISOString(), action, version, previous, reason };
-    await appendFile(join(root, HISTORY), `${(await endsTorn()) ? '\n' : ''}${JSON.stringify(entry)}\n`);
+    await appendHistory(root, entry);
     return entry;
   }
 
   return {
-    root,
-    dirOf,
-    current,
-    history,
+    ...view,
     /** Moves a finished candidate directory into the registry (same file system: one rename). */
     async register(candidateDir: string, version: string): Promise<string> {
       const target = dirOf(version);
@@ -136,37 +143,9 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
       await assertComplete(version);
       return target;
     },
-    async list(): Promise<ModelEntry[]> {
-      const champion = await current();
-      let names: string[] = [];
-      try {
-        names = await readdir(root);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-      const entries: ModelEntry[] = [];
-      for (const name of names.sort()) {
-        if (!VERSION.test(name) || name === CURRENT || name === HISTORY) continue;
-        const dir = join(root, name);
-        const info = await stat(dir);
-        if (!info.isDirectory()) continue;
-        const hasModel = await stat(join(dir, MODEL_FILES.model)).then(
-          () => true,
-          () => false,
-        );
-        if (!hasModel) continue; // e.g. candidates/, a half-moved directory
-        const metrics = await readFile(join(dir, MODEL_FILES.metrics), 'utf8')
-          .then((t) => JSON.parse(t) as Record<string, unknown>)
-          .catch(() => undefined);
-        entries.push({
-          version: name,
-          dir,
-          createdAt: info.birthtime.toISOString(),
-          current: name === champion,
-          metrics,
-        });
-      }
-      return entries;
+    /** Records the trainer's promotion decision next to the registered model. */
+    async recordDecision(version: string, decision: unknown): Promise<void> {
+      await writeModelJson(dirOf(version), MODEL_FILES.decision, decision);
     },
     promote(version: string, reason = 'manual'): Promise<HistoryEntry> {
       return switchTo(version, 'promote', reason);
