@@ -6,7 +6,7 @@ export {
   saveRunAsCandidate,
   writeCandidate,
 } from './candidate.js';
-export { type HistoryEntry, MODEL_FILES, isModelVersion } from './model-dir.js';
+export { type HistoryEntry, MODEL_FILES, isModelVersion, trainLockPath } from './model-dir.js';
 export { loadEncoder, loadModel, loadModelFiles, saveEncoder, saveModelFiles } from './model-files.js';
 export {
   type ModelEntry,

@@ -7,6 +7,7 @@
  *   <root>/HISTORY.jsonl           one line per switch of CURRENT, so rollback knows the previous one
  *   <root>/<version>/              a registered model (MODEL_FILES)
  *   <root>/candidates/<version>/   what a training run wrote, before it is registered
+ *   <root>/.train.lock             held by the process that trains into this root
  */
 import { appendFile, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,9 +54,9 @@ export function candidatePath(root: string, version: string): string {
   return join(root, CANDIDATES, version);
 }
 
-/** `<root>/CURRENT`, for messages that tell a person which file decides what serves. */
-export function currentPath(root: string): string {
-  return join(root, CURRENT);
+/** The lock file that keeps two trainers from training into one root at once. */
+export function trainLockPath(root: string): string {
+  return join(root, '.train.lock');
 }
 
 export interface HistoryEntry {
