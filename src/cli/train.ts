@@ -153,7 +153,11 @@ export function registerTrain(program: Command): void {
           dataRange,
           dir: opts.out ? resolve(opts.out) : undefined,
         });
-        logger.info('candidate written', { version, dir });
+        logger.info('candidate written', {
+          version,
+          dir,
+          next: `intentstream models register ${opts.out ? dir : version}, then intentstream models promote ${version}`,
+        });
         const r = run.report;
         process.stdout.write(
           `${JSON.stringify({

@@ -1,4 +1,5 @@
 import { mkdir, rename } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import {
   type HistoryEntry,
   MODEL_FILES,
@@ -6,6 +7,7 @@ import {
   appendHistory,
   candidatePath,
   candidatesPath,
+  exists,
   isModelVersion,
   listModelDirs,
   missingFiles,
@@ -53,7 +55,10 @@ export interface RegistryView {
 
 export function createRegistryView(root: string): RegistryView {
   const dirOf = (version: string) => {
-    if (!isModelVersion(version)) throw new RegistryError(`invalid model version ${JSON.stringify(version)}`);
+    if (!isModelVersion(version))
+      throw new RegistryError(
+        `invalid model version ${JSON.stringify(version)}: a version is letters, digits, '.', '_' and '-'; \`intentstream models list\` shows the versions in ${root}`,
+      );
     return versionPath(root, version);
   };
   const withMetrics = async (entries: ModelDirEntry[], champion: string | undefined) =>
@@ -107,10 +112,61 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
   const view = createRegistryView(root);
   const { dirOf, current, history } = view;
 
+  /** Throws, naming where the model is and the command that fixes it, unless `version` is registered and whole. */
   async function assertComplete(version: string): Promise<void> {
-    const [file] = await missingFiles(dirOf(version));
+    const dir = dirOf(version);
+    if (!(await exists(dir))) {
+      const candidate = candidatePath(root, version);
+      throw new RegistryError(
+        (await exists(candidate))
+          ? `model ${version} is not registered: it is a candidate in ${candidate}; register it with \`intentstream models register ${version}\``
+          : `no model ${version} in ${root}: \`intentstream models list\` shows the registered versions and the candidates`,
+      );
+    }
+    const [file] = await missingFiles(dir);
     if (file !== undefined)
-      throw new RegistryError(`model ${version} is incomplete: ${file} is missing in ${dirOf(version)}`);
+      throw new RegistryError(
+        `model ${version} is incomplete: ${file} is missing in ${dir}; remove that directory and register a complete candidate (\`intentstream train\`, then \`intentstream models register <version>\`)`,
+      );
+  }
+
+  /** A candidate directory, or a candidate's version under `<root>/candidates/`, and the version it registers as. */
+  async function resolveCandidate(candidate: string): Promise<{ dir: string; version: string }> {
+    const asPath = resolve(candidate);
+    if (await exists(asPath)) {
+      const named = (await readModelJson(asPath, MODEL_FILES.manifest))?.version;
+      return { dir: asPath, version: typeof named === 'string' ? named : basename(asPath) };
+    }
+    if (isModelVersion(candidate) && (await exists(candidatePath(root, candidate))))
+      return { dir: candidatePath(root, candidate), version: candidate };
+    throw new RegistryError(
+      `no candidate ${candidate}: neither a directory nor a version in ${candidatesPath(root)}; \`intentstream train\` writes one and \`intentstream models list\` shows the candidates`,
+    );
+  }
+
+  /** Moves a finished candidate directory into the registry (same file system: one rename). */
+  async function register(candidateDir: string, version: string): Promise<string> {
+    const target = dirOf(version);
+    const [file] = await missingFiles(candidateDir);
+    if (file !== undefined)
+      throw new RegistryError(
+        `${candidateDir} is not a complete model: ${file} is missing; train a new candidate with \`intentstream train\``,
+      );
+    if (await exists(target))
+      throw new RegistryError(
+        `model ${version} is already registered in ${target}; make it serve with \`intentstream models promote ${version}\``,
+      );
+    await mkdir(root, { recursive: true });
+    try {
+      await rename(candidateDir, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      throw new RegistryError(
+        `${candidateDir} is on another file system than the registry ${root}; move it under ${candidatesPath(root)} and run \`intentstream models register ${version}\``,
+      );
+    }
+    await assertComplete(version);
+    return target;
   }
 
   async function switchTo(
@@ -123,7 +179,9 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
       try {
         await options.verify(dirOf(version));
       } catch (error) {
-        throw new RegistryError(`refused to ${action} ${version}: ${(error as Error).message}`);
+        throw new RegistryError(
+          `refused to ${action} ${version}: ${(error as Error).message}; pick another version (\`intentstream models list\`) or train a new candidate (\`intentstream train\`)`,
+        );
       }
     }
     const previous = (await current()) ?? null;
@@ -135,13 +193,14 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
 
   return {
     ...view,
-    /** Moves a finished candidate directory into the registry (same file system: one rename). */
-    async register(candidateDir: string, version: string): Promise<string> {
-      const target = dirOf(version);
-      await mkdir(root, { recursive: true });
-      await rename(candidateDir, target);
-      await assertComplete(version);
-      return target;
+    register,
+    /**
+     * Registers a candidate named by its directory or by its version under `<root>/candidates/` (what
+     * `intentstream train` prints); the version is the one its manifest names.
+     */
+    async registerCandidate(candidate: string): Promise<{ version: string; dir: string }> {
+      const { dir, version } = await resolveCandidate(candidate);
+      return { version, dir: await register(dir, version) };
     },
     /** Records the trainer's promotion decision next to the registered model. */
     async recordDecision(version: string, decision: unknown): Promise<void> {
@@ -153,11 +212,16 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
     /** Restores the champion that preceded the current one. */
     async rollback(reason = 'manual rollback'): Promise<HistoryEntry> {
       const champion = await current();
-      if (!champion) throw new RegistryError('nothing to roll back: no CURRENT model');
+      if (!champion)
+        throw new RegistryError(
+          `nothing to roll back: no CURRENT model in ${root}; make one serve with \`intentstream models promote <version>\``,
+        );
       const promotions = (await history()).filter((h) => h.version === champion);
       const previous = promotions.at(-1)?.previous;
       if (!previous)
-        throw new RegistryError(`nothing to roll back to: ${champion} has no recorded predecessor`);
+        throw new RegistryError(
+          `nothing to roll back to: ${champion} has no recorded predecessor in the history of ${root}; pick a version with \`intentstream models promote <version>\``,
+        );
       return switchTo(previous, 'rollback', reason);
     },
   };
