@@ -79,7 +79,7 @@ export function initializedStepModel(
 
 /**
  * Saves an initialized model as registry version `version` under `modelsDir`, the way the trainer's
- * files reach the registry: model.json + weights.bin and encoder.json (src/model/io.ts), manifest.json
+ * files reach the registry: model.json + weights.bin and encoder.json (src/registry/model-files.ts), manifest.json
  * naming the label, metrics.json, into a candidate directory that the registry then registers.
  * Returns the version directory.
  */
