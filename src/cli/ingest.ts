@@ -10,6 +10,7 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import { startHttpServer } from '../metrics/server.js';
 import { createTimelineStore } from '../store/index.js';
 import { onShutdownSignal } from '../util/shutdown.js';
+import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
 
 /** `intentstream ingest`: the events → timeline store process (see src/ingest/ingest.ts). */
@@ -33,6 +34,7 @@ export function registerIngest(program: Command): void {
           ...(opts.port !== undefined ? { http: { ports: { ingest: Number(opts.port) } } } : {}),
         };
         const { config, logger } = contextFrom(cmd, 'ingest', overrides);
+        await checkVendorShims(['kafkajs', 'avsc'], logger);
         const kafka = createKafka({ config, logger });
         // Handlers go in first, so a SIGTERM during start-up (also while the broker is unreachable) exits cleanly.
         let stopRequested = false;

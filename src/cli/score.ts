@@ -10,6 +10,7 @@ import { startHttpServer } from '../metrics/server.js';
 import { selectBackend } from '../model/backend.js';
 import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';
 import { onShutdownSignal } from '../util/shutdown.js';
+import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
 import { missingNodeFlags } from './node-flags.js';
 
@@ -43,6 +44,7 @@ export function registerScore(program: Command): void {
           ...(opts.port !== undefined ? { http: { ports: { scorer: Number(opts.port) } } } : {}),
         };
         const { config, logger } = contextFrom(cmd, 'scorer', overrides);
+        await checkVendorShims(['kafkajs', 'avsc', 'tfjs'], logger);
         const missing = missingNodeFlags();
         if (missing.length > 0)
           logger.warn(

@@ -8,6 +8,7 @@ import { trainingRange } from '../trainer/range.js';
 import { sessionsForTraining } from '../trainer/read.js';
 import { createProgress } from '../util/progress.js';
 import { onShutdownSignal } from '../util/shutdown.js';
+import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom, parseIntOption } from './context.js';
 
 interface TrainCliOptions {
@@ -93,6 +94,7 @@ export function registerTrain(program: Command): void {
           trainer: trainerOverrides,
           ...(opts.store ? { store: { dir: opts.store } } : {}),
         });
+        await checkVendorShims(['avsc', 'tfjs'], logger);
         const trainer = config.trainer;
         const store = createTimelineStore(config.store.dir);
         const range = await trainingRange(

@@ -9,6 +9,7 @@ import { reportChampion, storeHoldsAtLeast } from '../trainer/champion.js';
 import { trainOnce } from '../trainer/run.js';
 import { createTrainerService } from '../trainer/service.js';
 import { onShutdownSignal } from '../util/shutdown.js';
+import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
 
 /**
@@ -32,6 +33,7 @@ export function registerTrainer(program: Command): void {
           'trainer',
           opts.port !== undefined ? { http: { ports: { trainer: Number(opts.port) } } } : {},
         );
+        await checkVendorShims(['avsc', 'tfjs'], logger);
         const registry = createModelRegistry(config.trainer.modelsDir, { verify: verifyModelDir });
         const store = createTimelineStore(config.store.dir);
         const metricsRegistry = createMetricsRegistry('trainer');

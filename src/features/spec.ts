@@ -9,6 +9,7 @@
  *   v1  current.
  */
 import { z } from 'zod';
+import { IntentstreamError } from '../errors.js';
 
 export const ENCODER_VERSION = 1;
 
@@ -79,11 +80,8 @@ const encoderSpecV0 = z
   })
   .strict();
 
-export class EncoderFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EncoderFormatError';
-  }
+export class EncoderFormatError extends IntentstreamError {
+  override name = 'EncoderFormatError';
 }
 
 function upgradeV0(v0: z.output<typeof encoderSpecV0>): unknown {

@@ -1,7 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { IntentstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 
-export class StartAbortedError extends Error {
+export class StartAbortedError extends IntentstreamError {
   override name = 'StartAbortedError';
 }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config/schema.js';
 import { type Dataset, buildDataset } from '../dataset/index.js';
+import { IntentstreamError } from '../errors.js';
 import { FeatureEncoder } from '../features/index.js';
 import type { Logger } from '../log/logger.js';
 import { MODEL_FILES } from '../registry/model-dir.js';
@@ -46,11 +47,8 @@ export interface TrainingRun {
   fingerprint: string;
 }
 
-export class TrainingDataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainingDataError';
-  }
+export class TrainingDataError extends IntentstreamError {
+  override name = 'TrainingDataError';
 }
 
 async function collect<T>(items: Iterable<T> | AsyncIterable<T>): Promise<T[]> {

@@ -1,5 +1,6 @@
 import { mkdir, rename } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { IntentstreamError } from '../errors.js';
 import {
   type HistoryEntry,
   MODEL_FILES,
@@ -27,7 +28,7 @@ export interface ModelEntry extends ModelDirEntry {
   metrics: Record<string, unknown> | undefined;
 }
 
-export class RegistryError extends Error {
+export class RegistryError extends IntentstreamError {
   override name = 'RegistryError';
 }
 

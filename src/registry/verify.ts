@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { IntentstreamError } from '../errors.js';
 import { predictSessions } from '../model/batches.js';
 import type { ShopEvent } from '../schemas/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { MODEL_FILES } from './model-dir.js';
 import { loadModel } from './model-files.js';
 
-export class ModelVerificationError extends Error {
+export class ModelVerificationError extends IntentstreamError {
   override name = 'ModelVerificationError';
 }
 

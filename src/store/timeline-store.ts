@@ -1,5 +1,6 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { IntentstreamError } from '../errors.js';
 import { sessionTimelineType } from '../schemas/index.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -40,7 +41,7 @@ export interface CorruptSegment {
   reason: string;
 }
 
-export class CorruptSegmentError extends Error {
+export class CorruptSegmentError extends IntentstreamError {
   override name = 'CorruptSegmentError';
   constructor(readonly segment: CorruptSegment) {
     super(`corrupt timeline file ${segment.path}: ${segment.reason}`);
