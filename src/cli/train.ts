@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';
-import { saveRunAsCandidate } from '../model/candidate.js';
 import { runTraining } from '../model/pipeline.js';
+import { saveRunAsCandidate } from '../registry/candidate.js';
 import { createTimelineStore } from '../store/index.js';
 import { sessionsOutsideWindow, trainingRange } from '../trainer/range.js';
 import { sessionsForTraining } from '../trainer/read.js';
@@ -156,7 +156,11 @@ export function registerTrain(program: Command): void {
           dataRange,
           dir: opts.out ? resolve(opts.out) : undefined,
         });
-        logger.info('candidate written', { version, dir });
+        logger.info('candidate written', {
+          version,
+          dir,
+          next: `intentstream models register ${opts.out ? dir : version}, then intentstream models promote ${version}`,
+        });
         const r = run.report;
         process.stdout.write(
           `${JSON.stringify({

@@ -1,11 +1,9 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createRouteGuard, resolveHttpToken } from '../metrics/http-auth.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { startHttpServer } from '../metrics/server.js';
 import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
-import { verifyModelDir } from '../model/verify.js';
-import { createModelRegistry } from '../registry/index.js';
+import { createModelRegistry, trainLockPath, verifyModelDir } from '../registry/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { reportChampion, storeHoldsAtLeast } from '../trainer/champion.js';
 import { trainOnce } from '../trainer/run.js';
@@ -48,7 +46,7 @@ export function registerTrainer(program: Command): void {
             trainOnce({ config, logger, store, registry, trigger, shouldStop: () => stopping }).finally(() =>
               reportChampion(registry, metrics, logger),
             ),
-          lockPath: join(config.trainer.modelsDir, '.train.lock'),
+          lockPath: trainLockPath(config.trainer.modelsDir),
           schedule: config.trainer.schedule,
           metrics,
           logger,

@@ -27,8 +27,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { contentEventId } from '../schemas/event-id.js';
 import { isNumericString, normalizeEvent } from '../schemas/event-json.js';
@@ -266,18 +265,12 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   let sessions = 0;
   let events = 0;
   const days = new Set<string>();
-  const written = new Set<string>(); // "<day>/<file>"
+  const written = new Set<string>(); // paths from store.writeSegment
 
   const writeChunk = async (list: SessionTimeline[]) => {
     const name = segmentName(source, 0, chunk++);
     const paths = await store.writeSegment(name, list);
-    for (const p of paths) {
-      const day = /dt=(\d{4}-\d{2}-\d{2})/.exec(p)?.[1];
-      if (day !== undefined) {
-        days.add(day);
-        written.add(`${day}/${basename(p)}`);
-      }
-    }
+    for (const p of paths) written.add(p);
     for (const s of list) {
       sessionsByCloseReason[s.close_reason]++;
       events += s.event_count;
@@ -496,17 +489,13 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   await collect(true);
 
   // Files of this source that this run did not write are left over from an earlier, different run.
-  let staleFilesRemoved = 0;
-  for (const day of await store.listDays()) {
-    const dir = join(store.dir, `dt=${day}`);
-    for (const file of await readdir(dir)) {
-      if (file.startsWith('.')) continue;
+  const staleFilesRemoved = (
+    await store.removeSegmentsExcept(written, ({ file }) => {
       const seg = parseSegmentName(file);
-      if (seg?.source !== source || seg.partition !== 0 || written.has(`${day}/${file}`)) continue;
-      await rm(join(dir, file), { force: true });
-      staleFilesRemoved++;
-    }
-  }
+      return seg?.source === source && seg.partition === 0;
+    })
+  ).length;
+  for (const segment of await store.listSegments()) if (written.has(segment.path)) days.add(segment.day);
 
   const rejectedRatio = counts.rows === 0 ? 0 : counts.rejected / counts.rows;
   return {

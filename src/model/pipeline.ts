@@ -14,10 +14,11 @@ import { type Dataset, buildDataset, checkTargetPresent, resolveLabels } from '.
 import { IntentstreamError } from '../errors.js';
 import { FeatureEncoder, eventTypeReport } from '../features/index.js';
 import type { Logger } from '../log/logger.js';
+import { MODEL_FILES } from '../registry/model-dir.js';
+import { saveEncoder } from '../registry/model-files.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import type { Progress } from '../util/progress.js';
 import { encodeSplit } from './batches.js';
-import { ENCODER_FILE, saveEncoder } from './io.js';
 import { buildModel, correctPriorShift } from './lstm.js';
 import { type EvaluationReport, evaluateModel } from './report.js';
 import { type TrainResult, train } from './train.js';
@@ -122,7 +123,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
 
   let encoder: FeatureEncoder | undefined;
   if (options.resume && options.checkpointDir) {
-    encoder = await readFile(join(options.checkpointDir, ENCODER_FILE), 'utf8').then(
+    encoder = await readFile(join(options.checkpointDir, MODEL_FILES.encoder), 'utf8').then(
       (text) => FeatureEncoder.fromJSON(JSON.parse(text)),
       () => undefined,
     );

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
 import { type RecurrentActivation, fusedLstm, lstmLayer } from '../../src/model/fused-lstm.js';
-import { loadModelFiles, saveModelFiles } from '../../src/model/io.js';
+import { loadModelFiles, saveModelFiles } from '../../src/registry/model-files.js';
 import { tanh } from '../../src/util/fast-tanh.js';
 
 const B = 5;

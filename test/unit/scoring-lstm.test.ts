@@ -12,7 +12,7 @@ import { FeatureEncoder } from '../../src/features/index.js';
 import { createGenerator } from '../../src/generator/index.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { predictSessions } from '../../src/model/batches.js';
-import { loadModel } from '../../src/model/io.js';
+import { loadModel } from '../../src/registry/model-files.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { ScorerCore } from '../../src/scoring/core.js';
 import { lstmModelFactory, lstmStepModelFrom } from '../../src/scoring/lstm-model.js';

@@ -1,9 +1,9 @@
+import type { SplitMetrics } from '../model/evaluate.js';
+import type { EvaluationReport } from '../model/report.js';
 /** model-card.md: what a person deciding on promotion needs on one page. */
 import type { DatasetSummary } from '../dataset/index.js';
 import type { AucDifference } from './bootstrap.js';
 import type { CandidateManifest } from './candidate.js';
-import type { SplitMetrics } from './evaluate.js';
-import type { EvaluationReport } from './report.js';
 
 const f = (v: number | null | undefined, digits = 4) =>
   v === null || v === undefined ? '—' : v.toFixed(digits);
