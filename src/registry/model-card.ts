@@ -1,8 +1,8 @@
-import type { SplitMetrics } from '../model/evaluate.js';
-import type { EvaluationReport } from '../model/report.js';
 /** model-card.md: what a person deciding on promotion needs on one page. */
 import type { DatasetSummary } from '../dataset/index.js';
-import type { AucDifference } from './bootstrap.js';
+import type { AucDifference } from '../model/bootstrap.js';
+import type { SplitMetrics } from '../model/evaluate.js';
+import type { EvaluationReport } from '../model/report.js';
 import type { CandidateManifest } from './candidate.js';
 
 const f = (v: number | null | undefined, digits = 4) =>

@@ -9,7 +9,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_ROLES, ENCODER_VERSION } from '../../src/features/index.js';
 import { predictSessions } from '../../src/model/batches.js';
-import { loadModel } from '../../src/model/io.js';
+import { loadModel } from '../../src/registry/model-files.js';
 import { KNOWN_EVENT_TYPES, type ShopEvent } from '../../src/schemas/types.js';
 import { lstmModelFactory } from '../../src/scoring/lstm-model.js';
 import { stepSessions } from '../helpers/models.js';
