@@ -1,5 +1,7 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createModelRegistry, verifyModelDir } from '../registry/index.js';
+import { MODEL_FILES, RegistryError, createModelRegistry, verifyModelDir } from '../registry/index.js';
 import { action, contextFrom } from './context.js';
 
 /** `intentstream models list|register|promote|rollback`: the model registry by hand. */
@@ -32,6 +34,37 @@ export function registerModels(program: Command): void {
               `${m.current ? '*' : ' '} ${m.version}\ttest ROC-AUC ${auc == null ? 'n/a' : auc.toFixed(4)}${m.registered ? '' : `\tcandidate: register with \`intentstream models register ${m.version}\``}\n`,
             );
         }
+      }),
+    );
+  models
+    .command('show [version]')
+    .description("print a model's card (default: CURRENT; candidates too) and the paths of its plots")
+    .action(
+      action(async (version: string | undefined, _opts: unknown, cmd: Command) => {
+        const registry = registryFrom(cmd);
+        const wanted = version ?? (await registry.current());
+        if (wanted === undefined) {
+          throw new RegistryError(
+            `no model is CURRENT in ${registry.root}: name one (\`intentstream models list\` shows them), or promote one with \`intentstream models promote <version>\``,
+          );
+        }
+        const entries = [...(await registry.list()), ...(await registry.listCandidates())];
+        const entry = entries.find((e) => e.version === wanted);
+        if (!entry) {
+          throw new RegistryError(
+            `model ${wanted} is neither registered nor a candidate in ${registry.root}; \`intentstream models list\` shows what is there`,
+          );
+        }
+        const card = await readFile(join(entry.dir, MODEL_FILES.card), 'utf8').catch(() => undefined);
+        if (card === undefined) {
+          throw new RegistryError(
+            `model ${wanted} in ${entry.dir} has no ${MODEL_FILES.card}; it was written by a version without cards, or is incomplete (\`intentstream models list\`)`,
+          );
+        }
+        const plots = (await readdir(entry.dir)).filter((f) => f.endsWith('.svg')).sort();
+        process.stdout.write(
+          `${card}\n${plots.length ? `Plots (SVG, open in a browser):\n${plots.map((f) => `  ${join(entry.dir, f)}`).join('\n')}\n` : 'No plots (the model was written before they existed).\n'}`,
+        );
       }),
     );
   models

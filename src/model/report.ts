@@ -25,6 +25,7 @@ import { type EventTypeReport, type FeatureEncoder, eventTypeReport } from '../f
 import { fitLogistic, orderBlindFeatures, predictLogistic } from './baseline.js';
 import { encodeSplit, predictSplit } from './batches.js';
 import { type AucDifference, pairedBootstrapAucDifference } from './bootstrap.js';
+import { type CurvePoint, precisionRecallCurve, rocCurve } from './curves.js';
 import {
   type LabelDrift,
   type SplitMetrics,
@@ -66,6 +67,11 @@ export interface EvaluationReport {
   /** Positive rate of train vs. test. */
   labelDrift: LabelDrift;
   eventTypes: EventTypeReport;
+  /** Test-split curves of the model and the baseline, thinned for plotting (absent in reports written before them). */
+  curves?: {
+    model: { roc: CurvePoint[] | null; precisionRecall: CurvePoint[] | null };
+    baseline: { roc: CurvePoint[] | null; precisionRecall: CurvePoint[] | null };
+  };
 }
 
 export interface EvaluateOptions {
@@ -208,5 +214,15 @@ export async function evaluateModel(
       validation: dataset.validation.sessions,
       test: dataset.test.sessions,
     }),
+    curves: {
+      model: {
+        roc: rocCurve(labels.test, scores.test),
+        precisionRecall: precisionRecallCurve(labels.test, scores.test),
+      },
+      baseline: {
+        roc: rocCurve(labels.test, baselineScores.test),
+        precisionRecall: precisionRecallCurve(labels.test, baselineScores.test),
+      },
+    },
   };
 }

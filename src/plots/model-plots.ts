@@ -5,6 +5,7 @@
  * `model-card.md`.
  */
 import type { CurvePoint } from '../model/curves.js';
+import type { EvaluationReport } from '../model/report.js';
 import { type Interval, type Series, intervalChart, lineChart } from './svg-chart.js';
 
 export interface ScoredCurves {
@@ -62,6 +63,7 @@ export function rocPlot(curves: ScoredCurves[]): string {
   });
   return lineChart({
     title: 'ROC, test split',
+    legend: 'bottom-right',
     x: { label: 'false positive rate', ...UNIT },
     y: { label: 'true positive rate', ...UNIT },
     series,
@@ -100,6 +102,7 @@ export function calibrationPlot(bins: CalibrationPoint[]): string {
     .map((b) => ({ x: b.meanPredicted!, y: b.observedRate! }));
   return lineChart({
     title: 'Calibration, test split',
+    legend: 'top-left',
     x: { label: 'mean predicted probability', ...UNIT },
     y: { label: 'observed positive rate', ...UNIT },
     series: [
@@ -150,4 +153,41 @@ export function modelPlots(input: ModelPlotInput): Record<string, string> {
   };
   if (input.differences.length > 0) files[PLOT_FILES.comparison] = comparisonPlot(input.differences);
   return files;
+}
+
+/** The plots of a trained model's report (metrics.json); the curves only when the report has them. */
+export function plotInputFromReport(report: EvaluationReport): ModelPlotInput {
+  const test = report.splits.test;
+  const c = report.curves;
+  const curves: ScoredCurves[] = [
+    {
+      name: 'LSTM',
+      rocAuc: test.rocAuc,
+      prAuc: test.prAuc,
+      roc: c?.model.roc ?? null,
+      pr: c?.model.precisionRecall ?? null,
+    },
+    {
+      name: 'order-blind baseline',
+      rocAuc: report.baseline.test.rocAuc,
+      prAuc: report.baseline.test.prAuc,
+      roc: c?.baseline.roc ?? null,
+      pr: c?.baseline.precisionRecall ?? null,
+    },
+  ];
+  const { full, prefixes } = report.comparisons.overBaseline;
+  const differences = [
+    { name: 'full sessions', d: full },
+    { name: 'prefixes', d: prefixes },
+  ].flatMap(({ name, d }) =>
+    d.difference === null || d.lower === null || d.upper === null
+      ? []
+      : [{ name, value: d.difference, low: d.lower, high: d.upper }],
+  );
+  return {
+    curves,
+    positiveRate: test.examples === 0 ? 0 : test.positives / test.examples,
+    calibration: test.calibration,
+    differences,
+  };
 }

@@ -29,6 +29,7 @@ export interface LineChart {
   x: Axis;
   y: Axis;
   series: Series[];
+  legend?: LegendCorner;
 }
 
 export interface Interval {
@@ -118,14 +119,27 @@ function axes(x: Axis, y: Axis, sx: (v: number) => number, sy: (v: number) => nu
   return out;
 }
 
-function legend(entries: { name: string; color: string; dashed?: boolean }[]): string[] {
-  const out = ['<g class="legend">'];
+/** Where the legend box sits inside the plot area: the corner a chart's curves leave free. */
+export type LegendCorner = 'top-left' | 'top-right' | 'bottom-right';
+
+function legend(
+  entries: { name: string; color: string; dashed?: boolean }[],
+  corner: LegendCorner,
+): string[] {
+  // Width from the text length: ~7 px per character at font-size 12 is enough for sans-serif.
+  const width = 36 + 7 * Math.max(0, ...entries.map((e) => e.name.length));
+  const height = 8 + 16 * entries.length;
+  const x = corner === 'top-left' ? MARGIN.left + 8 : WIDTH - MARGIN.right - width - 8;
+  const y = corner === 'bottom-right' ? HEIGHT - MARGIN.bottom - height - 8 : MARGIN.top + 8;
+  const out = [
+    '<g class="legend">',
+    `<rect x="${x}" y="${y}" width="${width}" height="${height}" fill="white" fill-opacity="0.85" stroke="#ccc"/>`,
+  ];
   entries.forEach((e, i) => {
-    const y = MARGIN.top + 12 + i * 16;
-    const x = WIDTH - MARGIN.right - 150;
+    const rowY = y + 16 + i * 16;
     out.push(
-      `<line x1="${x}" y1="${y - 4}" x2="${x + 20}" y2="${y - 4}" stroke="${e.color}" stroke-width="2"${e.dashed ? ' stroke-dasharray="4 3"' : ''}/>`,
-      `<text x="${x + 26}" y="${y}">${escapeXml(e.name)}</text>`,
+      `<line x1="${x + 6}" y1="${rowY - 4}" x2="${x + 26}" y2="${rowY - 4}" stroke="${e.color}" stroke-width="2"${e.dashed ? ' stroke-dasharray="4 3"' : ''}/>`,
+      `<text x="${x + 32}" y="${rowY}">${escapeXml(e.name)}</text>`,
     );
   });
   out.push('</g>');
@@ -155,7 +169,10 @@ export function lineChart(chart: LineChart): string {
     body.push('</g>');
   }
   body.push(
-    ...legend(chart.series.map((s) => ({ name: s.name, color: s.color, dashed: s.style === 'dashed' }))),
+    ...legend(
+      chart.series.map((s) => ({ name: s.name, color: s.color, dashed: s.style === 'dashed' })),
+      chart.legend ?? 'top-right',
+    ),
   );
   return frame(chart.title, body);
 }

@@ -19,6 +19,7 @@ import { type BackendSelection, adapterName } from '../model/backend.js';
 import { trainingConfigIdentity } from '../model/pipeline.js';
 import type { EvaluationReport } from '../model/report.js';
 import type { TrainResult } from '../model/train.js';
+import { modelPlots, plotInputFromReport } from '../plots/model-plots.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { fsyncDir } from '../util/atomic-file.js';
 import { modelCard } from './model-card.js';
@@ -93,6 +94,9 @@ export async function writeCandidate(options: WriteCandidateOptions): Promise<st
       join(temp, MODEL_FILES.card),
       Buffer.from(modelCard(options.manifest, options.report)),
     );
+    for (const [file, svg] of Object.entries(modelPlots(plotInputFromReport(options.report)))) {
+      await writeFileAtomic(join(temp, file), Buffer.from(svg));
+    }
     await writeChecksums(temp);
     await rename(temp, dir);
     await fsyncDir(parent);

@@ -3,6 +3,7 @@ import type { DatasetSummary } from '../dataset/index.js';
 import type { AucDifference } from '../model/bootstrap.js';
 import type { SplitMetrics } from '../model/evaluate.js';
 import type { EvaluationReport } from '../model/report.js';
+import { PLOT_FILES, modelPlots, plotInputFromReport } from '../plots/model-plots.js';
 import type { CandidateManifest } from './candidate.js';
 
 const f = (v: number | null | undefined, digits = 4) =>
@@ -25,6 +26,18 @@ function windowLine(d: DatasetSummary): string {
   return left === 0
     ? `The window kept all ${w.kept} stored sessions.\n`
     : `The window kept ${w.kept} stored sessions and left out ${left} (${w.leftOutBefore} older, ${w.leftOutAfter} newer): widen it with \`intentstream train --from/--to\` (or \`--days\`), or \`trainer.windowDays\` for the scheduled trainer.\n`;
+}
+
+/** The SVG plots written beside the card (candidate.ts), embedded by relative path. */
+function plotsSection(report: EvaluationReport): string {
+  const files = Object.keys(modelPlots(plotInputFromReport(report)));
+  const titles: Record<string, string> = {
+    [PLOT_FILES.roc]: 'ROC, LSTM and baseline',
+    [PLOT_FILES.precisionRecall]: 'precision-recall, LSTM and baseline',
+    [PLOT_FILES.calibration]: 'calibration',
+    [PLOT_FILES.comparison]: 'LSTM − baseline with 95% intervals',
+  };
+  return `${files.map((f) => `![${titles[f] ?? f}](${f})`).join(' ')}\n\n`;
 }
 
 /** The shop's event types, their roles and what fell out of the vocabulary. */
@@ -140,7 +153,7 @@ ${honestyLines(report)}- Test ROC-AUC lost when the events of each test session 
   (how much the model relies on order).
 - Test ROC-AUC over mid-session prefixes (${report.testPrefixes.examples} examples): ${f(report.testPrefixes.rocAuc)}.
 
-Calibration on test:
+${plotsSection(report)}Calibration on test:
 
 | predicted | sessions | mean predicted | observed rate |
 | --- | --- | --- | --- |

@@ -10,6 +10,7 @@ import {
   rocPlot,
 } from '../../src/plots/model-plots.js';
 import { escapeXml, lineChart } from '../../src/plots/svg-chart.js';
+import { assertWellFormedSvg } from '../helpers/svg.js';
 
 /** Area under a polyline by the trapezoid rule. */
 function trapezoid(points: { x: number; y: number }[]): number {
@@ -17,18 +18,6 @@ function trapezoid(points: { x: number; y: number }[]): number {
   for (let i = 1; i < points.length; i++)
     area += ((points[i]!.x - points[i - 1]!.x) * (points[i]!.y + points[i - 1]!.y)) / 2;
   return area;
-}
-
-/** Every element opened is closed in order (a small well-formedness check for generated SVG). */
-function assertBalanced(svg: string): void {
-  const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z]+)[^>]*?(\/?)>/g)) {
-    const [, closing, name, selfClosing] = m;
-    if (selfClosing) continue;
-    if (closing) assert.equal(stack.pop(), name, `</${name}> closes something else`);
-    else stack.push(name!);
-  }
-  assert.deepEqual(stack, [], 'unclosed elements');
 }
 
 function seeded(n: number, seed = 7) {
@@ -118,7 +107,7 @@ describe('svg charts', () => {
 
   it('a ROC plot is balanced SVG with both axes, one curve per model carrying its points, and the chance line', () => {
     const svg = rocPlot(curves);
-    assertBalanced(svg);
+    assertWellFormedSvg(svg);
     assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.match(svg, /class="axis x-axis" data-label="false positive rate"/);
     assert.match(svg, /class="axis y-axis" data-label="true positive rate"/);
@@ -133,7 +122,7 @@ describe('svg charts', () => {
       { meanPredicted: null, observedRate: null, count: 0 },
       { meanPredicted: 0.92, observedRate: 0.88, count: 3 },
     ]);
-    assertBalanced(svg);
+    assertWellFormedSvg(svg);
     const markers = [...svg.matchAll(/<circle [^>]*data-x="([^"]+)" data-y="([^"]+)"/g)].map((m) => [
       Number(m[1]),
       Number(m[2]),
@@ -149,7 +138,7 @@ describe('svg charts', () => {
       { name: 'full sessions', value: 0.031, low: 0.012, high: 0.05 },
       { name: 'prefixes', value: -0.004, low: -0.02, high: 0.011 },
     ]);
-    assertBalanced(svg);
+    assertWellFormedSvg(svg);
     assert.match(svg, /data-series="full sessions" data-value="0.031" data-low="0.012" data-high="0.05"/);
     assert.match(svg, /class="rule"/);
     const ticks = [...svg.matchAll(/<text [^>]*text-anchor="middle">(-?[\d.]+)<\/text>/g)].map((m) =>

@@ -13,11 +13,13 @@ import * as tf from '@tensorflow/tfjs';
 import { MissingTargetError } from '../../src/dataset/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { runTraining } from '../../src/model/pipeline.js';
+import { PLOT_FILES } from '../../src/plots/model-plots.js';
 import { saveRunAsCandidate } from '../../src/registry/candidate.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { sessionsOutsideWindow, trainingRange } from '../../src/trainer/range.js';
 import { generatedSessions } from '../helpers/sessions.js';
+import { assertWellFormedSvg } from '../helpers/svg.js';
 import { FOREIGN_ROLES, renameEvents } from '../helpers/taxonomy.js';
 import { tinyTrainerConfig } from '../helpers/trainer.js';
 
@@ -112,5 +114,30 @@ describe('what a training run tells', () => {
     assert.match(card, /purchase `order_done`/);
     assert.match(card, /LSTM − order-blind baseline .*\n.*\n.*95% paired bootstrap \[/);
     assert.match(card, /Label drift: positive rate train \d+\.\d%, test \d+\.\d%/);
+
+    // The plots beside the card: embedded in it, well-formed, drawing the numbers of metrics.json.
+    const metrics = JSON.parse(readFileSync(join(candidate, 'metrics.json'), 'utf8')) as typeof report;
+    for (const file of Object.values(PLOT_FILES)) {
+      assert.ok(card.includes(`](${file})`), `the card embeds ${file}`);
+      assertWellFormedSvg(readFileSync(join(candidate, file), 'utf8'));
+    }
+    const roc = readFileSync(join(candidate, PLOT_FILES.roc), 'utf8');
+    assert.ok(roc.includes(`data-series="LSTM (AUC ${metrics.splits.test.rocAuc!.toFixed(3)})"`));
+    assert.ok(
+      roc.includes(`data-series="order-blind baseline (AUC ${metrics.baseline.test.rocAuc!.toFixed(3)})"`),
+    );
+    assert.ok(
+      roc.includes(`data-points="${metrics.curves!.model.roc!.map((p) => `${p.x},${p.y}`).join(' ')}"`),
+      "the LSTM curve is metrics.json's",
+    );
+    const comparison = readFileSync(join(candidate, PLOT_FILES.comparison), 'utf8');
+    assert.ok(
+      comparison.includes(
+        `data-series="full sessions" data-value="${full.difference}" data-low="${full.lower}" data-high="${full.upper}"`,
+      ),
+    );
+    const calibration = readFileSync(join(candidate, PLOT_FILES.calibration), 'utf8');
+    const filled = metrics.splits.test.calibration.filter((b) => b.count > 0);
+    assert.equal([...calibration.matchAll(/<circle /g)].length, filled.length, 'one marker per filled bin');
   });
 });
