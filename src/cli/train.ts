@@ -6,7 +6,7 @@ import { saveRunAsCandidate } from '../registry/candidate.js';
 import { createTimelineStore } from '../store/index.js';
 import { sessionsOutsideWindow, trainingRange } from '../trainer/range.js';
 import { sessionsForTraining } from '../trainer/read.js';
-import { createProgress } from '../util/progress.js';
+import { progressTo } from '../util/progress.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom, parseIntOption } from './context.js';
@@ -131,7 +131,7 @@ export function registerTrain(program: Command): void {
             logger,
             checkpointDir: trainer.checkpointDir,
             resume: Boolean(opts.resume),
-            progress: (total) => createProgress({ logger, label: 'train', unit: 'examples', total }),
+            progress: progressTo(logger),
             shouldStop: () => stopRequested,
             window: { ...range, leftOut: await sessionsOutsideWindow(store, range) },
           });

@@ -17,7 +17,7 @@ import type { Logger } from '../log/logger.js';
 import { MODEL_FILES } from '../registry/model-dir.js';
 import { saveEncoder } from '../registry/model-files.js';
 import type { SessionTimeline } from '../schemas/types.js';
-import type { Progress } from '../util/progress.js';
+import type { ProgressFactory } from '../util/progress.js';
 import { encodeSplit } from './batches.js';
 import { buildModel, correctPriorShift } from './lstm.js';
 import { type EvaluationReport, evaluateModel } from './report.js';
@@ -30,7 +30,8 @@ export interface TrainingRunOptions {
   /** Per-epoch checkpoints (and the fitted encoder) go here; none without it. */
   checkpointDir?: string;
   resume?: boolean;
-  progress?: (total: number) => Progress;
+  /** Progress of each phase: reading sessions, training, evaluation (a bar on a TTY, log lines otherwise). */
+  progress?: ProgressFactory;
   /** Stop after this many epochs in this call, leaving the checkpoint to resume (tests). */
   maxEpochsThisRun?: number;
   shouldStop?: () => boolean;
@@ -57,9 +58,14 @@ export class TrainingDataError extends IntentstreamError {
   override name = 'TrainingDataError';
 }
 
-async function collect<T>(items: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
+async function collect<T>(items: Iterable<T> | AsyncIterable<T>, progress?: ProgressFactory): Promise<T[]> {
+  const reading = progress?.({ label: 'read sessions', unit: 'sessions' });
   const out: T[] = [];
-  for await (const item of items) out.push(item);
+  for await (const item of items) {
+    out.push(item);
+    reading?.tick();
+  }
+  reading?.done();
   return out;
 }
 
@@ -80,7 +86,7 @@ export function runFingerprint(config: TrainerConfig, datasetFingerprint: string
 
 export async function runTraining(options: TrainingRunOptions): Promise<TrainingRun> {
   const { config, logger } = options;
-  const dataset = buildDataset(await collect(options.sessions), {
+  const dataset = buildDataset(await collect(options.sessions, options.progress), {
     labels: config.labels,
     roles: config.roles,
     prefixesPerSession: config.dataset.prefixesPerSession,
@@ -186,6 +192,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
     seed: config.seed,
     prefixesPerSession: Math.max(1, config.dataset.prefixesPerSession),
     bootstrapResamples: config.evaluation.bootstrapResamples,
+    progress: options.progress,
   });
   logger.info('model evaluated', {
     testRocAuc: report.splits.test.rocAuc,

@@ -22,6 +22,7 @@ import {
   shuffleEventOrder,
 } from '../dataset/index.js';
 import { type EventTypeReport, type FeatureEncoder, eventTypeReport } from '../features/index.js';
+import type { ProgressFactory } from '../util/progress.js';
 import { fitLogistic, orderBlindFeatures, predictLogistic } from './baseline.js';
 import { encodeSplit, predictSplit } from './batches.js';
 import { type AucDifference, pairedBootstrapAucDifference } from './bootstrap.js';
@@ -86,7 +87,18 @@ export interface EvaluateOptions {
   prefixesPerSession: number;
   /** Resamples of the paired bootstrap. */
   bootstrapResamples: number;
+  /** Reports the evaluation's steps (predictions, baseline, ablation, bootstrap) as they finish. */
+  progress?: ProgressFactory;
 }
+
+/** The evaluation's steps, in order: what a user waiting on a large test window sees pass. */
+const EVALUATION_STEPS = [
+  'predict splits',
+  'predict prefixes',
+  'fit baseline',
+  'order ablation',
+  'bootstrap',
+] as const;
 
 const labelsOf = (split: DatasetSplit) => split.sessions.map((s) => s.label);
 /** One full-sequence example per session. */
@@ -103,6 +115,8 @@ export async function evaluateModel(
   dataset: Dataset,
   options: EvaluateOptions,
 ): Promise<EvaluationReport> {
+  const progress = options.progress?.({ label: 'evaluate', unit: 'steps', total: EVALUATION_STEPS.length });
+  const stepDone = (step: (typeof EVALUATION_STEPS)[number]) => progress?.tick(1, { step });
   const predict = (split: DatasetSplit) =>
     predictSplit(model, encoder, encodeSplit(encoder, fullSequences(split)));
   const scores = {
@@ -115,6 +129,7 @@ export async function evaluateModel(
     validation: labelsOf(dataset.validation),
     test: labelsOf(dataset.test),
   };
+  stepDone('predict splits');
   const threshold =
     options.threshold === null
       ? { value: bestF1Threshold(labels.validation, scores.validation), source: 'validation_max_f1' as const }
@@ -138,6 +153,7 @@ export async function evaluateModel(
     encodeSplit(encoder, { sessions: dataset.test.sessions, examples: prefixExamples }),
   );
   const prefixLabels = prefixExamples.map((e) => dataset.test.sessions[e.session]!.label);
+  stepDone('predict prefixes');
 
   // Order-blind baseline, fitted on the model's own training examples (full sequences and prefixes).
   const bag = orderBlindFeatures(encoder.eventTypeVocabulary);
@@ -157,6 +173,7 @@ export async function evaluateModel(
   const baselinePrefixScores = prefixExamples.map((e) =>
     predictLogistic(logistic, bag.features(dataset.test.sessions[e.session]!.events.slice(0, e.length))),
   );
+  stepDone('fit baseline');
   const bootstrap = { resamples: options.bootstrapResamples, seed: options.seed };
   const baselineThreshold =
     options.threshold ?? bestF1Threshold(labels.validation, baselineScores.validation);
@@ -166,6 +183,16 @@ export async function evaluateModel(
     shuffleEventOrder(events, options.seed, s.sessionId),
   );
   const shuffledScores = await predictSplit(model, encoder, shuffled);
+  stepDone('order ablation');
+  const overBaseline = {
+    full: pairedBootstrapAucDifference(labels.test, scores.test, baselineScores.test, bootstrap),
+    prefixes: pairedBootstrapAucDifference(prefixLabels, prefixScores, baselinePrefixScores, {
+      ...bootstrap,
+      groups: prefixExamples.map((e) => e.session),
+    }),
+  };
+  stepDone('bootstrap');
+  progress?.done();
 
   const test = metrics(labels.test, scores.test, threshold.value);
   const baselineTest = metrics(labels.test, baselineScores.test, baselineThreshold);
@@ -200,13 +227,7 @@ export async function evaluateModel(
     comparisons: {
       testRocAucOverBaseline: difference(test.rocAuc, baselineTest.rocAuc),
       testRocAucOverShuffled: difference(test.rocAuc, shuffledTest.rocAuc),
-      overBaseline: {
-        full: pairedBootstrapAucDifference(labels.test, scores.test, baselineScores.test, bootstrap),
-        prefixes: pairedBootstrapAucDifference(prefixLabels, prefixScores, baselinePrefixScores, {
-          ...bootstrap,
-          groups: prefixExamples.map((e) => e.session),
-        }),
-      },
+      overBaseline,
     },
     labelDrift: labelDrift(dataset.summary.splits.train, dataset.summary.splits.test),
     eventTypes: eventTypeReport(encoder, dataset.summary.eventTypes, {

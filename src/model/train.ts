@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureEncoder } from '../features/index.js';
 import type { Logger } from '../log/logger.js';
-import type { Progress } from '../util/progress.js';
+import type { ProgressFactory } from '../util/progress.js';
 import { hash32 } from '../util/random.js';
 import { Rng } from '../util/random.js';
 import { setAdamLearningRate } from '../vendor-shims/tfjs-core.js';
@@ -65,7 +65,7 @@ export interface TrainOptions {
   /** Identity of the run (data + config + seed); resume refuses a checkpoint with another one. */
   fingerprint?: string;
   /** Progress in examples over all epochs of this call (createProgress). */
-  progress?: (total: number) => Progress;
+  progress?: ProgressFactory;
   /** Checked between batches: stop after the current epoch's checkpoint... or now, dropping the epoch. */
   shouldStop?: () => boolean;
   /** Stop after this many epochs in this call (simulates a kill in tests); default no limit. */
@@ -173,7 +173,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   const resumedFromEpoch = state.epoch;
   const remainingEpochs = state.finished ? 0 : Math.max(0, options.epochs - state.epoch);
-  const progress = options.progress?.(remainingEpochs * options.train.examples.length);
+  const progress = options.progress?.({
+    label: 'train',
+    unit: 'examples',
+    total: remainingEpochs * options.train.examples.length,
+  });
   const validationLabels = options.validation.examples.map((e) => options.validation.labels[e.session]!);
 
   let stepsThisRun = 0;

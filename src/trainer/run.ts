@@ -8,7 +8,7 @@ import { saveRunAsCandidate } from '../registry/candidate.js';
 import { type ModelRegistry, decidePromotion } from '../registry/index.js';
 import { loadModel } from '../registry/model-files.js';
 import type { CorruptSegment, TimelineStore } from '../store/index.js';
-import { createProgress } from '../util/progress.js';
+import { progressTo } from '../util/progress.js';
 import { sessionsOutsideWindow, trainingRange } from './range.js';
 import { sessionsForTraining } from './read.js';
 import type { RunOutcome, Trigger } from './service.js';
@@ -50,7 +50,7 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
     logger,
     checkpointDir: trainer.checkpointDir,
     resume: false,
-    progress: (total) => createProgress({ logger, label: 'train', unit: 'examples', total }),
+    progress: progressTo(logger),
     shouldStop,
     window: { ...range, leftOut: await sessionsOutsideWindow(store, range) },
   });

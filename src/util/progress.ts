@@ -7,6 +7,21 @@ export interface Progress {
   done(extra?: Record<string, unknown>): void;
 }
 
+/** What a long job reports progress on: its label, the unit it counts and, where known, the total. */
+export interface ProgressTask {
+  label: string;
+  unit: string;
+  total?: number;
+}
+
+/** Makes a Progress per phase of a job (dataset building, training, evaluation, …). */
+export type ProgressFactory = (task: ProgressTask) => Progress;
+
+/** A factory whose phases report through `createProgress` to this logger. */
+export function progressTo(logger: Logger): ProgressFactory {
+  return (task) => createProgress({ logger, ...task });
+}
+
 export interface ProgressOptions {
   logger: Logger;
   label: string;

@@ -54,12 +54,36 @@ describe('what a training run tells', () => {
     assert.ok(leftOut.before > 0);
 
     const config = tinyTrainerConfig({ training: { epochs: 1 }, evaluation: { bootstrapResamples: 50 } });
+    const phases: { label: string; ticks: number; total?: number; done: boolean }[] = [];
     const run = await runTraining({
       sessions: store.read(range),
       config: { ...config, roles: FOREIGN_ROLES },
       logger,
       window: { ...range, leftOut },
+      progress: (task) => {
+        const phase = { label: task.label, ticks: 0, total: task.total, done: false };
+        phases.push(phase);
+        return {
+          tick: (n = 1) => {
+            phase.ticks += n;
+          },
+          done: () => {
+            phase.done = true;
+          },
+        };
+      },
     });
+    // No silent phase: reading, training and evaluation each report progress and finish.
+    assert.deepEqual(
+      phases.map((p) => [p.label, p.done]),
+      [
+        ['read sessions', true],
+        ['train', true],
+        ['evaluate', true],
+      ],
+    );
+    assert.equal(phases[0]!.ticks, inWindow, 'one tick per session read');
+    assert.equal(phases[2]!.ticks, phases[2]!.total, 'every evaluation step');
     const report = run.report!;
     const window = logger.lines.find((l) => l['msg'] === 'training window');
     assert.equal(window?.['level'], 'warn');
