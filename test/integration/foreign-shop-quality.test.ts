@@ -19,9 +19,9 @@ import { loadConfig } from '../../src/config/index.js';
 import { SHOP2_EVENT_TYPES, SHOP2_ROLES } from '../../src/generator/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { selectBackend } from '../../src/model/backend.js';
-import { rocAuc } from '../../src/model/evaluate.js';
 import { runTraining } from '../../src/model/pipeline.js';
 import { createTimelineStore } from '../../src/store/index.js';
+import { oracleOn } from '../helpers/oracle.js';
 import { foreignSessionKey, importForeignExport } from '../helpers/store.js';
 
 const COOKIES = 2_500;
@@ -67,22 +67,19 @@ describe('trainer quality on a foreign shop (shop2 taxonomy)', () => {
       assert.ok(report, 'training finished');
 
       const test = run.dataset.test.sessions;
-      const labels: number[] = [];
-      const oracleScores: number[] = [];
-      let disagreements = 0;
-      for (const s of test) {
-        const o = exported.oracle.get(foreignSessionKey(s.cookieId, s.startTime));
-        if (!o) continue;
-        labels.push(s.label);
-        oracleScores.push(o.purchaseProbability);
-        if (Number(o.purchased) !== s.label) disagreements++;
-      }
-      assert.ok(
-        labels.length >= 0.99 * test.length,
-        `oracle joined for ${labels.length} of ${test.length} sessions`,
+      const oracleOnTest = oracleOn(test, (s) =>
+        exported.oracle.get(foreignSessionKey(s.cookieId, s.startTime)),
       );
-      assert.equal(disagreements, 0, 'labels from the purchase role agree with the generated outcomes');
-      const oracleAuc = rocAuc(labels, oracleScores)!;
+      assert.ok(
+        oracleOnTest.joined >= 0.99 * test.length,
+        `oracle joined for ${oracleOnTest.joined} of ${test.length} sessions`,
+      );
+      assert.equal(
+        oracleOnTest.disagreements,
+        0,
+        'labels from the purchase role agree with the generated outcomes',
+      );
+      const oracleAuc = oracleOnTest.rocAuc;
       const lstmAuc = report.splits.test.rocAuc!;
       const baselineAuc = report.baseline.test.rocAuc!;
       const { full, prefixes } = report.comparisons.overBaseline;

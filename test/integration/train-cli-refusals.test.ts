@@ -25,18 +25,15 @@ describe('intentstream train refuses before any work', () => {
       taxonomy: 'shop2',
     });
     const config = join(dir, 'trainer.yaml');
-    writeFileSync(
-      config,
-      [
-        'trainer:',
-        `  modelsDir: ${join(dir, 'models')}`,
-        `  checkpointDir: ${join(dir, 'checkpoints')}`,
-        '  backend: cpu',
-        '  model: { lstmUnits: [4] }',
-        '  training: { epochs: 1 }',
-        '',
-      ].join('\n'),
-    );
+    // YAML reads JSON: a small, fast model config for this shop's store.
+    const trainer = {
+      modelsDir: join(dir, 'models'),
+      checkpointDir: join(dir, 'checkpoints'),
+      backend: 'cpu',
+      model: { lstmUnits: [4] },
+      training: { epochs: 1 },
+    };
+    writeFileSync(config, JSON.stringify({ trainer }));
     env = { INTENTSTREAM_CONFIG: config, INTENTSTREAM_STORE__DIR: storeDir };
   });
 
