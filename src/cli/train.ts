@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import { EXIT_USAGE, IntentstreamError } from '../errors.js';
 import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';
 import { runTraining } from '../model/pipeline.js';
 import { saveRunAsCandidate } from '../registry/candidate.js';
@@ -84,6 +86,14 @@ export function registerTrain(program: Command): void {
     .option('--checkpoint-dir <dir>', 'checkpoint directory (default trainer.checkpointDir)')
     .action(
       action(async (opts: TrainCliOptions, cmd: Command) => {
+        const out = opts.out === undefined ? undefined : resolve(opts.out);
+        // Refused before the data is read and the epochs run, not when the candidate is written.
+        if (out !== undefined && existsSync(out)) {
+          throw new IntentstreamError(
+            `--out ${out} already exists: a candidate directory is written once; give a path that does not exist yet (or leave --out out for <trainer.modelsDir>/candidates/<version>)`,
+            { exitCode: EXIT_USAGE },
+          );
+        }
         const trainerOverrides = {
           ...(opts.epochs !== undefined ? { training: { epochs: opts.epochs } } : {}),
           ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
@@ -154,7 +164,7 @@ export function registerTrain(program: Command): void {
           config: trainer,
           backend,
           dataRange,
-          dir: opts.out ? resolve(opts.out) : undefined,
+          dir: out,
         });
         logger.info('candidate written', {
           version,

@@ -19,9 +19,9 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { selectBackend } from '../../src/model/backend.js';
-import { rocAuc } from '../../src/model/evaluate.js';
 import { runTraining } from '../../src/model/pipeline.js';
 import { createTimelineStore } from '../../src/store/index.js';
+import { oracleOn } from '../helpers/oracle.js';
 import { fillStoreFromGenerator } from '../helpers/store.js';
 
 const COOKIES = 2_500;
@@ -60,22 +60,13 @@ describe('trainer quality against the generator oracle', () => {
 
       // The oracle on exactly the test sessions.
       const test = run.dataset.test.sessions;
-      const labels: number[] = [];
-      const oracleScores: number[] = [];
-      let disagreements = 0;
-      for (const s of test) {
-        const o = oracle.get(s.events[0]!.event_id);
-        if (!o) continue;
-        labels.push(s.label);
-        oracleScores.push(o.purchaseProbability);
-        if (Number(o.purchased) !== s.label) disagreements++;
-      }
+      const oracleOnTest = oracleOn(test, (s) => oracle.get(s.events[0]!.event_id));
       assert.ok(
-        labels.length >= 0.99 * test.length,
-        `oracle joined for ${labels.length} of ${test.length} sessions`,
+        oracleOnTest.joined >= 0.99 * test.length,
+        `oracle joined for ${oracleOnTest.joined} of ${test.length} sessions`,
       );
-      assert.equal(disagreements, 0, 'stored labels agree with the generated outcomes');
-      const oracleAuc = rocAuc(labels, oracleScores)!;
+      assert.equal(oracleOnTest.disagreements, 0, 'stored labels agree with the generated outcomes');
+      const oracleAuc = oracleOnTest.rocAuc;
       const lstmAuc = report.splits.test.rocAuc!;
       const baselineAuc = report.baseline.test.rocAuc!;
       const shuffledAuc = report.orderAblation.test.rocAuc!;
