@@ -53,6 +53,8 @@ export async function runService<S extends Service>(options: RunServiceOptions<S
       resolve();
     });
   });
+  // A crash may come before anything awaits `stopped`: handled here, still rethrown by the await below.
+  stopped.catch(() => undefined);
   const broker = brokerReadiness({ config, logger });
   const http = await startHttpServer({
     registry,
