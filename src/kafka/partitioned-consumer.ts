@@ -1,6 +1,7 @@
-import type { Admin, Consumer, EachBatchHandler, Kafka } from 'kafkajs';
+import type { Admin, Consumer, ConsumerRunConfig, EachBatchHandler, Kafka } from 'kafkajs';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
+import { createBackoff, waitUnless } from './backoff.js';
 import { untilDone } from './connect.js';
 
 /** The committed offset of one partition and the metadata stored with it. */
@@ -11,8 +12,8 @@ export interface CommittedOffset {
 }
 
 /**
- * kafkajs stopped the consumer after a crash it does not restart from (a non-retriable error): the
- * process still runs but consumes nothing, so the owner must exit and let a supervisor restart it.
+ * The consumer crashed with an error kafkajs does not restart from, and restarting it ourselves failed
+ * `maxRestarts` times in a row: the owner must exit and let a supervisor restart the process.
  */
 export class ConsumerCrashedError extends Error {
   override name = 'ConsumerCrashedError';
@@ -37,8 +38,13 @@ export interface PartitionedConsumerOptions {
   /** How long a fetch waits for data: short, so a SIGTERM drain does not sit behind an idle fetch. */
   maxWaitTimeInMs: number;
   partitionsConsumedConcurrently?: number;
-  /** The group handed us a new assignment (sorted): drop the state of partitions no longer ours. */
+  /**
+   * The group handed us a new assignment (sorted): drop the state of partitions no longer ours. Also
+   * called with none before a restart after a crash, so every partition resumes from its committed state.
+   */
   onAssigned?: (partitions: number[]) => void;
+  /** Restarts after crashes kafkajs does not restart from, in a row without a batch done in between. */
+  maxRestarts?: number;
   /** The consumer crashed for good (see ConsumerCrashedError). */
   onFatal?: (error: ConsumerCrashedError) => void;
 }
@@ -63,9 +69,25 @@ export interface PartitionedConsumer {
  * with manual offsets (no auto-commit, no auto-resolve), no topic auto-creation, the configured group
  * session timeout with heartbeats at a tenth of it; the assignment, committed-offset look-ups, and the
  * crash rule. Each service adds only its own per-batch step.
+ *
+ * Crash rule: kafkajs restarts a consumer by itself after a retriable error, but after any other (the
+ * coordinator no longer knowing this member, a dead letter the broker refuses, a bug) it stops for
+ * good while the process runs on. We restart it ourselves, after the retry policy's back-off and with
+ * every partition's state dropped; after `maxRestarts` crashes without a batch done in between, the
+ * error is fatal (onFatal) and the owner exits non-zero.
  */
 export function createPartitionedConsumer(options: PartitionedConsumerOptions): PartitionedConsumer {
-  const { kafka, config, logger, groupId, topic, maxWaitTimeInMs, onAssigned, onFatal } = options;
+  const {
+    kafka,
+    config,
+    logger,
+    groupId,
+    topic,
+    maxWaitTimeInMs,
+    onAssigned,
+    onFatal,
+    maxRestarts = 3,
+  } = options;
   const consumer = kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
@@ -77,6 +99,35 @@ export function createPartitionedConsumer(options: PartitionedConsumerOptions): 
   let assigned: number[] = [];
   let adminConnected = false;
   let stopped: Promise<void> | undefined;
+  let running: ConsumerRunConfig | undefined;
+  let crashesInARow = 0;
+  const backoff = createBackoff();
+
+  async function restartAfterCrash(error: unknown): Promise<void> {
+    if (crashesInARow >= maxRestarts) {
+      onFatal?.(new ConsumerCrashedError(groupId, error));
+      return;
+    }
+    crashesInARow++;
+    const retryInMs = backoff.next();
+    logger.warn('restarting the consumer kafkajs stopped: every partition resumes from its committed state', {
+      attempt: crashesInARow,
+      of: maxRestarts,
+      retryInMs,
+    });
+    // kafkajs keeps the subscription but forgets the generation; our partition state goes with it.
+    assigned = [];
+    onAssigned?.([]);
+    await waitUnless(retryInMs, () => stopped !== undefined);
+    if (stopped !== undefined || running === undefined) return;
+    try {
+      await consumer.connect();
+      await consumer.run(running);
+    } catch (failed) {
+      logger.error('consumer restart failed', { error: failed });
+      await restartAfterCrash(failed);
+    }
+  }
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     assigned = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
@@ -85,9 +136,8 @@ export function createPartitionedConsumer(options: PartitionedConsumerOptions): 
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     logger.error('consumer crashed', { error: payload.error, restart: payload.restart });
-    // With restart: true kafkajs rejoins by itself; without, nothing consumes any more.
-    if (!payload.restart && stopped === undefined)
-      onFatal?.(new ConsumerCrashedError(groupId, payload.error));
+    // With restart: true kafkajs rejoins by itself; without, nothing would consume any more.
+    if (!payload.restart && stopped === undefined) void restartAfterCrash(payload.error);
   });
 
   return {
@@ -110,14 +160,19 @@ export function createPartitionedConsumer(options: PartitionedConsumerOptions): 
         () => consumer.subscribe({ topic, fromBeginning: true }),
         retry,
       );
-      await consumer.run({
+      running = {
         autoCommit: false,
         eachBatchAutoResolve: false,
         ...(options.partitionsConsumedConcurrently
           ? { partitionsConsumedConcurrently: options.partitionsConsumedConcurrently }
           : {}),
-        eachBatch,
-      });
+        eachBatch: async (payload) => {
+          await eachBatch(payload);
+          crashesInARow = 0;
+          backoff.reset();
+        },
+      };
+      await consumer.run(running);
     },
     async committedOffset(partition) {
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
