@@ -4,7 +4,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/postinstall.mjs ./scripts/
-COPY scripts/lib/kafkajs-patch.mjs ./scripts/lib/
+COPY src/vendor-shims/kafkajs-grouping-patch.mjs ./src/vendor-shims/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

@@ -1,11 +1,8 @@
 #!/usr/bin/env node
-// npm postinstall: fixes kafkajs 2.2.4's producer, which groups a send's messages per partition
-// with `[...current, message]` for every message: quadratic in the batch size. The scorer sends
-// one transaction of thousands of predictions per fetched batch, where that grouping alone was a
-// quarter of its CPU (bench/score profile). The replacement is the same function in one pass
-// (upstream PR tulios/kafkajs#1576, unmerged). Idempotent; an unknown file is left alone with a
-// warning, so a kafkajs upgrade never gets a blind edit.
-import { groupMessagesPath, patchGroupMessages } from './lib/kafkajs-patch.mjs';
+// npm postinstall: applies the kafkajs grouping fix (src/vendor-shims/kafkajs-grouping-patch.mjs says
+// what and why). Idempotent; an unknown file is left alone with a warning, so a kafkajs upgrade never
+// gets a blind edit. Services report at start-up when the fix is missing (src/vendor-shims/check.ts).
+import { groupMessagesPath, patchGroupMessages } from '../src/vendor-shims/kafkajs-grouping-patch.mjs';
 
 let path;
 try {

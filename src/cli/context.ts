@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
+import { exitCodeOf } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 
 export interface CliContext {
@@ -22,7 +23,7 @@ export function contextFrom(
   return { config, logger };
 }
 
-/** Wraps an async action: ConfigError → exit 2 with the field list; other errors → exit 1. */
+/** Wraps an async action: ConfigError → its message and exit 2; other errors → a JSON log line and their exit code (1 unless an IntentstreamError says otherwise). */
 export function action<A extends unknown[]>(
   run: (...args: A) => Promise<void>,
 ): (...args: A) => Promise<void> {
@@ -32,13 +33,13 @@ export function action<A extends unknown[]>(
     } catch (error) {
       if (error instanceof ConfigError) {
         process.stderr.write(`intentstream: ${error.message}\n`);
-        process.exit(2);
+        process.exit(error.exitCode);
       }
       const err = error as Error;
       process.stderr.write(
         `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: err.message, error: { name: err.name, stack: err.stack } })}\n`,
       );
-      process.exit(1);
+      process.exit(exitCodeOf(error));
     }
   };
 }

@@ -1,13 +1,21 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import avro from 'avsc';
 import type { Command } from 'commander';
 import type { Message } from 'kafkajs';
-import { type GeneratorOptions, createGenerator, hash32, toNdjsonLine } from '../generator/index.js';
+import {
+  type FileFormat,
+  type GeneratorOptions,
+  TAXONOMY_NAMES,
+  type TaxonomyName,
+  createGenerator,
+  createPacer,
+  fileFormatOf,
+  toNdjsonLine,
+  writeItemsToFile,
+} from '../generator/index.js';
 import { type WireEncoding, eventBytes, malformedBytes } from '../generator/wire.js';
 import { createKafka } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
-import { shopEventType } from '../schemas/index.js';
 import { parseDuration } from '../util/duration.js';
 import { createProgress } from '../util/progress.js';
 import { onShutdownSignal } from '../util/shutdown.js';
@@ -20,7 +28,7 @@ interface GenerateOptions {
   start?: string;
   events?: number;
   out?: string;
-  format?: 'ndjson' | 'avro';
+  format?: FileFormat;
   topic?: string;
   encoding: WireEncoding;
   rate?: number;
@@ -30,6 +38,7 @@ interface GenerateOptions {
   duplicateRate?: number;
   bots?: number;
   oracle?: string;
+  taxonomy: string;
 }
 
 const BATCH = 1_000;
@@ -75,11 +84,19 @@ export function registerGenerate(program: Command): void {
     )
     .option('--bots <n>', 'bot cookies with thousands of events (default 2)', parseIntOption('bots'))
     .option('--oracle <file>', "write each session's true purchase probability (NDJSON) to this file")
+    .option(
+      '--taxonomy <name>',
+      `the shop's event names: ${TAXONOMY_NAMES.join(' | ')} (shop2: its own names, noise events, a session_id column in NDJSON files)`,
+      'ours',
+    )
     .action(
       action(async (opts: GenerateOptions, cmd: Command) => {
         const { config, logger } = contextFrom(cmd, 'generate');
         if (opts.encoding !== 'avro' && opts.encoding !== 'json') {
           throw new Error(`--encoding must be avro or json, got ${opts.encoding}`);
+        }
+        if (!(TAXONOMY_NAMES as readonly string[]).includes(opts.taxonomy)) {
+          throw new Error(`--taxonomy must be one of ${TAXONOMY_NAMES.join(', ')}, got ${opts.taxonomy}`);
         }
         const startTime = opts.start ? Date.parse(opts.start) : opts.speed ? Date.now() : undefined;
         if (startTime !== undefined && Number.isNaN(startTime))
@@ -95,6 +112,7 @@ export function registerGenerate(program: Command): void {
           duplicateRate: opts.duplicateRate,
           botCookies: opts.bots,
           emitOracle: Boolean(opts.oracle),
+          taxonomy: opts.taxonomy as TaxonomyName,
         };
         for (const key of Object.keys(genOptions) as (keyof GeneratorOptions)[]) {
           if (genOptions[key] === undefined) delete genOptions[key];
@@ -109,16 +127,14 @@ export function registerGenerate(program: Command): void {
 
         try {
           if (opts.out) {
-            const format = opts.format ?? (opts.out.endsWith('.avro') ? 'avro' : 'ndjson');
-            await writeFile(
-              generator,
-              opts.out,
-              format,
-              opts.seed,
+            await writeItemsToFile(generator, {
+              path: opts.out,
+              format: fileFormatOf(opts.out, opts.format),
+              seed: opts.seed,
               oracle,
-              progress.tick,
-              () => stopRequested,
-            );
+              tick: progress.tick,
+              stopped: () => stopRequested,
+            });
           } else {
             const topic = opts.topic ?? config.topics.events;
             const kafka = createKafka({ config, logger });
@@ -126,7 +142,7 @@ export function registerGenerate(program: Command): void {
             const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
             await producer.connect();
             try {
-              const pace = createPacer(opts.rate, opts.speed, startTime);
+              const pace = createPacer({ rate: opts.rate, speed: opts.speed, startTime });
               let batch: Message[] = [];
               const send = async () => {
                 await producer.send({ topic, messages: batch });
@@ -165,64 +181,4 @@ export function registerGenerate(program: Command): void {
         progress.done({ stopped: stopRequested });
       }),
     );
-}
-
-/** Sleeps as needed to honour a maximum rate and/or an event-time speed factor. */
-function createPacer(rate: number | undefined, speed: number | undefined, startTime: number | undefined) {
-  const wallStart = Date.now();
-  let sent = 0;
-  /** Milliseconds to wait before sending the event at `eventTime`. */
-  return (eventTime: number): number => {
-    sent++;
-    let waitMs = 0;
-    if (rate) waitMs = Math.max(waitMs, (sent / rate) * 1000 - (Date.now() - wallStart));
-    if (speed && startTime !== undefined) {
-      waitMs = Math.max(waitMs, (eventTime - startTime) / speed - (Date.now() - wallStart));
-    }
-    return waitMs;
-  };
-}
-
-async function writeFile(
-  generator: Iterable<import('../generator/index.js').GeneratedItem>,
-  path: string,
-  format: 'ndjson' | 'avro',
-  seed: number,
-  oracle: NodeJS.WritableStream | undefined,
-  tick: (n?: number) => void,
-  stopped: () => boolean,
-): Promise<void> {
-  const sink: NodeJS.WritableStream = path === '-' ? process.stdout : createWriteStream(path);
-  // Avro container files carry a random 16-byte sync marker by default; derive it from the seed so
-  // the same seed gives byte-identical files.
-  const marker = Buffer.alloc(16);
-  for (let i = 0; i < 4; i++) marker.writeUInt32BE(hash32(seed * 4 + i), i * 4);
-  const encoder =
-    format === 'avro'
-      ? new avro.streams.BlockEncoder(shopEventType, { syncMarker: marker, codec: 'null' })
-      : undefined;
-  if (encoder) encoder.pipe(sink);
-  const write = async (chunk: string) => {
-    if (!sink.write(chunk)) await once(sink, 'drain');
-  };
-  for (const item of generator) {
-    if (stopped()) break;
-    if (item.kind === 'session_end') {
-      oracle?.write(`${toNdjsonLine(item)}\n`);
-      continue;
-    }
-    if (encoder) {
-      if (item.kind === 'event' && !encoder.write(item.event)) await once(encoder, 'drain');
-    } else if (item.kind === 'event' || item.json !== undefined) {
-      await write(`${toNdjsonLine(item)}\n`);
-    }
-    if (item.kind === 'event') tick();
-  }
-  if (encoder) {
-    encoder.end();
-    await once(sink, 'finish');
-  } else if (sink !== process.stdout) {
-    (sink as NodeJS.WritableStream & { end(): void }).end();
-    await once(sink, 'finish');
-  }
 }

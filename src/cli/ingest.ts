@@ -5,6 +5,7 @@ import { createKafka } from '../kafka/client.js';
 import { createIngestMetrics } from '../metrics/ingest-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { createTimelineStore } from '../store/index.js';
+import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
 import { runService } from './run-service.js';
 
@@ -29,6 +30,7 @@ export function registerIngest(program: Command): void {
           ...(opts.port !== undefined ? { http: { ports: { ingest: Number(opts.port) } } } : {}),
         };
         const { config, logger } = contextFrom(cmd, 'ingest', overrides);
+        await checkVendorShims(['kafkajs', 'avsc'], logger);
         const kafka = createKafka({ config, logger });
         const registry = createMetricsRegistry('ingest');
         const metrics = createIngestMetrics(registry);

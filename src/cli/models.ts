@@ -1,34 +1,48 @@
 import type { Command } from 'commander';
-import { verifyModelDir } from '../model/verify.js';
-import { createModelRegistry } from '../registry/index.js';
+import { createModelRegistry, verifyModelDir } from '../registry/index.js';
 import { action, contextFrom } from './context.js';
 
-/** `intentstream models list|promote|rollback`: the model registry by hand. */
+/** `intentstream models list|register|promote|rollback`: the model registry by hand. */
 export function registerModels(program: Command): void {
-  const models = program.command('models').description('list, promote and roll back registered models');
+  const models = program.command('models').description('list, register, promote and roll back models');
   const registryFrom = (cmd: Command) => {
     const { config } = contextFrom(cmd, 'models');
     return createModelRegistry(config.trainer.modelsDir, { verify: verifyModelDir });
   };
   models
     .command('list')
-    .description('registered models with their test metrics; * marks CURRENT')
+    .description('registered models and unregistered candidates with their test metrics; * marks CURRENT')
     .option('--json', 'one JSON object per model')
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
         const registry = registryFrom(cmd);
-        for (const m of await registry.list()) {
+        const rows = [
+          ...(await registry.list()).map((m) => ({ ...m, registered: true })),
+          ...(await registry.listCandidates()).map((m) => ({ ...m, registered: false })),
+        ];
+        for (const m of rows) {
           const splits = (m.metrics?.splits ?? {}) as { test?: { rocAuc?: number | null } };
           const auc = splits.test?.rocAuc;
           if (opts.json)
             process.stdout.write(
-              `${JSON.stringify({ version: m.version, current: m.current, testRocAuc: auc ?? null, dir: m.dir })}\n`,
+              `${JSON.stringify({ version: m.version, current: m.current, registered: m.registered, testRocAuc: auc ?? null, dir: m.dir })}\n`,
             );
           else
             process.stdout.write(
-              `${m.current ? '*' : ' '} ${m.version}\ttest ROC-AUC ${auc == null ? 'n/a' : auc.toFixed(4)}\n`,
+              `${m.current ? '*' : ' '} ${m.version}\ttest ROC-AUC ${auc == null ? 'n/a' : auc.toFixed(4)}${m.registered ? '' : `\tcandidate: register with \`intentstream models register ${m.version}\``}\n`,
             );
         }
+      }),
+    );
+  models
+    .command('register <candidate>')
+    .description(
+      'move a candidate (its directory, or its version under <modelsDir>/candidates/) into the registry; promote it next',
+    )
+    .action(
+      action(async (candidate: string, _opts: unknown, cmd: Command) => {
+        const registered = await registryFrom(cmd).registerCandidate(candidate);
+        process.stdout.write(`${JSON.stringify(registered)}\n`);
       }),
     );
   models

@@ -1,7 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DASHBOARDS, toGrafana } from '../ops/dashboards.js';
+import { type ScrapedProcess, graphLinks, localPrometheusConfig } from '../ops/prometheus.js';
 import {
   type ProcessName,
   type RenderOptions,
@@ -33,6 +36,49 @@ export function registerOps(program: Command): void {
           await writeFile(file, `${JSON.stringify(toGrafana(spec), null, 2)}\n`);
           process.stdout.write(`${file}\n`);
         }
+      }),
+    );
+  ops
+    .command('prometheus-config')
+    .description(
+      'write config/prometheus.yml with its scrape targets pointed at this machine (http.host and http.ports), to run Prometheus without Docker',
+    )
+    .requiredOption('--out <file>', 'where to write the Prometheus config')
+    .option('--template <file>', 'the scrape config to start from', 'config/prometheus.yml')
+    .option('--scrape-interval <duration>', "scrape and rule evaluation interval (default: the template's)")
+    .action(
+      action(async (opts: { out: string; template: string; scrapeInterval?: string }, cmd: Command) => {
+        const { config } = contextFrom(cmd, 'ops');
+        const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+        const targets = Object.fromEntries(
+          (['ingest', 'scorer', 'trainer'] as const).map((p) => [p, `${host}:${config.http.ports[p]}`]),
+        ) as Record<ScrapedProcess, string>;
+        const template = resolve(opts.template);
+        await writeFile(
+          opts.out,
+          localPrometheusConfig({
+            template: await readFile(template, 'utf8'),
+            configDir: dirname(template),
+            targets,
+            ...(opts.scrapeInterval !== undefined ? { scrapeInterval: opts.scrapeInterval } : {}),
+          }),
+        );
+        process.stdout.write(`${opts.out}\n`);
+      }),
+    );
+  ops
+    .command('graph-links')
+    .description(
+      "print Prometheus graph links for events/s, predictions/s, the scorer's p99 latency and consumer lag",
+    )
+    .option('--prometheus <url>', 'Prometheus base URL', 'http://127.0.0.1:9090')
+    .action(
+      action(async (opts: { prometheus: string }) => {
+        process.stdout.write(
+          graphLinks(opts.prometheus)
+            .map((l) => `${l.name}: ${l.url}\n`)
+            .join(''),
+        );
       }),
     );
   ops

@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
+import { exitCodeOf } from '../errors.js';
 import { StartAbortedError, untilDone } from '../kafka/connect.js';
 import type { ConsumerCrashedError } from '../kafka/partitioned-consumer.js';
 import { brokerReadiness } from '../kafka/reachability.js';
@@ -80,7 +81,7 @@ export async function runService<S extends Service>(options: RunServiceOptions<S
     service = create((error) => {
       logger.error('consumer stopped for good: exiting non-zero so a supervisor restarts the process', {
         error,
-        exitCode: error.exitCode,
+        exitCode: exitCodeOf(error),
       });
       crashed(error);
     });

@@ -5,6 +5,7 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import { createScorerMetrics } from '../metrics/scorer-metrics.js';
 import { selectBackend } from '../model/backend.js';
 import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';
+import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
 import { missingNodeFlags } from './node-flags.js';
 import { runService } from './run-service.js';
@@ -39,6 +40,7 @@ export function registerScore(program: Command): void {
           ...(opts.port !== undefined ? { http: { ports: { scorer: Number(opts.port) } } } : {}),
         };
         const { config, logger } = contextFrom(cmd, 'scorer', overrides);
+        await checkVendorShims(['kafkajs', 'avsc', 'tfjs'], logger);
         const missing = missingNodeFlags();
         if (missing.length > 0)
           logger.warn(

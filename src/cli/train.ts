@@ -1,13 +1,14 @@
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';
-import { saveRunAsCandidate } from '../model/candidate.js';
 import { runTraining } from '../model/pipeline.js';
+import { saveRunAsCandidate } from '../registry/candidate.js';
 import { createTimelineStore } from '../store/index.js';
-import { trainingRange } from '../trainer/range.js';
+import { sessionsOutsideWindow, trainingRange } from '../trainer/range.js';
 import { sessionsForTraining } from '../trainer/read.js';
 import { createProgress } from '../util/progress.js';
 import { onShutdownSignal } from '../util/shutdown.js';
+import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom, parseIntOption } from './context.js';
 
 interface TrainCliOptions {
@@ -93,6 +94,7 @@ export function registerTrain(program: Command): void {
           trainer: trainerOverrides,
           ...(opts.store ? { store: { dir: opts.store } } : {}),
         });
+        await checkVendorShims(['avsc', 'tfjs'], logger);
         const trainer = config.trainer;
         const store = createTimelineStore(config.store.dir);
         const range = await trainingRange(
@@ -131,6 +133,7 @@ export function registerTrain(program: Command): void {
             resume: Boolean(opts.resume),
             progress: (total) => createProgress({ logger, label: 'train', unit: 'examples', total }),
             shouldStop: () => stopRequested,
+            window: { ...range, leftOut: await sessionsOutsideWindow(store, range) },
           });
         } finally {
           removeSignals();
@@ -153,7 +156,11 @@ export function registerTrain(program: Command): void {
           dataRange,
           dir: opts.out ? resolve(opts.out) : undefined,
         });
-        logger.info('candidate written', { version, dir });
+        logger.info('candidate written', {
+          version,
+          dir,
+          next: `intentstream models register ${opts.out ? dir : version}, then intentstream models promote ${version}`,
+        });
         const r = run.report;
         process.stdout.write(
           `${JSON.stringify({

@@ -1,16 +1,15 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createRouteGuard, resolveHttpToken } from '../metrics/http-auth.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { startHttpServer } from '../metrics/server.js';
 import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
-import { verifyModelDir } from '../model/verify.js';
-import { createModelRegistry } from '../registry/index.js';
+import { createModelRegistry, trainLockPath, verifyModelDir } from '../registry/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { reportChampion, storeHoldsAtLeast } from '../trainer/champion.js';
 import { trainOnce } from '../trainer/run.js';
 import { createTrainerService } from '../trainer/service.js';
 import { onShutdownSignal } from '../util/shutdown.js';
+import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
 
 /**
@@ -34,6 +33,7 @@ export function registerTrainer(program: Command): void {
           'trainer',
           opts.port !== undefined ? { http: { ports: { trainer: Number(opts.port) } } } : {},
         );
+        await checkVendorShims(['avsc', 'tfjs'], logger);
         const registry = createModelRegistry(config.trainer.modelsDir, { verify: verifyModelDir });
         const store = createTimelineStore(config.store.dir);
         const metricsRegistry = createMetricsRegistry('trainer');
@@ -46,7 +46,7 @@ export function registerTrainer(program: Command): void {
             trainOnce({ config, logger, store, registry, trigger, shouldStop: () => stopping }).finally(() =>
               reportChampion(registry, metrics, logger),
             ),
-          lockPath: join(config.trainer.modelsDir, '.train.lock'),
+          lockPath: trainLockPath(config.trainer.modelsDir),
           schedule: config.trainer.schedule,
           metrics,
           logger,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import type { ZodIssue } from 'zod';
+import { EXIT_USAGE, IntentstreamError } from '../errors.js';
 import { SECRET_FIELDS } from './redact.js';
 import { type Config, configSchema } from './schema.js';
 
@@ -8,13 +9,13 @@ export const DEFAULT_CONFIG_PATH = new URL('../../config/default.yaml', import.m
 export const ENV_PREFIX = 'INTENTSTREAM_';
 
 /** Raised when configuration is invalid; `issues` name each failing field path. */
-export class ConfigError extends Error {
+export class ConfigError extends IntentstreamError {
+  override name = 'ConfigError';
   constructor(
     message: string,
     readonly issues: { path: string; message: string; source?: string }[] = [],
   ) {
-    super(message);
-    this.name = 'ConfigError';
+    super(message, { exitCode: EXIT_USAGE });
   }
 }
 

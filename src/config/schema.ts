@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ROLE_NAMES } from '../features/roles.js';
+import { rolesSchema } from '../features/spec.js';
 import { parseDuration } from '../util/duration.js';
 
 /** A duration in config: milliseconds or "30s"/"2m"/"24h"; normalized to ms. */
@@ -72,18 +74,23 @@ const kafkaSasl = z
       });
     }
   });
-const eventType = z.string().min(1);
+const role = z.enum(ROLE_NAMES, {
+  errorMap: () => ({
+    message: `a role: one of ${ROLE_NAMES.join(', ')} (trainer.roles maps each to the shop's event types)`,
+  }),
+});
 
 /**
  * Outcome labels, computed at training time from the stored events. `kind` is the discriminator so
- * multi-class outcome rules can be added as another member without touching the binary one.
+ * multi-class outcome rules can be added as another member without touching the binary one. Target
+ * and truncation name roles, so they follow the shop's own event names through trainer.roles.
  */
 const labelsSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('binary'),
-      target: eventType,
-      truncateAt: z.array(eventType),
+      target: role,
+      truncateAt: z.array(role),
     })
     .strict(),
 ]);
@@ -103,6 +110,7 @@ const trainerSchema = z
       .strict(),
     seed: z.number().int().min(0).max(4_294_967_295),
     backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
+    roles: rolesSchema,
     labels: labelsSchema,
     dataset: z
       .object({
@@ -122,6 +130,7 @@ const trainerSchema = z
         categoryBuckets: positiveInt,
         maxVocabulary: positiveInt,
         minCount: positiveInt,
+        eventTypes: z.object({ maxSize: positiveInt, minCount: positiveInt }).strict(),
         sessionState: z.boolean(),
       })
       .strict(),
@@ -160,6 +169,7 @@ const trainerSchema = z
         calibrationBins: positiveInt,
         baselineL2: z.number().min(0),
         baselineIterations: positiveInt,
+        bootstrapResamples: positiveInt,
       })
       .strict(),
   })

@@ -8,13 +8,16 @@
  */
 import { createHash } from 'node:crypto';
 import type { LabelConfig } from '../config/schema.js';
+import type { EventRoles } from '../features/roles.js';
 import type { SessionTimeline, ShopEvent } from '../schemas/types.js';
-import { type CutReason, labelSession } from './labels.js';
+import { type CutReason, labelSession, resolveLabels } from './labels.js';
 import { sessionPrefixLengths } from './prefixes.js';
 import { SPLIT_NAMES, type SplitFractions, type SplitName, timeSplit } from './split.js';
 
 export interface DatasetOptions {
   labels: LabelConfig;
+  /** The shop's event types of each role (default: the generator's names). */
+  roles?: EventRoles;
   /** Sampled prefixes per training session, besides the full sequence. */
   prefixesPerSession: number;
   split: SplitFractions;
@@ -58,8 +61,21 @@ export interface SplitSummary {
   to: string | null;
 }
 
+/** The stored sessions a run's time window kept and left out (set by the trainer, which reads the store). */
+export interface WindowSummary {
+  from: string;
+  to: string;
+  kept: number;
+  leftOutBefore: number;
+  leftOutAfter: number;
+}
+
 export interface DatasetSummary {
+  /** Absent when the caller did not say which window it read. */
+  window?: WindowSummary;
   sessionsRead: number;
+  /** Every stored event of the sessions read, by event type, most frequent first. */
+  eventTypes: Record<string, number>;
   /** Sessions whose first event is already the target or a truncating event (nothing to see). */
   droppedEmpty: number;
   droppedForCookieSplit: number;
@@ -81,9 +97,12 @@ export function buildDataset(timelines: Iterable<SessionTimeline>, options: Data
   const cuts: Record<CutReason, number> = { target: 0, truncate: 0, end: 0 };
   let sessionsRead = 0;
   let droppedEmpty = 0;
+  const typeCounts = new Map<string, number>();
+  const labels = resolveLabels(options.labels, options.roles);
   for (const s of timelines) {
     sessionsRead++;
-    const { observable, label, cut } = labelSession(s, options.labels);
+    for (const e of s.events) typeCounts.set(e.event_type, (typeCounts.get(e.event_type) ?? 0) + 1);
+    const { observable, label, cut } = labelSession(s, labels);
     if (observable.length === 0) {
       droppedEmpty++;
       continue;
@@ -151,6 +170,9 @@ export function buildDataset(timelines: Iterable<SessionTimeline>, options: Data
     ...splits,
     summary: {
       sessionsRead,
+      eventTypes: Object.fromEntries(
+        [...typeCounts].sort(([a, n], [b, m]) => m - n || (a < b ? -1 : a > b ? 1 : 0)),
+      ),
       droppedEmpty,
       droppedForCookieSplit: split.droppedForCookie,
       cuts,

@@ -10,8 +10,19 @@ export {
   type Example,
   exampleLabels,
   type SplitSummary,
+  type WindowSummary,
 } from './dataset.js';
-export { type CutReason, DEFAULT_LABELS, type LabeledSession, labelClasses, labelSession } from './labels.js';
+export {
+  type CutReason,
+  DEFAULT_LABELS,
+  type LabeledSession,
+  MissingTargetError,
+  type ResolvedLabels,
+  checkTargetPresent,
+  labelClasses,
+  labelSession,
+  resolveLabels,
+} from './labels.js';
 export { samplePrefixLengths, sessionPrefixLengths } from './prefixes.js';
 export {
   SPLIT_NAMES,

@@ -4,20 +4,29 @@
  * event at a time as they arrive.
  *
  * Per event: five categorical ids (embedded by the model) and a few numeric features.
- *   eventType  fixed vocabulary (index layout of vocabulary.ts: 0 pad, 1 OOV, 2.. values)
+ *   eventType  the shop's event types, a vocabulary fitted on the training split (index layout of
+ *              vocabulary.ts: 0 pad, 1 OOV, 2.. values)
  *   item       1 = no item, 2.. = stableHash(item_id) mod itemBuckets
  *   category   1 = no category, 2.. = stableHash(category_id) mod categoryBuckets
  *   device, referrer   vocabularies fitted on the training split
  *   numeric    log1p(price), log1p(s since previous event), log1p(s since session start),
  *              log1p(step index), hour of day and day of week as sin/cos (UTC); with
  *              sessionState also item/cart relations to earlier events of the session
- *              (see SESSION_STATE_FEATURES), which need the running `StepState`.
+ *              (see SESSION_STATE_FEATURES), which need the running `StepState`; which events
+ *              add to or remove from the cart is said by the roles stored with the encoder.
  */
 import type { ShopEvent } from '../schemas/types.js';
-import { KNOWN_EVENT_TYPES } from '../schemas/types.js';
 import { stableHash32 } from './hash.js';
+import { DEFAULT_ROLES, type EventRoles, RoleMap } from './roles.js';
 import { ENCODER_VERSION, type EncoderSpec, numericFeatureNames, upgradeEncoderSpec } from './spec.js';
-import { FIRST_VALUE_INDEX, PAD_INDEX, ValueCounter, Vocabulary } from './vocabulary.js';
+import { writeCyclicTime } from './time.js';
+import {
+  FIRST_VALUE_INDEX,
+  PAD_INDEX,
+  ValueCounter,
+  Vocabulary,
+  type VocabularyFitOptions,
+} from './vocabulary.js';
 
 /** The model's categorical inputs, in this order everywhere (encoded arrays, model inputs). */
 export const CATEGORICAL_INPUTS = ['eventType', 'item', 'category', 'device', 'referrer'] as const;
@@ -26,8 +35,6 @@ export const CATEGORICAL_COUNT = CATEGORICAL_INPUTS.length;
 
 /** Index of "the event has no item / category" (the OOV slot of the vocabulary layout). */
 const NO_ID = 1;
-const DAY_MS = 86_400_000;
-const TWO_PI = 2 * Math.PI;
 
 export interface EncoderOptions {
   maxSteps: number;
@@ -38,8 +45,14 @@ export interface EncoderOptions {
   minCount: number;
   sessionState: boolean;
   hashSeed?: number;
-  eventTypes?: readonly string[];
+  /** The event-type vocabulary: most frequent first, at most maxSize types seen minCount times. */
+  eventTypes?: VocabularyFitOptions;
+  /** Which of the shop's event types add to and remove from the cart (and the label's roles). */
+  roles?: EventRoles;
 }
+
+/** Event types kept when EncoderOptions.eventTypes is not given. */
+const DEFAULT_EVENT_TYPES: VocabularyFitOptions = { maxSize: 200, minCount: 1 };
 
 export interface ItemState {
   /** Event time the item was (last) added to the cart while still in it; null when not in the cart. */
@@ -103,6 +116,8 @@ export class FeatureEncoder {
   readonly numericSize: number;
   /** Embedding rows per categorical input, in CATEGORICAL_INPUTS order. */
   readonly cardinalities: Readonly<Record<CategoricalInput, number>>;
+  /** The roles the encoder was fitted with (the scorer applies these, not today's config). */
+  readonly roles: RoleMap;
   private readonly eventTypes: Vocabulary;
   private readonly devices: Vocabulary;
   private readonly referrers: Vocabulary;
@@ -112,6 +127,7 @@ export class FeatureEncoder {
     this.numericNames = spec.numericFeatures;
     this.numericSize = spec.numericFeatures.length;
     this.eventTypes = new Vocabulary(spec.eventTypes);
+    this.roles = new RoleMap(spec.roles);
     this.devices = new Vocabulary(spec.devices);
     this.referrers = new Vocabulary(spec.referrers);
     this.cardinalities = Object.freeze({
@@ -123,12 +139,14 @@ export class FeatureEncoder {
     });
   }
 
-  /** Fits the device/referrer vocabularies on the given (training) sequences. */
+  /** Fits the event-type, device and referrer vocabularies on the given (training) sequences. */
   static fit(sequences: Iterable<readonly ShopEvent[]>, options: EncoderOptions): FeatureEncoder {
+    const eventTypes = new ValueCounter();
     const devices = new ValueCounter();
     const referrers = new ValueCounter();
     for (const events of sequences) {
       for (const e of events) {
+        eventTypes.add(e.event_type);
         devices.add(e.device);
         referrers.add(e.referrer);
       }
@@ -140,11 +158,12 @@ export class FeatureEncoder {
       hashSeed: options.hashSeed ?? 0,
       itemBuckets: options.itemBuckets,
       categoryBuckets: options.categoryBuckets,
-      eventTypes: [...(options.eventTypes ?? KNOWN_EVENT_TYPES)],
+      eventTypes: eventTypes.fit(options.eventTypes ?? DEFAULT_EVENT_TYPES),
       devices: devices.fit(fitOptions),
       referrers: referrers.fit(fitOptions),
       sessionState: options.sessionState,
       numericFeatures: numericFeatureNames(options.sessionState),
+      roles: structuredClone(options.roles ?? DEFAULT_ROLES) as EncoderSpec['roles'],
     });
   }
 
@@ -155,6 +174,16 @@ export class FeatureEncoder {
 
   private static fromSpec(spec: EncoderSpec): FeatureEncoder {
     return FeatureEncoder.fromJSON(spec);
+  }
+
+  /** The kept event types, in index order. */
+  get eventTypeVocabulary(): readonly string[] {
+    return this.eventTypes.values;
+  }
+
+  /** Whether an event type has its own embedding row (else it falls into the OOV bucket). */
+  knowsEventType(type: string): boolean {
+    return this.eventTypes.has(type);
   }
 
   toJSON(): EncoderSpec {
@@ -247,17 +276,11 @@ export class FeatureEncoder {
 
     const gapS = state.previousTime === null ? 0 : Math.max(0, t - state.previousTime) / 1000;
     const elapsedS = Math.max(0, t - state.sessionStart) / 1000;
-    const dayFraction = (((t % DAY_MS) + DAY_MS) % DAY_MS) / DAY_MS;
-    // 1970-01-01 was a Thursday: day 0 is weekday 4 (Sunday = 0).
-    const weekday = (((Math.floor(t / DAY_MS) + 4) % 7) + 7) % 7;
     num[numAt] = Math.log1p(Math.max(0, e.price ?? 0));
     num[numAt + 1] = Math.log1p(gapS);
     num[numAt + 2] = Math.log1p(elapsedS);
     num[numAt + 3] = Math.log1p(state.steps);
-    num[numAt + 4] = Math.sin(TWO_PI * dayFraction);
-    num[numAt + 5] = Math.cos(TWO_PI * dayFraction);
-    num[numAt + 6] = Math.sin((TWO_PI * weekday) / 7);
-    num[numAt + 7] = Math.cos((TWO_PI * weekday) / 7);
+    writeCyclicTime(t, num, numAt + 4);
 
     if (spec.sessionState) {
       const item = e.item_id;
@@ -283,11 +306,12 @@ export class FeatureEncoder {
     known: ItemState | undefined,
   ): void {
     const s = known ?? { cartedAt: null, removed: false };
-    if (type === 'add_to_cart') {
+    const role = this.roles.roleOf(type);
+    if (role === 'addToCart') {
       if (s.cartedAt === null) state.cartSize++;
       s.cartedAt = t;
       s.removed = false;
-    } else if (type === 'remove_from_cart') {
+    } else if (role === 'removeFromCart') {
       if (s.cartedAt !== null) state.cartSize--;
       s.cartedAt = null;
       s.removed = true;

@@ -23,8 +23,17 @@ export {
   type EncoderSpec,
   SESSION_STATE_FEATURES,
   numericFeatureNames,
+  rolesSchema,
   upgradeEncoderSpec,
 } from './spec.js';
+export {
+  DEFAULT_ROLES,
+  type EventRoles,
+  ROLE_NAMES,
+  type Role,
+  RoleMap,
+  conflictingRoles,
+} from './roles.js';
 export {
   FIRST_VALUE_INDEX,
   NONE_TOKEN,
@@ -32,4 +41,6 @@ export {
   PAD_INDEX,
   ValueCounter,
   Vocabulary,
+  type VocabularyFitOptions,
 } from './vocabulary.js';
+export { type EventTypeReport, eventTypeReport } from './event-type-report.js';

@@ -6,11 +6,18 @@
  *
  *   v0  the pre-release draft layout (snake_case keys, no hash seed, no session-state features);
  *       no released model used it, it is kept as the fixture that exercises the upgrade chain.
- *   v1  current.
+ *   v1  the generator's seven event types as a fixed vocabulary; cart state read the generator's
+ *       event names.
+ *   v2  current: the event-type vocabulary is fitted on the training split like device and referrer,
+ *       and the roles (roles.ts) are stored with the encoder. A v1 encoder becomes a v2 one with its
+ *       event types kept in their order and the default roles, which are the names v1 read: it
+ *       encodes every event exactly as before.
  */
 import { z } from 'zod';
+import { IntentstreamError } from '../errors.js';
+import { DEFAULT_ROLES, ROLE_NAMES, conflictingRoles } from './roles.js';
 
-export const ENCODER_VERSION = 1;
+export const ENCODER_VERSION = 2;
 
 /** Numeric features every encoder produces, in this order. */
 export const BASE_NUMERIC_FEATURES = [
@@ -41,31 +48,61 @@ export function numericFeatureNames(sessionState: boolean): string[] {
 const vocab = z.array(z.string()).refine((v) => new Set(v).size === v.length, 'values must be distinct');
 const positiveInt = z.number().int().positive();
 
-export const encoderSpecV1 = z
-  .object({
-    version: z.literal(1),
-    maxSteps: positiveInt,
-    hashSeed: z.number().int().min(0).max(4_294_967_295),
-    itemBuckets: positiveInt,
-    categoryBuckets: positiveInt,
-    eventTypes: vocab,
-    devices: vocab,
-    referrers: vocab,
-    sessionState: z.boolean(),
-    numericFeatures: z.array(z.string()),
-  })
+const v1Fields = {
+  maxSteps: positiveInt,
+  hashSeed: z.number().int().min(0).max(4_294_967_295),
+  itemBuckets: positiveInt,
+  categoryBuckets: positiveInt,
+  eventTypes: vocab,
+  devices: vocab,
+  referrers: vocab,
+  sessionState: z.boolean(),
+  numericFeatures: z.array(z.string()),
+};
+
+function checkNumericFeatures(
+  spec: { sessionState: boolean; numericFeatures: string[] },
+  ctx: z.RefinementCtx,
+): void {
+  const expected = numericFeatureNames(spec.sessionState);
+  if (JSON.stringify(spec.numericFeatures) !== JSON.stringify(expected)) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['numericFeatures'],
+      message: `expected ${expected.join(', ')} for sessionState=${spec.sessionState}`,
+    });
+  }
+}
+
+const encoderSpecV1 = z
+  .object({ version: z.literal(1), ...v1Fields })
   .strict()
-  .superRefine((spec, ctx) => {
-    const expected = numericFeatureNames(spec.sessionState);
-    if (JSON.stringify(spec.numericFeatures) !== JSON.stringify(expected)) {
+  .superRefine(checkNumericFeatures);
+
+const eventTypeList = z.array(z.string().min(1));
+export const rolesSchema = z
+  .object(
+    Object.fromEntries(ROLE_NAMES.map((r) => [r, eventTypeList])) as Record<
+      (typeof ROLE_NAMES)[number],
+      typeof eventTypeList
+    >,
+  )
+  .strict()
+  .superRefine((roles, ctx) => {
+    const conflicts = conflictingRoles(roles);
+    if (conflicts.length > 0) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
-        path: ['numericFeatures'],
-        message: `expected ${expected.join(', ')} for sessionState=${spec.sessionState}`,
+        message: `an event type can play one role only: ${conflicts.join('; ')}`,
       });
     }
   });
-export type EncoderSpec = z.output<typeof encoderSpecV1>;
+
+export const encoderSpecV2 = z
+  .object({ version: z.literal(2), ...v1Fields, roles: rolesSchema })
+  .strict()
+  .superRefine(checkNumericFeatures);
+export type EncoderSpec = z.output<typeof encoderSpecV2>;
 
 const encoderSpecV0 = z
   .object({
@@ -79,11 +116,8 @@ const encoderSpecV0 = z
   })
   .strict();
 
-export class EncoderFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EncoderFormatError';
-  }
+export class EncoderFormatError extends IntentstreamError {
+  override name = 'EncoderFormatError';
 }
 
 function upgradeV0(v0: z.output<typeof encoderSpecV0>): unknown {
@@ -99,6 +133,10 @@ function upgradeV0(v0: z.output<typeof encoderSpecV0>): unknown {
     sessionState: false,
     numericFeatures: numericFeatureNames(false),
   };
+}
+
+function upgradeV1(v1: z.output<typeof encoderSpecV1>): unknown {
+  return { ...v1, version: 2, roles: structuredClone(DEFAULT_ROLES) };
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
@@ -119,5 +157,8 @@ export function upgradeEncoderSpec(json: unknown): EncoderSpec {
   }
   let current: unknown = json;
   if (version === 0) current = upgradeV0(parse(encoderSpecV0, json, 'encoder v0'));
-  return parse(encoderSpecV1, current, `encoder v${ENCODER_VERSION}`);
+  if ((current as { version: number }).version === 1) {
+    current = upgradeV1(parse(encoderSpecV1, current, 'encoder v1'));
+  }
+  return parse(encoderSpecV2, current, `encoder v${ENCODER_VERSION}`);
 }

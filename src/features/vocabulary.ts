@@ -1,5 +1,5 @@
 /**
- * Small categorical vocabularies (device, referrer) fitted on the TRAINING split only. Index layout
+ * Small categorical vocabularies (event type, device, referrer) fitted on the TRAINING split only. Index layout
  * shared by every categorical input of the model: 0 = padding (masked time step), 1 = out of
  * vocabulary (a value not kept at fit time, or never seen), 2.. = the kept values in order.
  */
@@ -49,6 +49,10 @@ export class Vocabulary {
   /** Number of embedding rows this vocabulary needs (values + padding + OOV). */
   get cardinality(): number {
     return this.values.length + FIRST_VALUE_INDEX;
+  }
+
+  has(value: string | null): boolean {
+    return this.index.has(value ?? NONE_TOKEN);
   }
 
   lookup(value: string | null): number {

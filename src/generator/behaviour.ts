@@ -239,9 +239,19 @@ export function purchaseProbability(steps: readonly BehaviourStep[], context: Se
   return tracker.probability(context);
 }
 
-/** Steps from tracker events (e.g. the first `decisionIndex` events of an oracle session). */
+/**
+ * Steps from tracker events (e.g. the first `decisionIndex` events of an oracle session). Events are
+ * named by `processType` (a taxonomy's, for a shop with its own names); those it maps to null (noise)
+ * are not steps.
+ */
 export function stepsFromEvents(
   events: readonly { event_type: string; item_id: string | null; event_time: number }[],
+  processType: (name: string) => string | null = (name) => name,
 ): BehaviourStep[] {
-  return events.map((e) => ({ type: e.event_type, itemId: e.item_id, time: e.event_time }));
+  const steps: BehaviourStep[] = [];
+  for (const e of events) {
+    const type = processType(e.event_type);
+    if (type !== null) steps.push({ type, itemId: e.item_id, time: e.event_time });
+  }
+  return steps;
 }

@@ -1,3 +1,4 @@
+import type { Rng } from '../util/random.js';
 /**
  * What a shopper does inside one session: a Markov chain on the previous event
  * type and the cart state, which stages each chosen event (as plain fields, see
@@ -6,7 +7,6 @@
  */
 import { IntentTracker } from './behaviour.js';
 import type { Catalogue } from './catalogue.js';
-import type { Rng } from './rng.js';
 
 const MINUTE = 60_000;
 

@@ -4,7 +4,7 @@
  * category and price are pure functions of its id, so every run (and every seed)
  * agrees on them.
  */
-import { type Rng, WeightedTable, fmix32, hash32 } from './rng.js';
+import { type Rng, WeightedTable, fmix32, hash32 } from '../util/random.js';
 
 export const DEFAULT_ITEM_COUNT = 5_000;
 export const DEFAULT_CATEGORY_COUNT = 50;

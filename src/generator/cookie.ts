@@ -15,10 +15,11 @@
  * otherwise abandonment (with a checkout event 30% of the time if the cart is full).
  */
 import type { ShopEvent } from '../schemas/types.js';
+import { Rng, fmix32, hash32, hex8 } from '../util/random.js';
 import { DEVICES, IDLE_SPLIT_PROBABILITY, REFERRERS, type SessionContext, utcHour } from './behaviour.js';
 import { Shopper, StagedEvent } from './browse.js';
 import type { Catalogue } from './catalogue.js';
-import { Rng, fmix32, hash32, hex8 } from './rng.js';
+import type { Taxonomy } from './taxonomy.js';
 import type { SessionEndItem, SessionOutcome } from './types.js';
 
 const MINUTE = 60_000;
@@ -36,6 +37,8 @@ export interface CookieEnv {
   endTime: number;
   meanSessionGapMs: number;
   emitOracle: boolean;
+  /** The shop's names and noise events; null for ours (no noise, no renaming). */
+  taxonomy: Taxonomy | null;
 }
 
 type Phase = 'browse' | 'checkout' | 'purchase' | 'checkout_abandon' | 'bot';
@@ -63,6 +66,12 @@ export class Cookie {
   private eventIds: string[] = [];
   private decision: { index: number; time: number; p: number; context: SessionContext } | null = null;
   private botLeft = 0;
+  // Noise events (taxonomies with noise): drawn from their own stream, so the shopping process and its
+  // oracle are the same as without them; one may wait, staged, before the next real event.
+  private readonly noiseRng: Rng | null;
+  private noise: { time: number; name: string } | null = null;
+  private tookNoise = false;
+  private noiseInSession = 0;
 
   constructor(
     readonly index: number,
@@ -71,6 +80,8 @@ export class Cookie {
   ) {
     this.rng = new Rng(hash32(env.seed, index, 0x636f6f6b));
     this.shopper = new Shopper(env.catalogue, this.staged);
+    this.noiseRng =
+      env.taxonomy && env.taxonomy.noiseRate > 0 ? new Rng(hash32(env.seed, index, 0x6e6f6973)) : null;
     const h = fmix32((index ^ fmix32(env.seed ^ 0x1d)) >>> 0);
     this.cookieId = 'ck_' + hex8(h) + hex8(hash32(env.seed, index)).slice(0, 4);
     this.idPrefix = hex8(h ^ 0x5f3759df);
@@ -89,11 +100,17 @@ export class Cookie {
 
   /** Event time of the staged event. */
   get nextTime(): number {
-    return this.staged.time;
+    return this.noise === null ? this.staged.time : this.noise.time;
+  }
+
+  /** The shop's id of the session the next event belongs to. */
+  get sessionKey(): string {
+    return `${this.cookieId}#${this.sessionSeq}`;
   }
 
   /** The staged event as a fresh ShopEvent (call once per staged event, before `advance()`). */
   takeEvent(): ShopEvent {
+    if (this.noise !== null) return this.takeNoise(this.noise);
     const e = this.staged;
     const extras: Record<string, string> = this.abGroup === null ? {} : { ab_test: this.abGroup };
     if (e.order) extras['order_id'] = 'o' + hex8(hash32(this.idSalt, this.counter));
@@ -102,7 +119,7 @@ export class Cookie {
     return {
       cookie_id: this.cookieId,
       event_id: eventId,
-      event_type: e.type,
+      event_type: this.env.taxonomy === null ? e.type : this.env.taxonomy.eventName(e.type, e.pageType),
       event_time: e.time,
       item_id: e.item >= 0 ? (this.env.catalogue.itemIds[e.item] as string) : null,
       category_id: e.categoryId,
@@ -117,6 +134,50 @@ export class Cookie {
 
   /** Stages the event after the one just taken; returns the oracle record when that closed a session. */
   advance(): SessionEndItem | null {
+    if (this.tookNoise) {
+      this.tookNoise = false;
+      this.noise = null;
+      return null;
+    }
+    if (this.noiseRng === null) return this.advanceProcess();
+    const t = this.staged.time;
+    const session = this.sessionSeq;
+    const record = this.advanceProcess();
+    const gap = this.staged.time - t;
+    // Noise only inside a human session, strictly between two of its events.
+    if (!this.done && !this.isBot && session === this.sessionSeq && gap >= 2) {
+      const rng = this.noiseRng;
+      const taxonomy = this.env.taxonomy as Taxonomy;
+      if (rng.chance(taxonomy.noiseRate)) {
+        this.noise = { time: t + rng.int(1, gap - 1), name: rng.choice(taxonomy.noiseEvents) };
+      }
+    }
+    return record;
+  }
+
+  /** A noise event: same cookie, device and referrer, no item. */
+  private takeNoise(noise: { time: number; name: string }): ShopEvent {
+    this.tookNoise = true;
+    this.noiseInSession++;
+    const eventId = this.idPrefix + hex8(fmix32((this.counter++ ^ this.idSalt) >>> 0));
+    if (this.env.emitOracle) this.eventIds.push(eventId);
+    return {
+      cookie_id: this.cookieId,
+      event_id: eventId,
+      event_type: noise.name,
+      event_time: noise.time,
+      item_id: null,
+      category_id: null,
+      price: null,
+      quantity: null,
+      page_type: null,
+      device: this.device,
+      referrer: this.referrer,
+      extras: this.abGroup === null ? {} : { ab_test: this.abGroup },
+    };
+  }
+
+  private advanceProcess(): SessionEndItem | null {
     const rng = this.rng;
     const t = this.staged.time;
     switch (this.phase) {
@@ -150,7 +211,7 @@ export class Cookie {
       returning: this.returning,
     };
     const p = this.shopper.tracker.probability(context);
-    this.decision = { index: this.sessionEvents, time: t, p, context };
+    this.decision = { index: this.sessionEvents + this.noiseInSession, time: t, p, context };
     const u = rng.uniform();
     if (u < p) {
       this.phase = 'checkout';
@@ -171,6 +232,7 @@ export class Cookie {
     this.sessionSeq++;
     this.shopper.reset();
     this.sessionEvents = 1;
+    this.noiseInSession = 0;
     this.firstEventTime = time;
     this.eventIds = [];
     this.decision = null;
@@ -195,7 +257,7 @@ export class Cookie {
           firstEventTime: this.firstEventTime,
           lastEventTime: last,
           decisionTime: this.decision?.time ?? last,
-          decisionIndex: this.decision?.index ?? this.sessionEvents,
+          decisionIndex: this.decision?.index ?? this.sessionEvents + this.noiseInSession,
           purchaseProbability: p,
           purchased,
           outcome,

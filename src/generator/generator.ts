@@ -13,11 +13,12 @@
  * Output is a pure function of the options: iterating twice gives the same items.
  */
 import type { ShopEvent } from '../schemas/types.js';
+import { MinHeap } from '../util/heap.js';
+import { Rng, hash32 } from '../util/random.js';
 import { Catalogue } from './catalogue.js';
 import { Cookie, type CookieEnv } from './cookie.js';
-import { MinHeap } from './heap.js';
 import { makeMalformed } from './malformed.js';
-import { Rng, hash32 } from './rng.js';
+import { taxonomyOf } from './taxonomy.js';
 import type { EventItem, GeneratedItem, GeneratorOptions, ResolvedGeneratorOptions } from './types.js';
 
 export const DEFAULT_START_TIME = Date.UTC(2026, 10, 1); // 2026-11-01T00:00:00Z
@@ -69,6 +70,7 @@ export function resolveOptions(options: GeneratorOptions = {}): ResolvedGenerato
     meanSessionGapMs,
     items: count('items', items),
     categories: count('categories', categories),
+    taxonomy: taxonomyOf(options.taxonomy ?? 'ours').name,
   };
 }
 
@@ -90,7 +92,9 @@ function* generate(o: ResolvedGeneratorOptions): Generator<GeneratedItem, void, 
     endTime: o.startTime + o.durationMs,
     meanSessionGapMs: o.meanSessionGapMs,
     emitOracle: o.emitOracle,
+    taxonomy: o.taxonomy === 'ours' ? null : taxonomyOf(o.taxonomy),
   };
+  const sessionIds = env.taxonomy?.sessionIdColumn ?? false;
   const cookies = new MinHeap<Cookie>();
   for (let i = 0; i < o.cookies + o.botCookies; i++) {
     const cookie = new Cookie(i, i >= o.cookies, env);
@@ -107,26 +111,27 @@ function* generate(o: ResolvedGeneratorOptions): Generator<GeneratedItem, void, 
       yield delayed.pop() as EventItem;
       if (++emitted >= o.maxEvents) return;
     }
+    const session = sessionIds ? cookie.sessionKey : undefined;
     const event = cookie.takeEvent();
+    const item: EventItem =
+      session === undefined ? { kind: 'event', event } : { kind: 'event', event, session };
     const sessionEnd = cookie.advance();
     if (cookie.done) cookies.pop();
     else cookies.updateTopKey(cookie.nextTime);
 
     if (o.outOfOrderRate > 0 && mess.chance(o.outOfOrderRate)) {
-      delayed.push(event.event_time + mess.int(1_000, MAX_OUT_OF_ORDER_MS), delayedSeq++, {
-        kind: 'event',
-        event,
-      });
+      delayed.push(event.event_time + mess.int(1_000, MAX_OUT_OF_ORDER_MS), delayedSeq++, item);
     } else {
-      yield { kind: 'event', event };
+      yield item;
       if (++emitted >= o.maxEvents) return;
     }
     if (o.duplicateRate > 0 && mess.chance(o.duplicateRate)) {
       const copy: ShopEvent = { ...event, extras: { ...event.extras } };
-      delayed.push(event.event_time + mess.int(0, MAX_DUPLICATE_DELAY_MS), delayedSeq++, {
-        kind: 'event',
-        event: copy,
-      });
+      delayed.push(
+        event.event_time + mess.int(0, MAX_DUPLICATE_DELAY_MS),
+        delayedSeq++,
+        session === undefined ? { kind: 'event', event: copy } : { kind: 'event', event: copy, session },
+      );
     }
     if (o.malformedRate > 0 && mess.chance(o.malformedRate)) yield makeMalformed(mess, event);
     if (sessionEnd !== null) yield sessionEnd;

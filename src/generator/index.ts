@@ -22,7 +22,11 @@ export {
   resolveOptions,
 } from './generator.js';
 export type { TrafficGenerator } from './generator.js';
-export { Rng, WeightedTable, createRng, fmix32, hash32, hex8 } from './rng.js';
+export { Rng, WeightedTable, createRng, fmix32, hash32, hex8 } from '../util/random.js';
+export { fileFormatOf, writeItemsToFile } from './file-sink.js';
+export type { FileFormat, FileSinkOptions } from './file-sink.js';
+export { createPacer } from './pacer.js';
+export type { PacerOptions } from './pacer.js';
 export { canonicalEvent, toNdjsonLine } from './sink.js';
 export { MALFORMED_CLASSES } from './types.js';
 export type {
@@ -35,3 +39,12 @@ export type {
   SessionEndItem,
   SessionOutcome,
 } from './types.js';
+export {
+  OUR_ROLES,
+  SHOP2_EVENT_TYPES,
+  SHOP2_NOISE_EVENTS,
+  SHOP2_ROLES,
+  TAXONOMY_NAMES,
+  taxonomyOf,
+} from './taxonomy.js';
+export type { ShopRoles, Taxonomy, TaxonomyName } from './taxonomy.js';

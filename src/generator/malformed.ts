@@ -1,6 +1,6 @@
 /** Builds the malformed raw messages a broken producer would send, derived from a good event. */
 import type { ShopEvent } from '../schemas/types.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/random.js';
 import { canonicalEvent } from './sink.js';
 import { MALFORMED_CLASSES, type MalformedItem } from './types.js';
 

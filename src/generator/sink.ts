@@ -1,4 +1,5 @@
 /** Serialisation helpers for generated items (the Kafka/file sinks live elsewhere). */
+import { copyEvent } from '../schemas/event-copy.js';
 import type { ShopEvent } from '../schemas/types.js';
 import type { GeneratedItem } from './types.js';
 
@@ -6,20 +7,7 @@ import type { GeneratedItem } from './types.js';
 export function canonicalEvent(e: ShopEvent): ShopEvent {
   const extras: Record<string, string> = {};
   for (const k of Object.keys(e.extras).sort()) extras[k] = e.extras[k] as string;
-  return {
-    cookie_id: e.cookie_id,
-    event_id: e.event_id,
-    event_type: e.event_type,
-    event_time: e.event_time,
-    item_id: e.item_id,
-    category_id: e.category_id,
-    price: e.price,
-    quantity: e.quantity,
-    page_type: e.page_type,
-    device: e.device,
-    referrer: e.referrer,
-    extras,
-  };
+  return copyEvent(e, extras);
 }
 
 /**
@@ -30,8 +18,11 @@ export function canonicalEvent(e: ShopEvent): ShopEvent {
 export function toNdjsonLine(item: GeneratedItem | ShopEvent): string {
   if (!('kind' in item)) return JSON.stringify(canonicalEvent(item));
   switch (item.kind) {
-    case 'event':
-      return JSON.stringify(canonicalEvent(item.event));
+    case 'event': {
+      if (item.session === undefined) return JSON.stringify(canonicalEvent(item.event));
+      const { cookie_id, ...rest } = canonicalEvent(item.event);
+      return JSON.stringify({ cookie_id, session_id: item.session, ...rest });
+    }
     case 'session_end':
       return JSON.stringify(item);
     case 'malformed':

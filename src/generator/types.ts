@@ -1,6 +1,7 @@
 /** Public shapes of the synthetic traffic generator's output. */
 import type { ShopEvent } from '../schemas/types.js';
 import type { SessionContext } from './behaviour.js';
+import type { TaxonomyName } from './taxonomy.js';
 
 export const MALFORMED_CLASSES = [
   'invalid_json',
@@ -15,6 +16,8 @@ export type MalformedClass = (typeof MALFORMED_CLASSES)[number];
 export interface EventItem {
   kind: 'event';
   event: ShopEvent;
+  /** The shop's own session id (taxonomies with a session id column only), as in its oracle's `sessionKey`. */
+  session?: string;
 }
 
 /**
@@ -87,6 +90,8 @@ export interface GeneratorOptions {
   /** Catalogue size (default 5,000 items in 50 categories). */
   items?: number;
   categories?: number;
+  /** The shop's event names (default `ours`; see taxonomy.ts). The shopping process is the same. */
+  taxonomy?: TaxonomyName;
 }
 
 export type ResolvedGeneratorOptions = Required<GeneratorOptions>;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { IntentstreamError } from '../errors.js';
 import { type SessionizerSnapshot, decodeSnapshot, encodeSnapshot } from '../sessions/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
@@ -17,8 +18,9 @@ export interface PartitionCheckpoint {
   snapshot: SessionizerSnapshot;
 }
 
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
+/** A partition checkpoint file that this build cannot read (corrupt, or of another version). */
+export class PartitionCheckpointError extends IntentstreamError {
+  override name = 'PartitionCheckpointError';
 }
 
 /**
@@ -39,7 +41,8 @@ export function createCheckpointStore(dir: string) {
         throw error;
       }
       const newline = bytes.indexOf(0x0a);
-      if (newline < 0) throw new CheckpointError(`checkpoint ${path} has no header line; it is corrupt`);
+      if (newline < 0)
+        throw new PartitionCheckpointError(`checkpoint ${path} has no header line; it is corrupt`);
       const header = JSON.parse(bytes.subarray(0, newline).toString('utf8')) as Omit<
         PartitionCheckpoint,
         'snapshot'
@@ -47,7 +50,7 @@ export function createCheckpointStore(dir: string) {
         version: number;
       };
       if (header.version !== CHECKPOINT_VERSION) {
-        throw new CheckpointError(
+        throw new PartitionCheckpointError(
           `checkpoint ${path} has version ${header.version}; this build reads ${CHECKPOINT_VERSION}`,
         );
       }

@@ -4,15 +4,13 @@
  * current record is held in memory; a record longer than `maxRecordChars` (an unbalanced quote, a file
  * without line breaks) is a fatal TextFormatError rather than an unbounded buffer.
  */
+import { IntentstreamError } from '../errors.js';
 
 export const DEFAULT_MAX_RECORD_CHARS = 4 * 1024 * 1024;
 
 /** A fatal, unrecoverable problem with the input text (the import stops). */
-export class TextFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TextFormatError';
-  }
+export class TextFormatError extends IntentstreamError {
+  override name = 'TextFormatError';
 }
 
 export interface TextLine {

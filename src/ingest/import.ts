@@ -3,88 +3,70 @@
  * through the same validation (`normalizeEvent`, as for live JSON input) and the same `Sessionizer`
  * as live ingest.
  *
- * rows → plain object (column mapping, time format, event-type map, extras) → normalizeEvent →
+ * Two passes. 1) rows → plain object (field map, time spelling, event-type map, extras) →
+ * normalizeEvent → a content-derived event_id when the row has none → an external sort by event time
+ * (bounded memory: sorted runs spilled to temp files, then a k-way merge; see import-sort.ts). Rows
+ * that cannot be read are rejected here, and the maps are checked against what the export holds, so a
+ * reversed or unknown map stops the import before anything is written. 2) the sorted events →
  * Sessionizer.push → closed sessions buffered → written as store segments of at most `chunkSessions`
- * sessions / `chunkEvents` events, named segmentName(source, 0, chunkIndex). At the end of the input
- * flushAll('end_of_input') closes what is still open.
+ * sessions / `chunkEvents` events, named segmentName(source, 0, chunkIndex); at the end
+ * flushAll('end_of_input') closes what is still open. With `sortByTime: false` (an export already in
+ * time order) pass 1 feeds pass 2 directly and rows older than the watermark are rejected as late.
+ *
+ * Sessions: the inactivity gap, max duration and max events apply as in live ingest. When a session id
+ * column is mapped, a change of the export's session id for a cookie also starts a new session: events
+ * of different export sessions never share one of ours (each export session is sessionized apart, so
+ * one of theirs may still be cut by the gap rule).
  *
  * Idempotent: the same files with the same options give the same event ids, sessions, segment names and
  * chunks, so re-running an import overwrites its files; after a complete run, files of the same source that
  * this run did not write (a previous run produced more chunks or other days) are removed.
  *
- * Several inputs are read one after the other as ONE stream (a split export): a session may span files,
- * and rows of a later file older than the watermark are late.
+ * Several inputs are read as ONE stream (a split export): a session may span files.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { type Readable, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { basename } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { normalizeEvent } from '../schemas/event-codec.js';
-import { type RejectReason, describeValue } from '../schemas/rejections.js';
-import type { CloseReason, SessionTimeline } from '../schemas/types.js';
-import { type SessionRules, Sessionizer } from '../sessions/index.js';
+import { contentEventId } from '../schemas/event-id.js';
+import { isNumericString, normalizeEvent } from '../schemas/event-json.js';
+import type { CloseReason, SessionTimeline, ShopEvent } from '../schemas/types.js';
+import { type SessionRules, Sessionizer, sessionIdFor } from '../sessions/index.js';
 import { type TimelineStore, parseSegmentName, segmentName } from '../store/index.js';
 import type { Progress } from '../util/progress.js';
-import { DEFAULT_MAX_RECORD_CHARS, TextFormatError, parseCsv, readLines } from './import-text.js';
+import { checkEventTypeMap, checkFieldMap, countType, theirsToOurs } from './import-maps.js';
+import { type Row, csvRows, ndjsonRows } from './import-rows.js';
+import { type ExternalSorterOptions, createExternalSorter } from './import-sort.js';
+import { DEFAULT_MAX_RECORD_CHARS, TextFormatError } from './import-text.js';
+import { type TimeFormat, createTimeParser } from './import-time.js';
+import {
+  EVENT_FIELDS,
+  type EventField,
+  type EventTypeMapping,
+  type FieldMap,
+  ImportError,
+  type ImportFormat,
+  type ImportInput,
+  type ImportRejectReason,
+  type RejectedRow,
+} from './import-types.js';
 
-export type ImportFormat = 'csv' | 'ndjson';
-export type TimeFormat = 'epoch_ms' | 'epoch_s' | 'iso' | 'auto';
-export const TIME_FORMATS: readonly TimeFormat[] = ['epoch_ms', 'epoch_s', 'iso', 'auto'];
-
-/** The ShopEvent fields a source column can be mapped to. */
-export const EVENT_FIELDS = [
-  'cookie_id',
-  'event_id',
-  'event_type',
-  'event_time',
-  'item_id',
-  'category_id',
-  'price',
-  'quantity',
-  'page_type',
-  'device',
-  'referrer',
-  'extras',
-] as const;
-export type EventField = (typeof EVENT_FIELDS)[number];
-export type FieldMap = Partial<Record<EventField, string>>;
-
-/** Why a row was not imported: the live reasons, plus `late` (older than the watermark) and `invalid_csv`. */
-export type ImportRejectReason = RejectReason | 'late' | 'invalid_csv';
-
-/** One line of the rejects file. */
-export interface RejectedRow {
-  file: string;
-  line: number;
-  reason: ImportRejectReason;
-  field?: string;
-  message: string;
-  /** The row's text as it is in the file (a CSV record may span lines). */
-  raw: string;
-}
-
-/** Fatal problems with the inputs or options (the CLI exits 1 with the message). */
-export class ImportError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ImportError';
-  }
-}
-
-export interface ImportInput {
-  /** As given on the command line; shown in the summary, logs and rejects. */
-  path: string;
-  /** Base name, part of derived event ids. */
-  name: string;
-  format: ImportFormat;
-  /** Raw bytes of the file; gunzipped by runImport when `gzip`. */
-  open(): Readable;
-  gzip: boolean;
-}
+export {
+  EVENT_FIELDS,
+  type EventField,
+  type EventTypeMapping,
+  type FieldMap,
+  type ImportOptionName,
+  ImportError,
+  type ImportFormat,
+  type ImportInput,
+  type ImportRejectReason,
+  MAPPABLE_FIELDS,
+  type MappableField,
+  type RejectedRow,
+} from './import-types.js';
+export { TIME_FORMATS, type TimeFormat, parseTimeFormatSpec } from './import-time.js';
 
 /** An input for a file: gzip from a `.gz` suffix, format from the extension unless given. */
 export function fileInput(path: string, format?: ImportFormat): ImportInput {
@@ -92,7 +74,8 @@ export function fileInput(path: string, format?: ImportFormat): ImportInput {
   const f = format ?? formatFromPath(path);
   if (f === undefined) {
     throw new ImportError(
-      `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl, .json, optionally .gz): pass --format csv|ndjson`,
+      `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl, .json, optionally .gz): give the format (csv or ndjson)`,
+      ['format'],
     );
   }
   return { path, name: basename(path), format: f, gzip, open: () => createReadStream(path) };
@@ -130,103 +113,27 @@ export function importSourceName(paths: readonly string[]): string {
   return `import-${sanitizedStem(first)}-x${paths.length}-${h}`;
 }
 
-/** Parses `a=b,c=d` into pairs; `what` names the option in errors. */
-function parsePairs(spec: string, what: string): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (const part of spec.split(',')) {
-    if (part.trim() === '') continue;
-    const eq = part.indexOf('=');
-    const key = eq < 0 ? '' : part.slice(0, eq).trim();
-    const value = eq < 0 ? '' : part.slice(eq + 1).trim();
-    if (key === '' || value === '') {
-      throw new ImportError(
-        `${what}: expected name=value pairs separated by commas, got ${JSON.stringify(part)}`,
-      );
-    }
-    pairs.push([key, value]);
-  }
-  return pairs;
-}
-
-/** `--map cookie_id=user_id,event_time=ts`: OUR field = THEIR column. */
-export function parseFieldMap(spec: string): FieldMap {
-  const map: FieldMap = {};
-  for (const [ours, theirs] of parsePairs(spec, '--map')) {
-    if (!(EVENT_FIELDS as readonly string[]).includes(ours)) {
-      throw new ImportError(
-        `--map: ${JSON.stringify(ours)} is not an event field (the left side names ours: ${EVENT_FIELDS.join(', ')})`,
-      );
-    }
-    if (map[ours as EventField] !== undefined) throw new ImportError(`--map: ${ours} is mapped twice`);
-    map[ours as EventField] = theirs;
-  }
-  return map;
-}
-
-/** `--event-type-map view=page_view,cart=add_to_cart`: THEIR value = OUR event type. */
-export function parseEventTypeMap(spec: string): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (const [theirs, ours] of parsePairs(spec, '--event-type-map')) {
-    if (Object.hasOwn(map, theirs)) throw new ImportError(`--event-type-map: ${theirs} is mapped twice`);
-    map[theirs] = ours;
-  }
-  return map;
-}
-
-export function parseTimeFormat(value: string): TimeFormat {
-  if ((TIME_FORMATS as readonly string[]).includes(value)) return value as TimeFormat;
-  throw new ImportError(
-    `--time-format must be one of ${TIME_FORMATS.join(', ')}, got ${JSON.stringify(value)}`,
-  );
-}
-
-/**
- * Derived event id of a row without one: `imp_` + 20 hex of sha1(file base name, line, row text).
- * The same file gives the same ids on every import; the row text keeps files of the same name apart.
- */
-export function derivedEventId(fileName: string, line: number, raw: string): string {
-  return `imp_${createHash('sha1').update(`${fileName}\n${line}\n${raw}`).digest('hex').slice(0, 20)}`;
-}
-
-const NUMERIC = /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
-const SECONDS_BELOW = 1e11;
-
-/** event_time per --time-format; a rejection message when the value does not fit the format. */
-function convertTime(v: unknown, format: TimeFormat): { value: unknown } | { error: string } {
-  if (v === undefined || v === null) return { value: v };
-  const numeric = typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string' && NUMERIC.test(v);
-  if (numeric) {
-    const n = Number(v);
-    if (format === 'iso') {
-      return { error: `event_time must be an ISO-8601 string (--time-format iso), got ${describeValue(v)}` };
-    }
-    const seconds = format === 'epoch_s' || (format === 'auto' && Math.abs(n) < SECONDS_BELOW);
-    return { value: seconds ? Math.round(n * 1000) : n };
-  }
-  if (typeof v === 'string' && (format === 'epoch_ms' || format === 'epoch_s')) {
-    const unit = format === 'epoch_s' ? 'seconds' : 'milliseconds';
-    return {
-      error: `event_time must be a number of epoch ${unit} (--time-format ${format}), got ${describeValue(v)}`,
-    };
-  }
-  return { value: v }; // ISO strings (parsed by normalizeEvent) and anything it rejects
-}
-
 export interface ImportOptions {
   inputs: readonly ImportInput[];
   store: TimelineStore;
-  /** Session rules (graceMs is the import's --grace). */
+  /** Session rules (graceMs bounds how far rows may be out of order when `sortByTime` is false). */
   rules: Partial<SessionRules>;
   logger: Logger;
   /** Segment source name, e.g. importSourceName(paths). */
   source: string;
+  /** OUR field = THEIR column; `session_id` names the export's session id column. */
   map?: FieldMap;
   timeFormat?: TimeFormat;
-  eventTypeMap?: Readonly<Record<string, string>>;
+  /** OUR event type = THEIR event type (several of theirs may map to one of ours); others are kept. */
+  eventTypeMap?: readonly EventTypeMapping[];
   /** Source columns copied into `extras` (key = column name). */
   extras?: readonly string[];
   /** CSV delimiter (default ','). */
   delimiter?: string;
+  /** Sort the rows by event time before sessionizing (default true); false streams them as they come. */
+  sortByTime?: boolean;
+  /** Memory bound and temp folder of the sort. */
+  sort?: ExternalSorterOptions;
   /** Receives every rejected row (await it: it may apply backpressure). */
   onReject?: (row: RejectedRow) => void | Promise<void>;
   /** The run is not ok when more than this fraction of rows is rejected (default 0.1). */
@@ -256,6 +163,11 @@ export interface ImportSummary {
   rejectedByReason: Partial<Record<ImportRejectReason, number>>;
   rejectedRatio: number;
   maxRejectsRatio: number;
+  /** Whether rows were sorted by event time, and how many sorted runs went to temp files. */
+  sortedByTime: boolean;
+  spilledRuns: number;
+  /** Event types of the valid rows (after the event-type map) with their counts, most frequent first. */
+  eventTypes: Record<string, number>;
   sessions: number;
   sessionsByCloseReason: Record<CloseReason, number>;
   events: number;
@@ -269,127 +181,15 @@ export interface ImportSummary {
   lastEventTime: string | null;
 }
 
-interface Row {
-  file: ImportInput;
+/** Joins a cookie and its export session id into the sessionizer's key (a cookie id holds no NUL). */
+const SESSION_KEY_SEPARATOR = '\u0000';
+
+/** An event on its way to the sessionizer, with where it came from and its export session id. */
+interface Staged {
+  event: ShopEvent;
+  session: string | undefined;
+  file: number;
   line: number;
-  raw: string;
-  /** Reads a source column; undefined when absent (or an empty CSV cell). */
-  get: (column: string) => unknown;
-  /** A row that cannot be read at all. */
-  error?: { reason: ImportRejectReason; message: string };
-}
-
-function getPath(o: Record<string, unknown>, column: string): unknown {
-  if (Object.hasOwn(o, column)) return o[column];
-  if (!column.includes('.')) return undefined;
-  let v: unknown = o;
-  for (const part of column.split('.')) {
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.hasOwn(v, part)) return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  return v;
-}
-
-async function* textOf(input: ImportInput): AsyncGenerator<string> {
-  const raw = input.open();
-  const stream: Readable = input.gzip
-    ? pipeline(raw, createGunzip(), () => {
-        // errors surface through the iteration below
-      })
-    : raw;
-  stream.setEncoding('utf8');
-  let first = true;
-  try {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      if (first && chunk.length > 0) {
-        first = false;
-        yield chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk;
-      } else {
-        yield chunk;
-      }
-    }
-  } catch (err) {
-    throw new ImportError(`cannot read ${input.path}: ${(err as Error).message}`);
-  } finally {
-    raw.destroy();
-  }
-}
-
-async function* ndjsonRows(input: ImportInput, maxRecordChars: number): AsyncGenerator<Row> {
-  for await (const { line, text } of readLines(textOf(input), maxRecordChars)) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      yield {
-        file: input,
-        line,
-        raw: text,
-        get: () => undefined,
-        error: { reason: 'invalid_json', message: `line is not valid JSON: ${(err as Error).message}` },
-      };
-      continue;
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      yield {
-        file: input,
-        line,
-        raw: text,
-        get: () => undefined,
-        error: {
-          reason: 'not_an_object',
-          message: `expected a JSON object (one event per line), got ${describeValue(parsed)}`,
-        },
-      };
-      continue;
-    }
-    const o = parsed as Record<string, unknown>;
-    yield { file: input, line, raw: text, get: (c) => getPath(o, c) };
-  }
-}
-
-async function* csvRows(
-  input: ImportInput,
-  options: { delimiter?: string; maxRecordChars: number; required: readonly string[] },
-): AsyncGenerator<Row> {
-  let header: Map<string, number> | undefined;
-  let width = 0;
-  for await (const rec of parseCsv(textOf(input), options)) {
-    if (header === undefined) {
-      header = new Map();
-      width = rec.fields.length;
-      rec.fields.forEach((name, i) => {
-        const n = name.trim();
-        if (!header!.has(n)) header!.set(n, i);
-      });
-      const missing = options.required.filter((c) => !header!.has(c));
-      if (missing.length > 0) {
-        throw new ImportError(
-          `${input.path}: column(s) ${missing.map((c) => JSON.stringify(c)).join(', ')} not in the CSV header (line ${rec.line}: ${[...header.keys()].map((c) => JSON.stringify(c)).join(', ')}); check --map, --extras and --delimiter`,
-        );
-      }
-      continue;
-    }
-    const fields = rec.fields;
-    const cols = header;
-    let error: Row['error'];
-    if (rec.error !== undefined) error = { reason: 'invalid_csv', message: rec.error };
-    else if (fields.length !== width) {
-      error = {
-        reason: 'invalid_csv',
-        message: `record has ${fields.length} field(s) but the header has ${width}`,
-      };
-    }
-    const get = (c: string): unknown => {
-      const i = cols.get(c);
-      const v = i === undefined ? undefined : fields[i];
-      return v === '' ? undefined : v;
-    };
-    yield error
-      ? { file: input, line: rec.line, raw: rec.raw, get, error }
-      : { file: input, line: rec.line, raw: rec.raw, get };
-  }
-  if (header === undefined) throw new ImportError(`${input.path}: empty CSV file (no header)`);
 }
 
 const ZERO_REASONS = (): Record<CloseReason, number> => ({
@@ -409,8 +209,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     source,
     map = {},
     timeFormat = 'auto',
-    eventTypeMap = {},
+    eventTypeMap = [],
     extras = [],
+    sortByTime = true,
     onReject,
     maxRejectsRatio = 0.1,
     chunkSessions = 50_000,
@@ -423,16 +224,20 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   if (inputs.length === 0) throw new ImportError('no input files');
   if (!(chunkSessions >= 1) || !(chunkEvents >= 1)) throw new RangeError('chunk sizes must be at least 1');
   if (!(maxRejectsRatio >= 0 && maxRejectsRatio <= 1)) {
-    throw new ImportError(`--max-rejects-ratio must be between 0 and 1, got ${maxRejectsRatio}`);
+    throw new ImportError(`the max rejects ratio must be between 0 and 1, got ${maxRejectsRatio}`);
   }
   const parsedSource = parseSegmentName(`${segmentName(source, 0, 0)}.avro`);
   if (parsedSource?.source !== source || source.includes('/')) {
     throw new ImportError(`invalid segment source name ${JSON.stringify(source)}`);
   }
+  checkFieldMap(map);
+  const typeMap = theirsToOurs(eventTypeMap);
+  const parseTime = createTimeParser(timeFormat);
 
   const z = new Sessionizer(options.rules);
   const column = (f: EventField) => map[f] ?? f;
   const eventIdMapped = map.event_id !== undefined;
+  const sessionColumn = map.session_id;
   const requiredCsvColumns = [
     ...new Set([
       column('cookie_id'),
@@ -442,11 +247,16 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       ...extras,
     ]),
   ];
+  /** Mapped columns that some row had (NDJSON rows need not all have the same keys). */
+  const mappedSeen = new Set<string>();
+  const mappedColumns = Object.values(map) as string[];
 
   const counts = { rows: 0, accepted: 0, duplicates: 0, late: 0, rejected: 0 };
   const rejectedByReason: Partial<Record<ImportRejectReason, number>> = {};
   const sessionsByCloseReason = ZERO_REASONS();
   const perInput: ImportSummary['inputs'] = [];
+  const theirTypes = new Map<string, number>();
+  const ourTypes = new Map<string, number>();
   let minTime = Number.POSITIVE_INFINITY;
   let maxTime = Number.NEGATIVE_INFINITY;
   let buffer: SessionTimeline[] = [];
@@ -455,18 +265,12 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   let sessions = 0;
   let events = 0;
   const days = new Set<string>();
-  const written = new Set<string>(); // "<day>/<file>"
+  const written = new Set<string>(); // paths from store.writeSegment
 
   const writeChunk = async (list: SessionTimeline[]) => {
     const name = segmentName(source, 0, chunk++);
     const paths = await store.writeSegment(name, list);
-    for (const p of paths) {
-      const day = /dt=(\d{4}-\d{2}-\d{2})/.exec(p)?.[1];
-      if (day !== undefined) {
-        days.add(day);
-        written.add(`${day}/${basename(p)}`);
-      }
-    }
+    for (const p of paths) written.add(p);
     for (const s of list) {
       sessionsByCloseReason[s.close_reason]++;
       events += s.event_count;
@@ -480,51 +284,82 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     bufferedEvents = 0;
     await writeChunk(list);
   };
+  /** Back from the sessionizer's key (cookie + export session id) to the cookie, with its session id. */
+  const restoreCookie = (s: SessionTimeline): SessionTimeline => {
+    const cut = s.cookie_id.indexOf(SESSION_KEY_SEPARATOR);
+    if (cut < 0) return s;
+    const cookie = s.cookie_id.slice(0, cut);
+    const list = s.events.map((e) => ({ ...e, cookie_id: cookie }));
+    return {
+      ...s,
+      session_id: sessionIdFor(cookie, s.start_time, list[0]!.event_id),
+      cookie_id: cookie,
+      events: list,
+    };
+  };
   /** Buffers closed sessions; a chunk is written as soon as it is full (so chunking is deterministic). */
   const collect = async (final: boolean) => {
     for (const s of z.drainClosed()) {
-      buffer.push(s);
+      buffer.push(sessionColumn === undefined ? s : restoreCookie(s));
       bufferedEvents += s.event_count;
       if (buffer.length >= chunkSessions || bufferedEvents >= chunkEvents) await flush();
     }
     if (final && buffer.length > 0) await flush();
   };
 
-  const rejectRow = async (row: Row, reason: ImportRejectReason, message: string, field?: string) => {
+  const reject = async (r: RejectedRow) => {
     counts.rejected++;
-    rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
-    const r: RejectedRow =
-      field === undefined
-        ? { file: row.file.path, line: row.line, reason, message, raw: row.raw }
-        : { file: row.file.path, line: row.line, reason, field, message, raw: row.raw };
+    rejectedByReason[r.reason] = (rejectedByReason[r.reason] ?? 0) + 1;
     if (counts.rejected <= logRejects) {
-      logger.warn('rejected row', { file: r.file, line: r.line, reason, field, detail: message });
+      logger.warn('rejected row', {
+        file: r.file,
+        line: r.line,
+        reason: r.reason,
+        field: r.field,
+        detail: r.message,
+      });
       if (counts.rejected === logRejects)
-        logger.warn('further rejected rows are only counted (see --rejects)');
+        logger.warn('further rejected rows are only counted (see the rejects file)');
     }
     if (onReject) await onReject(r);
   };
+  const rejectRow = (row: Row, reason: ImportRejectReason, message: string, field?: string) =>
+    reject(
+      field === undefined
+        ? { file: row.file.path, line: row.line, reason, message, raw: row.raw }
+        : { file: row.file.path, line: row.line, reason, field, message, raw: row.raw },
+    );
 
-  const importRow = async (row: Row) => {
-    counts.rows++;
-    if (row.error) return rejectRow(row, row.error.reason, row.error.message);
+  /** A row as a valid event, or undefined after rejecting it. */
+  const toEvent = async (row: Row): Promise<Staged | undefined> => {
+    if (row.error) {
+      await rejectRow(row, row.error.reason, row.error.message);
+      return undefined;
+    }
     const obj: Record<string, unknown> = {};
     for (const f of EVENT_FIELDS) {
       const v = row.get(column(f));
       if (v !== undefined) obj[f] = v;
     }
-    if ((obj.event_id === undefined || obj.event_id === '') && !eventIdMapped) {
-      obj.event_id = derivedEventId(row.file.name, row.line, row.raw);
+    for (const c of mappedColumns) if (!mappedSeen.has(c) && row.get(c) !== undefined) mappedSeen.add(c);
+    const derivedId = (obj.event_id === undefined || obj.event_id === '') && !eventIdMapped;
+    if (derivedId) obj.event_id = 'pending'; // replaced by the content id once the fields are normal
+    if (obj.event_time !== undefined && obj.event_time !== null && obj.event_time !== '') {
+      const t = parseTime(obj.event_time);
+      if ('error' in t) {
+        await rejectRow(row, 'invalid_field', t.error, 'event_time');
+        return undefined;
+      }
+      obj.event_time = t.value;
     }
-    const t = convertTime(obj.event_time, timeFormat);
-    if ('error' in t) return rejectRow(row, 'invalid_field', t.error, 'event_time');
-    obj.event_time = t.value;
-    if (typeof obj.event_type === 'string' && Object.hasOwn(eventTypeMap, obj.event_type)) {
-      obj.event_type = eventTypeMap[obj.event_type];
+    if (typeof obj.event_type === 'string') {
+      countType(theirTypes, obj.event_type);
+      const ours = typeMap.get(obj.event_type);
+      if (ours !== undefined) obj.event_type = ours;
     }
     for (const f of ['price', 'quantity'] as const) {
       const v = obj[f];
-      if (typeof v === 'string' && NUMERIC.test(v)) obj[f] = Number(v);
+      if (typeof v === 'string' && isNumericString(v)) obj[f] = Number(v);
     }
     let ex = obj.extras;
     if (typeof ex === 'string' && ex.trimStart().startsWith('{')) {
@@ -548,71 +383,119 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     if (ex !== undefined) obj.extras = ex;
 
     const r = normalizeEvent(obj);
-    if (!r.ok) return rejectRow(row, r.rejection.reason, r.rejection.message, r.rejection.field);
-    const pushed = z.push(r.event);
+    if (!r.ok) {
+      await rejectRow(row, r.rejection.reason, r.rejection.message, r.rejection.field);
+      return undefined;
+    }
+    const event = derivedId ? { ...r.event, event_id: contentEventId(r.event) } : r.event;
+    countType(ourTypes, event.event_type);
+    const sid = sessionColumn === undefined ? undefined : row.get(sessionColumn);
+    return {
+      event,
+      session: sid === undefined || sid === null ? undefined : String(sid),
+      file: inputs.indexOf(row.file),
+      line: row.line,
+    };
+  };
+
+  /** Pass 2: one event into the sessionizer, in time order (or as it came when not sorting). */
+  const sessionize = async (staged: Staged, row?: Row) => {
+    const e = staged.event;
+    const pushed = z.push(
+      sessionColumn === undefined
+        ? e
+        : { ...e, cookie_id: `${e.cookie_id}${SESSION_KEY_SEPARATOR}${staged.session ?? ''}` },
+    );
     if (pushed.outcome === 'duplicate') {
       counts.duplicates++;
       return;
     }
     if (pushed.outcome === 'late') {
       counts.late++;
-      return rejectRow(
-        row,
-        'late',
-        `event_time ${new Date(r.event.event_time).toISOString()} is ${pushed.lateByMs} ms older than the watermark (latest event time so far minus the grace of ${z.rules.graceMs} ms): raise --grace or sort the export by time`,
-        'event_time',
-      );
+      const message = `event_time ${new Date(e.event_time).toISOString()} is ${pushed.lateByMs} ms older than the watermark (latest event time so far minus the grace of ${z.rules.graceMs} ms): raise the grace or let the importer sort the export by time`;
+      const file = inputs[staged.file]?.path ?? '';
+      return reject({
+        file,
+        line: staged.line,
+        reason: 'late',
+        field: 'event_time',
+        message,
+        raw: row?.raw ?? JSON.stringify(e),
+      });
     }
     counts.accepted++;
-    if (r.event.event_time < minTime) minTime = r.event.event_time;
-    if (r.event.event_time > maxTime) maxTime = r.event.event_time;
+    if (e.event_time < minTime) minTime = e.event_time;
+    if (e.event_time > maxTime) maxTime = e.event_time;
     if (z.undrainedSessions > 0) await collect(false);
   };
 
-  for (const input of inputs) {
-    const before = counts.rows;
-    const rows =
-      input.format === 'csv'
-        ? csvRows(input, { delimiter: options.delimiter, maxRecordChars, required: requiredCsvColumns })
-        : ndjsonRows(input, maxRecordChars);
-    let ticks = 0;
-    try {
-      for await (const row of rows) {
-        await importRow(row);
-        if (++ticks === 1000) {
-          progress?.tick(ticks);
-          ticks = 0;
+  const sorter = sortByTime ? createExternalSorter<Staged>(options.sort) : undefined;
+  try {
+    for (const input of inputs) {
+      const before = counts.rows;
+      const rows =
+        input.format === 'csv'
+          ? csvRows(input, { delimiter: options.delimiter, maxRecordChars, required: requiredCsvColumns })
+          : ndjsonRows(input, maxRecordChars);
+      let ticks = 0;
+      try {
+        for await (const row of rows) {
+          counts.rows++;
+          const staged = await toEvent(row);
+          if (staged !== undefined) {
+            if (sorter) await sorter.add(staged.event.event_time, staged);
+            else await sessionize(staged, row);
+          }
+          if (++ticks === 1000) {
+            progress?.tick(ticks);
+            ticks = 0;
+          }
+          if (failFastRows > 0 && counts.rows === failFastRows && counts.rejected === counts.rows) {
+            const top = Object.entries(rejectedByReason).sort((a, b) => b[1] - a[1])[0];
+            throw new ImportError(
+              `the first ${failFastRows} rows were all rejected (mostly ${top?.[0]}); check the field map, the time format and the file format. Nothing was written`,
+              ['map', 'timeFormat', 'format'],
+            );
+          }
         }
-        if (failFastRows > 0 && counts.rows === failFastRows && counts.rejected === counts.rows) {
-          const top = Object.entries(rejectedByReason).sort((a, b) => b[1] - a[1])[0];
-          throw new ImportError(
-            `the first ${failFastRows} rows were all rejected (mostly ${top?.[0]}); check --map, --time-format and the format. Nothing was written`,
-          );
-        }
+      } catch (err) {
+        if (err instanceof TextFormatError) throw new ImportError(`${input.path}: ${err.message}`);
+        throw err;
       }
-    } catch (err) {
-      if (err instanceof TextFormatError) throw new ImportError(`${input.path}: ${err.message}`);
-      throw err;
+      if (ticks > 0) progress?.tick(ticks);
+      perInput.push({ file: input.path, format: input.format, gzip: input.gzip, rows: counts.rows - before });
     }
-    if (ticks > 0) progress?.tick(ticks);
-    perInput.push({ file: input.path, format: input.format, gzip: input.gzip, rows: counts.rows - before });
+
+    // The maps are checked against the whole export before the first session is written.
+    if (counts.rows > 0) {
+      const missing = mappedColumns.filter((c) => !mappedSeen.has(c));
+      if (missing.length > 0 && counts.rows > counts.rejected) {
+        const field = Object.entries(map).find(([, theirs]) => theirs === missing[0])?.[0];
+        throw new ImportError(
+          `the field map reads ours=theirs: ${field}=${missing[0]} names a column no row has; check the spelling or the direction`,
+          ['map'],
+        );
+      }
+      checkEventTypeMap(eventTypeMap, theirTypes);
+    }
+    if (sorter) {
+      for await (const entry of sorter.sorted()) await sessionize(entry.value);
+    }
+  } finally {
+    await sorter?.dispose();
   }
 
   z.flushAll('end_of_input');
   await collect(true);
 
   // Files of this source that this run did not write are left over from an earlier, different run.
-  let staleFilesRemoved = 0;
-  for (const day of await store.listDays()) {
-    const dir = join(store.dir, `dt=${day}`);
-    for (const file of await readdir(dir)) {
-      if (file.startsWith('.')) continue;
+  const staleFilesRemoved = (
+    await store.removeSegmentsExcept(written, ({ file }) => {
       const seg = parseSegmentName(file);
-      if (seg?.source !== source || seg.partition !== 0 || written.has(`${day}/${file}`)) continue;
-      await rm(join(dir, file), { force: true });
-      staleFilesRemoved++;
-    }
-  }
+      return seg?.source === source && seg.partition === 0;
+    })
+  ).length;
+  for (const segment of await store.listSegments()) if (written.has(segment.path)) days.add(segment.day);
 
   const rejectedRatio = counts.rows === 0 ? 0 : counts.rejected / counts.rows;
   return {
@@ -622,6 +505,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     rejectedByReason,
     rejectedRatio: Math.round(rejectedRatio * 1e6) / 1e6,
     maxRejectsRatio,
+    sortedByTime: sorter !== undefined,
+    spilledRuns: sorter?.spilledRuns ?? 0,
+    eventTypes: Object.fromEntries([...ourTypes].sort((a, b) => b[1] - a[1])),
     sessions,
     sessionsByCloseReason,
     events,

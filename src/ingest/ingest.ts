@@ -129,12 +129,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
       if (orphans.length > 0)
         logger.warn('removed segments of a run that never checkpointed', { partition, orphans });
     } else {
-      const existing: number[] = [];
-      await store.removeSegments((f) => {
-        const s = mine(f);
-        if (s) existing.push(s.epoch);
-        return false;
-      });
+      const existing = (await store.listSegments()).flatMap((s) => mine(s.file)?.epoch ?? []);
       epoch = Math.max(0, ...existing);
       logger.error(
         'no checkpoint for a partition with committed offsets: its open sessions are lost; resuming at the committed offset',

@@ -1,7 +1,8 @@
+import { IntentstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { createBackoff, waitUnless } from './backoff.js';
 
-export class StartAbortedError extends Error {
+export class StartAbortedError extends IntentstreamError {
   override name = 'StartAbortedError';
 }
 

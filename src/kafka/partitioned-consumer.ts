@@ -1,5 +1,6 @@
 import type { Admin, Consumer, ConsumerRunConfig, EachBatchHandler, Kafka } from 'kafkajs';
 import type { Config } from '../config/index.js';
+import { IntentstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { createBackoff, waitUnless } from './backoff.js';
 import { untilDone } from './connect.js';
@@ -15,16 +16,15 @@ export interface CommittedOffset {
  * The consumer crashed with an error kafkajs does not restart from, and restarting it ourselves failed
  * `maxRestarts` times in a row: the owner must exit and let a supervisor restart the process.
  */
-export class ConsumerCrashedError extends Error {
-  override name = 'ConsumerCrashedError';
-  /** Exit non-zero: a supervisor (systemd, Kubernetes) restarts the process. */
-  readonly exitCode = 1;
+export class ConsumerCrashedError extends IntentstreamError {
   constructor(
     readonly groupId: string,
-    override readonly cause: unknown,
+    cause: unknown,
   ) {
+    // Exits non-zero (EXIT_FAILURE): a supervisor (systemd, Kubernetes) restarts the process.
     super(
-      `the consumer of group ${groupId} crashed with an error kafkajs does not restart from (${String((cause as Error)?.message ?? cause)}): exiting so a supervisor restarts the process; it resumes from its committed state`,
+      `the consumer of group ${groupId} kept crashing with an error kafkajs does not restart from (${String((cause as Error)?.message ?? cause)}): exiting so a supervisor restarts the process; it resumes from its committed state`,
+      { cause },
     );
   }
 }

@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { IntentstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { installWebgpuKernels } from './webgpu-kernels.js';
@@ -50,11 +51,8 @@ export interface SelectBackendOptions {
   importModule?: (specifier: string) => Promise<unknown>;
 }
 
-export class BackendError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BackendError';
-  }
+export class BackendError extends IntentstreamError {
+  override name = 'BackendError';
 }
 
 const require = createRequire(import.meta.url);

@@ -1,10 +1,12 @@
 /**
- * The ORDER-BLIND reference model: L2-regularized logistic regression on what a bag of events
- * knows: per-event-type counts, session length and log1p(duration in seconds). Features are
- * standardized with the training means and deviations; the weights are fitted by Newton's method
- * (IRLS), which converges in a few iterations for a dozen features and is deterministic. If the
- * LSTM does not beat this, it is not using the order of events.
+ * The ORDER-BLIND reference model: L2-regularized logistic regression on what a session's events
+ * say without their order (orderBlindFeatures): a count of every learned event type, session
+ * length, duration, the last event's type, the gap before it and its time of day and week. That is
+ * what a careful analyst would fit first, so an LSTM that does not beat it gains nothing from the
+ * order of events. Features are standardized with the training means and deviations; the weights
+ * are fitted by Newton's method (IRLS), which converges in a few iterations and is deterministic.
  */
+import { writeCyclicTime } from '../features/time.js';
 import type { ShopEvent } from '../schemas/types.js';
 
 export interface LogisticModel {
@@ -37,6 +39,42 @@ export function bagOfEventsFeatures(eventTypes: readonly string[]) {
       x[eventTypes.length + 1] = events.length;
       const duration = events.length > 0 ? events.at(-1)!.event_time - events[0]!.event_time : 0;
       x[eventTypes.length + 2] = Math.log1p(Math.max(0, duration) / 1000);
+      return x;
+    },
+  };
+}
+
+/**
+ * The strong baseline's features: the bag of events (counts of `eventTypes` and of every other
+ * type, length, log duration), one-hot of the last event's type (or other), log1p(seconds since the
+ * event before it), and hour of day and day of week of the last event as sin/cos (UTC), as the
+ * encoder spells them.
+ */
+export function orderBlindFeatures(eventTypes: readonly string[]) {
+  const bag = bagOfEventsFeatures(eventTypes);
+  const index = new Map(eventTypes.map((t, i) => [t, i]));
+  const lastAt = bag.names.length;
+  const timeAt = lastAt + eventTypes.length + 1;
+  const names = [
+    ...bag.names,
+    ...eventTypes.map((t) => `last_is_${t}`),
+    'last_is_other',
+    'log_last_gap_s',
+    'hour_sin',
+    'hour_cos',
+    'dow_sin',
+    'dow_cos',
+  ];
+  return {
+    names,
+    features(events: readonly ShopEvent[]): number[] {
+      const x = [...bag.features(events), ...new Array<number>(names.length - lastAt).fill(0)];
+      const last = events.at(-1);
+      if (last === undefined) return x;
+      x[lastAt + (index.get(last.event_type) ?? eventTypes.length)] = 1;
+      const before = events.at(-2);
+      x[timeAt] = before ? Math.log1p(Math.max(0, last.event_time - before.event_time) / 1000) : 0;
+      writeCyclicTime(last.event_time, x, timeAt + 1);
       return x;
     },
   };

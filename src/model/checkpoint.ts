@@ -11,6 +11,7 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { IntentstreamError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 export const CHECKPOINT_VERSION = 1;
@@ -43,11 +44,8 @@ export interface CheckpointState {
   files: { weights: string; optimizer: string; best: string };
 }
 
-export class CheckpointError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CheckpointError';
-  }
+export class CheckpointError extends IntentstreamError {
+  override name = 'CheckpointError';
 }
 
 interface TensorSpec {

@@ -235,3 +235,46 @@ export function splitMetrics(
     calibration: calibrationTable(labels, scores, calibrationBins),
   };
 }
+
+/**
+ * Label drift between two splits: their positive rates and the two-proportion z statistic. A model
+ * tuned on a train split whose outcome rate differs from the test window's is judged on another
+ * problem: its calibration and threshold no longer hold. Flagged when the shift is both unlikely from
+ * sampling alone (|z| >= DRIFT_Z) and large (relative change >= DRIFT_RELATIVE).
+ */
+export const DRIFT_Z = 3;
+export const DRIFT_RELATIVE = 0.2;
+
+export interface LabelDrift {
+  trainPositiveRate: number;
+  testPositiveRate: number;
+  /** (test - train) / train; null when train has no positives. */
+  relativeChange: number | null;
+  /** Two-proportion z statistic; null when undefined (a split empty or one class overall). */
+  z: number | null;
+  flagged: boolean;
+}
+
+export function labelDrift(
+  train: { sessions: number; positives: number },
+  test: { sessions: number; positives: number },
+): LabelDrift {
+  const p1 = train.sessions === 0 ? 0 : train.positives / train.sessions;
+  const p2 = test.sessions === 0 ? 0 : test.positives / test.sessions;
+  const pooled = (train.positives + test.positives) / Math.max(1, train.sessions + test.sessions);
+  const se = Math.sqrt(
+    pooled * (1 - pooled) * (1 / Math.max(1, train.sessions) + 1 / Math.max(1, test.sessions)),
+  );
+  const z = train.sessions === 0 || test.sessions === 0 || se === 0 ? null : (p2 - p1) / se;
+  const relativeChange = p1 === 0 ? null : (p2 - p1) / p1;
+  return {
+    trainPositiveRate: p1,
+    testPositiveRate: p2,
+    relativeChange,
+    z,
+    flagged:
+      z !== null &&
+      Math.abs(z) >= DRIFT_Z &&
+      (relativeChange === null || Math.abs(relativeChange) >= DRIFT_RELATIVE),
+  };
+}

@@ -15,11 +15,21 @@
  *   and every gradient is only handed out where something needs it.
  *
  * The gradient is attached through the engine's custom-gradient kernel call (what tf.customGrad
- * uses, but with per-input lazy gradients), an internal of tfjs-core 4.x: the unit test compares
- * outputs and all gradients with the tfjs layer's, so an incompatible tfjs upgrade fails there.
+ * uses, but with per-input lazy gradients), an internal of tfjs-core reached through
+ * vendor-shims/tfjs-core.ts: the unit test compares outputs and all gradients with the tfjs layer's,
+ * so an incompatible tfjs upgrade fails there.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LSTM, LSTMCell } from '@tensorflow/tfjs-layers/dist/layers/recurrent.js';
+import { tanh } from '../util/fast-tanh.js';
+import { cpuBackend } from '../vendor-shims/tfjs-backend-cpu.js';
+import { wasmBackend } from '../vendor-shims/tfjs-backend-wasm.js';
+import {
+  type KernelArgs,
+  registerRawKernel,
+  registeredKernel,
+  runWithCustomGradient,
+} from '../vendor-shims/tfjs-core.js';
+import { type LSTM, type LSTMCell, type LstmArgs, lstmLayerClass } from '../vendor-shims/tfjs-layers.js';
 
 export type RecurrentActivation = 'hardSigmoid' | 'sigmoid';
 
@@ -53,30 +63,6 @@ interface Recurrence {
 
 // ---------------------------------------------------------------------------------------------
 // The recurrence on plain arrays (shared by the cpu and wasm host kernels).
-
-/**
- * tanh as a rational function (the minimax approximation Eigen and XNNPACK use for float32 tanh):
- * |error| < 3e-7 against Math.tanh (about float32 resolution), and 2.2x faster here than
- * 2·sigmoid(2z) − 1 through Math.exp, which took 3/4 of the forward step.
- */
-const TANH_CLAMP = 7.905311107635498; // beyond it the approximation is ±1 to float32 precision
-
-export function tanh(z: number): number {
-  const x = z > TANH_CLAMP ? TANH_CLAMP : z < -TANH_CLAMP ? -TANH_CLAMP : z;
-  const x2 = x * x;
-  let p = -2.76076847742355e-16;
-  p = p * x2 + 2.00018790482477e-13;
-  p = p * x2 - 8.60467152213735e-11;
-  p = p * x2 + 5.12229709037114e-8;
-  p = p * x2 + 1.48572235717979e-5;
-  p = p * x2 + 6.37261928875436e-4;
-  p = p * x2 + 4.89352455891786e-3;
-  let q = 1.19825839466702e-6;
-  q = q * x2 + 1.18534705686654e-4;
-  q = q * x2 + 2.268434632439e-3;
-  q = q * x2 + 4.89352518554385e-3;
-  return (x * p) / q;
-}
 
 /**
  * One forward step for every row: gates from z = xw[t] + r (r = h₋₁·U, null at t = 0), new c and h
@@ -225,12 +211,9 @@ interface Host {
   free(info: tf.TensorInfo): void;
 }
 
-type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs: Record<string, unknown> };
-
 function plainMatMul(backendName: string, backend: unknown) {
-  const kernel = tf.getKernel('BatchMatMul', backendName);
-  if (kernel === undefined) throw new Error(`the ${backendName} backend has no BatchMatMul kernel`);
-  const run = kernel.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
+  const run = registeredKernel('BatchMatMul', backendName);
+  if (run === undefined) throw new Error(`the ${backendName} backend has no BatchMatMul kernel`);
   return (a: tf.TensorInfo, b: tf.TensorInfo) =>
     run({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } });
 }
@@ -239,27 +222,19 @@ const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 
 const HOSTS: Record<string, (backend: unknown) => Host> = {
   wasm: (backend) => {
-    const wasm = backend as {
-      makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-      typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-      disposeData(dataId: tf.DataId): boolean;
-    };
+    const wasm = wasmBackend(backend);
     return {
       alloc: (shape) => wasm.makeOutput(shape, 'float32'),
-      view: (info) => wasm.typedArrayFromHeap(info),
+      view: (info) => wasm.typedArrayFromHeap(info) as Float32Array,
       matMul: plainMatMul('wasm', backend),
       free: (info) => void wasm.disposeData(info.dataId),
     };
   },
   cpu: (backend) => {
-    const cpu = backend as {
-      makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-      data: { get(dataId: tf.DataId): { values: Float32Array } };
-      disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
-    };
+    const cpu = cpuBackend(backend);
     return {
       alloc: (shape) => cpu.makeTensorInfo(shape, 'float32', new Float32Array(size(shape))),
-      view: (info) => cpu.data.get(info.dataId).values,
+      view: (info) => cpu.values(info),
       matMul: plainMatMul('cpu', backend),
       free: (info) => cpu.disposeIntermediateTensorInfo(info),
     };
@@ -406,18 +381,12 @@ function backwardKernel(host: Host, { inputs, attrs }: KernelArgs): tf.TensorInf
 }
 
 for (const [backendName, makeHost] of Object.entries(HOSTS)) {
-  tf.registerKernel({
-    kernelName: FORWARD_KERNEL,
-    backendName,
-    kernelFunc: ((args: KernelArgs) =>
-      forwardKernel(makeHost(args.backend), args)) as unknown as tf.KernelFunc,
-  });
-  tf.registerKernel({
-    kernelName: BACKWARD_KERNEL,
-    backendName,
-    kernelFunc: ((args: KernelArgs) =>
-      backwardKernel(makeHost(args.backend), args)) as unknown as tf.KernelFunc,
-  });
+  registerRawKernel(FORWARD_KERNEL, backendName, (args: KernelArgs) =>
+    forwardKernel(makeHost(args.backend), args),
+  );
+  registerRawKernel(BACKWARD_KERNEL, backendName, (args: KernelArgs) =>
+    backwardKernel(makeHost(args.backend), args),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -566,15 +535,6 @@ function recurrenceBackward(
   return { kernel: kernel!, recurrentKernel: recurrentKernel!, bias: bias!, ...(x ? { x } : {}) };
 }
 
-/** The engine's custom-gradient call (see the module comment). */
-interface CustomGradEngine {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
-    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
-    inputs: Record<string, tf.Tensor>;
-  }): tf.Tensor;
-}
-
 /**
  * The LSTM layer's forward pass over x [B, T, F] with zero initial state. `mask` [B, T] (bool or
  * 0/1, null = no masking) marks real steps; padded ones carry the state over. Differentiable
@@ -601,8 +561,7 @@ export function fusedLstm(
       mask === null
         ? tf.ones([T, B])
         : tf.transpose(tf.cast(tf.cast(tf.reshape(mask, [B, T]), 'bool'), 'float32') as tf.Tensor2D);
-    const engine = tf.engine() as unknown as CustomGradEngine;
-    return engine.runKernelFunc({
+    return runWithCustomGradient({
       inputs: { x, kernel, recurrentKernel, bias },
       forwardFunc: (_backend, save) => {
         const xT = tf.transpose(x, [1, 0, 2]);
@@ -648,12 +607,8 @@ export function fusedLstm(
 // The layer: a tfjs-layers LSTM whose call runs fusedLstm.
 
 export type LstmImplementation = 'fused' | 'layers';
-type LstmArgs = Parameters<typeof tf.layers.lstm>[0];
 
-/** tfjs exports the LSTM layer's factory, not its class. */
-const LstmLayer = Object.getPrototypeOf(tf.layers.lstm({ units: 1 })).constructor as new (
-  args: LstmArgs,
-) => LSTM;
+const LstmLayer = lstmLayerClass();
 
 /**
  * Same weights, config and class name ('LSTM') as the tfjs layer, so a saved model is a plain

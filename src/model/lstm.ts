@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_INPUTS, type CategoricalInput, type FeatureEncoder } from '../features/index.js';
 import { hash32 } from '../util/random.js';
+import { setDropoutSeed } from '../vendor-shims/tfjs-layers.js';
 import { type LstmImplementation, lstmLayer } from './fused-lstm.js';
 
 export interface ModelOptions {
@@ -114,8 +115,7 @@ export function buildModel(encoder: FeatureEncoder, options: ModelOptions): tf.L
 /** Gives every Dropout layer a fresh seed for the next training step (deterministic per step). */
 export function reseedDropout(model: tf.LayersModel, seed: number, step: number): void {
   model.layers.forEach((layer, i) => {
-    if (layer.getClassName() === 'Dropout')
-      (layer as unknown as { seed?: number }).seed = hash32(seed, step, i);
+    if (layer.getClassName() === 'Dropout') setDropoutSeed(layer, hash32(seed, step, i));
   });
 }
 

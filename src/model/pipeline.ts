@@ -10,13 +10,15 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config/schema.js';
-import { type Dataset, buildDataset } from '../dataset/index.js';
-import { FeatureEncoder } from '../features/index.js';
+import { type Dataset, buildDataset, checkTargetPresent, resolveLabels } from '../dataset/index.js';
+import { IntentstreamError } from '../errors.js';
+import { FeatureEncoder, eventTypeReport } from '../features/index.js';
 import type { Logger } from '../log/logger.js';
+import { MODEL_FILES } from '../registry/model-dir.js';
+import { saveEncoder } from '../registry/model-files.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import type { Progress } from '../util/progress.js';
 import { encodeSplit } from './batches.js';
-import { ENCODER_FILE, saveEncoder } from './io.js';
 import { buildModel, correctPriorShift } from './lstm.js';
 import { type EvaluationReport, evaluateModel } from './report.js';
 import { type TrainResult, train } from './train.js';
@@ -32,7 +34,13 @@ export interface TrainingRunOptions {
   /** Stop after this many epochs in this call, leaving the checkpoint to resume (tests). */
   maxEpochsThisRun?: number;
   shouldStop?: () => boolean;
+  /** The window the sessions were read from and the stored sessions it left out, for the log and card. */
+  window?: { from: number; to: number; leftOut: { before: number; after: number } };
 }
+
+/** What to tell a user whose window left stored sessions out. */
+export const WIDEN_WINDOW_ADVICE =
+  'widen it with `intentstream train --from <ISO time> --to <ISO time>` (or --days N), or trainer.windowDays for the scheduled trainer';
 
 export interface TrainingRun {
   model: tf.LayersModel;
@@ -45,11 +53,8 @@ export interface TrainingRun {
   fingerprint: string;
 }
 
-export class TrainingDataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainingDataError';
-  }
+export class TrainingDataError extends IntentstreamError {
+  override name = 'TrainingDataError';
 }
 
 async function collect<T>(items: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
@@ -60,11 +65,11 @@ async function collect<T>(items: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
 
 /** The config that decides what is trained (not where files go, not how many epochs are left). */
 export function trainingConfigIdentity(config: TrainerConfig): unknown {
-  const { labels, dataset, features, model, training, seed } = config;
+  const { roles, labels, dataset, features, model, training, seed } = config;
   const { epochs: _epochs, fastWasmMatMul: _fast, ...trainingRest } = training;
   // Both LSTM implementations train the same weights: switching resumes the same run.
   const { lstmImplementation: _lstm, ...modelRest } = model;
-  return { labels, dataset, features, model: modelRest, training: trainingRest, seed };
+  return { roles, labels, dataset, features, model: modelRest, training: trainingRest, seed };
 }
 
 export function runFingerprint(config: TrainerConfig, datasetFingerprint: string): string {
@@ -77,12 +82,32 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   const { config, logger } = options;
   const dataset = buildDataset(await collect(options.sessions), {
     labels: config.labels,
+    roles: config.roles,
     prefixesPerSession: config.dataset.prefixesPerSession,
     split: config.dataset.split,
     cookieSplit: config.dataset.cookieSplit,
     seed: config.seed,
   });
+  if (options.window) {
+    const { from, to, leftOut } = options.window;
+    dataset.summary.window = {
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      kept: dataset.summary.sessionsRead,
+      leftOutBefore: leftOut.before,
+      leftOutAfter: leftOut.after,
+    };
+    const left = leftOut.before + leftOut.after;
+    logger[left > 0 ? 'warn' : 'info']('training window', {
+      ...dataset.summary.window,
+      ...(left > 0 ? { advice: `the window left ${left} stored sessions out: ${WIDEN_WINDOW_ADVICE}` } : {}),
+    });
+  }
   logger.info('dataset built', { ...dataset.summary });
+  checkTargetPresent(
+    resolveLabels(config.labels, config.roles),
+    new Map(Object.entries(dataset.summary.eventTypes)),
+  );
   const { train: trainSplit, validation } = dataset.summary.splits;
   if (trainSplit.positives === 0 || trainSplit.positives === trainSplit.sessions) {
     throw new TrainingDataError(
@@ -98,15 +123,21 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
 
   let encoder: FeatureEncoder | undefined;
   if (options.resume && options.checkpointDir) {
-    encoder = await readFile(join(options.checkpointDir, ENCODER_FILE), 'utf8').then(
+    encoder = await readFile(join(options.checkpointDir, MODEL_FILES.encoder), 'utf8').then(
       (text) => FeatureEncoder.fromJSON(JSON.parse(text)),
       () => undefined,
     );
   }
   encoder ??= FeatureEncoder.fit(
     dataset.train.sessions.map((s) => s.events),
-    { ...config.features, hashSeed: config.seed },
+    { ...config.features, hashSeed: config.seed, roles: config.roles },
   );
+  const eventTypes = eventTypeReport(encoder, dataset.summary.eventTypes, {
+    train: dataset.train.sessions,
+    validation: dataset.validation.sessions,
+    test: dataset.test.sessions,
+  });
+  logger.info('event types', { ...eventTypes });
   if (options.checkpointDir) {
     await mkdir(options.checkpointDir, { recursive: true });
     await saveEncoder(encoder, options.checkpointDir);
@@ -154,12 +185,20 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
     baselineIterations: config.evaluation.baselineIterations,
     seed: config.seed,
     prefixesPerSession: Math.max(1, config.dataset.prefixesPerSession),
+    bootstrapResamples: config.evaluation.bootstrapResamples,
   });
   logger.info('model evaluated', {
     testRocAuc: report.splits.test.rocAuc,
     baselineTestRocAuc: report.baseline.test.rocAuc,
     shuffledTestRocAuc: report.orderAblation.test.rocAuc,
     testPrefixRocAuc: report.testPrefixes.rocAuc,
+    overBaseline: report.comparisons.overBaseline,
+    labelDrift: report.labelDrift,
   });
+  if (report.labelDrift.flagged) {
+    logger.warn('label drift: the positive rate of the test window differs from the training split', {
+      ...report.labelDrift,
+    });
+  }
   return { model, encoder, dataset, training, report, fingerprint };
 }

@@ -1,8 +1,13 @@
 /**
  * The evaluation report of a trained model (metrics.json): metrics of every split on the full
  * observable sequences (the decision point), plus two references computed on the same split:
- *  - baseline: the order-blind logistic regression (baseline.ts), trained on the training sessions;
+ *  - baseline: the strong order-blind logistic regression (baseline.ts), trained on the same
+ *    training examples as the model (full sequences and sampled prefixes);
  *  - orderAblation: the same model on the test sessions with their events shuffled (seeded).
+ * The model minus the baseline is given with a paired bootstrap 95 % interval (bootstrap.ts), on
+ * full test sessions and on their mid-session prefixes (what live scoring sees; prefixes of one
+ * session are drawn together). The report also carries the event types (seen, roles, share out of
+ * the vocabulary) and the label drift between train and test.
  * The threshold for precision/recall/F1 is chosen on validation (max F1) unless configured; the
  * baseline gets its own validation-chosen threshold so each model is judged at its best operating
  * point.
@@ -16,13 +21,21 @@ import {
   sessionPrefixLengths,
   shuffleEventOrder,
 } from '../dataset/index.js';
-import type { FeatureEncoder } from '../features/index.js';
-import { KNOWN_EVENT_TYPES } from '../schemas/types.js';
-import { bagOfEventsFeatures, fitLogistic, predictLogistic } from './baseline.js';
+import { type EventTypeReport, type FeatureEncoder, eventTypeReport } from '../features/index.js';
+import { fitLogistic, orderBlindFeatures, predictLogistic } from './baseline.js';
 import { encodeSplit, predictSplit } from './batches.js';
-import { type SplitMetrics, bestF1Threshold, rocAuc, splitMetrics } from './evaluate.js';
+import { type AucDifference, pairedBootstrapAucDifference } from './bootstrap.js';
+import {
+  type LabelDrift,
+  type SplitMetrics,
+  bestF1Threshold,
+  labelDrift,
+  rocAuc,
+  splitMetrics,
+} from './evaluate.js';
 
-export const REPORT_VERSION = 1;
+/** v2: the strong baseline, bootstrap intervals, label drift and event types. */
+export const REPORT_VERSION = 2;
 
 export interface EvaluationReport {
   version: number;
@@ -33,17 +46,26 @@ export interface EvaluationReport {
   /** ROC-AUC over sampled prefixes of the test sessions (what the live scorer sees mid-session). */
   testPrefixes: { examples: number; rocAuc: number | null };
   baseline: {
-    model: 'logistic_regression_bag_of_events';
+    model: 'logistic_regression_order_blind';
     features: string[];
     l2: number;
     iterations: number;
     threshold: number;
     validation: SplitMetrics;
     test: SplitMetrics;
+    testPrefixes: { examples: number; rocAuc: number | null };
   };
   orderAblation: { description: string; seed: number; test: SplitMetrics };
   /** Test ROC-AUC of the model minus that of each reference (positive = the model is better). */
-  comparisons: { testRocAucOverBaseline: number | null; testRocAucOverShuffled: number | null };
+  comparisons: {
+    testRocAucOverBaseline: number | null;
+    testRocAucOverShuffled: number | null;
+    /** Model minus baseline with a paired bootstrap interval: full test sessions, and their prefixes. */
+    overBaseline: { full: AucDifference; prefixes: AucDifference };
+  };
+  /** Positive rate of train vs. test. */
+  labelDrift: LabelDrift;
+  eventTypes: EventTypeReport;
 }
 
 export interface EvaluateOptions {
@@ -56,6 +78,8 @@ export interface EvaluateOptions {
   seed: number;
   /** Prefixes per test session for testPrefixes. */
   prefixesPerSession: number;
+  /** Resamples of the paired bootstrap. */
+  bootstrapResamples: number;
 }
 
 const labelsOf = (split: DatasetSplit) => split.sessions.map((s) => s.label);
@@ -109,17 +133,25 @@ export async function evaluateModel(
   );
   const prefixLabels = prefixExamples.map((e) => dataset.test.sessions[e.session]!.label);
 
-  // Order-blind baseline.
-  const bag = bagOfEventsFeatures([...KNOWN_EVENT_TYPES]);
+  // Order-blind baseline, fitted on the model's own training examples (full sequences and prefixes).
+  const bag = orderBlindFeatures(encoder.eventTypeVocabulary);
   const rows = (split: DatasetSplit) => split.sessions.map((s) => bag.features(s.events));
-  const logistic = fitLogistic(rows(dataset.train), labels.train, bag.names, {
-    l2: options.baselineL2,
-    maxIterations: options.baselineIterations,
-  });
+  const logistic = fitLogistic(
+    dataset.train.examples.map((e) =>
+      bag.features(dataset.train.sessions[e.session]!.events.slice(0, e.length)),
+    ),
+    dataset.train.examples.map((e) => dataset.train.sessions[e.session]!.label),
+    bag.names,
+    { l2: options.baselineL2, maxIterations: options.baselineIterations },
+  );
   const baselineScores = {
     validation: rows(dataset.validation).map((r) => predictLogistic(logistic, r)),
     test: rows(dataset.test).map((r) => predictLogistic(logistic, r)),
   };
+  const baselinePrefixScores = prefixExamples.map((e) =>
+    predictLogistic(logistic, bag.features(dataset.test.sessions[e.session]!.events.slice(0, e.length))),
+  );
+  const bootstrap = { resamples: options.bootstrapResamples, seed: options.seed };
   const baselineThreshold =
     options.threshold ?? bestF1Threshold(labels.validation, baselineScores.validation);
 
@@ -144,13 +176,14 @@ export async function evaluateModel(
     },
     testPrefixes: { examples: prefixExamples.length, rocAuc: rocAuc(prefixLabels, prefixScores) },
     baseline: {
-      model: 'logistic_regression_bag_of_events',
+      model: 'logistic_regression_order_blind',
       features: bag.names,
       l2: options.baselineL2,
       iterations: logistic.iterations,
       threshold: baselineThreshold,
       validation: metrics(labels.validation, baselineScores.validation, baselineThreshold),
       test: baselineTest,
+      testPrefixes: { examples: prefixExamples.length, rocAuc: rocAuc(prefixLabels, baselinePrefixScores) },
     },
     orderAblation: {
       description:
@@ -161,6 +194,19 @@ export async function evaluateModel(
     comparisons: {
       testRocAucOverBaseline: difference(test.rocAuc, baselineTest.rocAuc),
       testRocAucOverShuffled: difference(test.rocAuc, shuffledTest.rocAuc),
+      overBaseline: {
+        full: pairedBootstrapAucDifference(labels.test, scores.test, baselineScores.test, bootstrap),
+        prefixes: pairedBootstrapAucDifference(prefixLabels, prefixScores, baselinePrefixScores, {
+          ...bootstrap,
+          groups: prefixExamples.map((e) => e.session),
+        }),
+      },
     },
+    labelDrift: labelDrift(dataset.summary.splits.train, dataset.summary.splits.test),
+    eventTypes: eventTypeReport(encoder, dataset.summary.eventTypes, {
+      train: dataset.train.sessions,
+      validation: dataset.validation.sessions,
+      test: dataset.test.sessions,
+    }),
   };
 }

@@ -18,6 +18,7 @@ import type { Logger } from '../log/logger.js';
 import type { Progress } from '../util/progress.js';
 import { hash32 } from '../util/random.js';
 import { Rng } from '../util/random.js';
+import { setAdamLearningRate } from '../vendor-shims/tfjs-core.js';
 import {
   type EncodedSplit,
   batchInputs,
@@ -100,11 +101,6 @@ export function positiveClassWeight(labels: ArrayLike<number>, classWeight: Clas
 
 const trainableVariables = (model: tf.LayersModel) =>
   model.trainableWeights.map((w) => w.read() as tf.Variable);
-
-/** Adam reads its `learningRate` field at every step; tfjs has no public setter. */
-function setLearningRate(optimizer: tf.AdamOptimizer, rate: number): void {
-  (optimizer as unknown as { learningRate: number }).learningRate = rate;
-}
 
 /**
  * Copies of the model's weights that survive later training steps. A clone shares the variable's
@@ -191,7 +187,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const epoch = state.epoch + 1;
     // Exponential decay per epoch, a function of the epoch alone, so a resumed run gets the same rate.
-    setLearningRate(optimizer, options.learningRate * (options.learningRateDecay ?? 1) ** (epoch - 1));
+    setAdamLearningRate(optimizer, options.learningRate * (options.learningRateDecay ?? 1) ** (epoch - 1));
     const epochStart = performance.now();
     const lengths = options.train.examples.map((e) => stepsOf(encoder, e));
     const batches = planBatches(lengths, options.batchSize, new Rng(hash32(options.seed, 0x65706f63, epoch)));

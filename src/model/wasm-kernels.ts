@@ -9,34 +9,31 @@
  *   sped tfjs-layers LSTM training up 2.3x here (16.7K → 38.6K time steps/s, docs/trainer.md).
  */
 import * as tf from '@tensorflow/tfjs';
+import { type WasmBackend, wasmBackend } from '../vendor-shims/tfjs-backend-wasm.js';
+import {
+  type KernelArgs as RawKernelArgs,
+  registerRawKernel,
+  registeredKernel,
+  replaceKernel,
+} from '../vendor-shims/tfjs-core.js';
 
-/** The parts of the wasm backend these kernels use. */
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-  disposeData(dataId: tf.DataId): boolean;
-}
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: WasmBackend;
-  attrs: Record<string, unknown>;
-}
+type KernelArgs = RawKernelArgs<unknown>;
 
 let installed = false;
 
 function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const x = inputs['x']!;
   const segmentIds = inputs['segmentIds']!;
+  const heap = wasmBackend(backend);
   const numSegments = attrs['numSegments'] as number;
   const idCount = segmentIds.shape.reduce((a, b) => a * b, 1);
   const inner = x.shape.slice(segmentIds.shape.length);
   const innerSize = inner.reduce((a, b) => a * b, 1);
   // makeOutput may grow the wasm memory, which detaches earlier views: make it first.
-  const out = backend.makeOutput([numSegments, ...inner], x.dtype);
-  const outValues = backend.typedArrayFromHeap(out);
-  const values = backend.typedArrayFromHeap(x);
-  const ids = backend.typedArrayFromHeap(segmentIds);
+  const out = heap.makeOutput([numSegments, ...inner], x.dtype);
+  const outValues = heap.typedArrayFromHeap(out);
+  const values = heap.typedArrayFromHeap(x);
+  const ids = heap.typedArrayFromHeap(segmentIds);
   outValues.fill(0);
   for (let i = 0; i < idCount; i++) {
     const id = ids[i]!;
@@ -57,45 +54,33 @@ export function installWasmKernels(options: { fastMatMul: boolean }): void {
   if (installed) return;
   installed = true;
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) {
-    tf.registerKernel({
-      kernelName: 'UnsortedSegmentSum',
-      backendName: 'wasm',
-      kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
-    });
+    registerRawKernel('UnsortedSegmentSum', 'wasm', unsortedSegmentSum);
   }
   if (!options.fastMatMul) return;
-  const matMul = tf.getKernel('BatchMatMul', 'wasm');
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (matMul === undefined || transpose === undefined) return;
-  const plain = matMul.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
-  const transposeFunc = transpose.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
-  const swapLastTwo = (x: tf.TensorInfo, backend: WasmBackend) => {
+  const transposeFunc = registeredKernel('Transpose', 'wasm');
+  if (transposeFunc === undefined) return;
+  const swapLastTwo = (x: tf.TensorInfo, backend: unknown) => {
     const rank = x.shape.length;
     const perm = Array.from({ length: rank }, (_, i) => i);
     perm[rank - 1] = rank - 2;
     perm[rank - 2] = rank - 1;
     return transposeFunc({ inputs: { x }, backend, attrs: { perm } });
   };
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    setupFunc: matMul.setupFunc,
-    kernelFunc: ((args: KernelArgs) => {
-      const { inputs, backend, attrs } = args;
-      if (!attrs['transposeA'] && !attrs['transposeB']) return plain(args);
-      const a = attrs['transposeA'] ? swapLastTwo(inputs['a']!, backend) : inputs['a']!;
-      const b = attrs['transposeB'] ? swapLastTwo(inputs['b']!, backend) : inputs['b']!;
-      try {
-        return plain({
-          inputs: { a, b },
-          backend,
-          attrs: { ...attrs, transposeA: false, transposeB: false },
-        });
-      } finally {
-        if (a !== inputs['a']) backend.disposeData(a.dataId);
-        if (b !== inputs['b']) backend.disposeData(b.dataId);
-      }
-    }) as unknown as tf.KernelFunc,
+  replaceKernel('BatchMatMul', 'wasm', (plain) => (args: KernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    if (!attrs['transposeA'] && !attrs['transposeB']) return plain(args);
+    const a = attrs['transposeA'] ? swapLastTwo(inputs['a']!, backend) : inputs['a']!;
+    const b = attrs['transposeB'] ? swapLastTwo(inputs['b']!, backend) : inputs['b']!;
+    const heap: WasmBackend = wasmBackend(backend);
+    try {
+      return plain({
+        inputs: { a, b },
+        backend,
+        attrs: { ...attrs, transposeA: false, transposeB: false },
+      });
+    } finally {
+      if (a !== inputs['a']) heap.disposeData(a.dataId);
+      if (b !== inputs['b']) heap.disposeData(b.dataId);
+    }
   });
 }

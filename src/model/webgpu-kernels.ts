@@ -11,20 +11,9 @@
  *   setOutputAtIndexI32, exact for every int32.
  */
 import * as tf from '@tensorflow/tfjs';
-
-/** The parts of the webgpu backend these kernels use. */
-interface WebgpuBackend {
-  /** Per tensor, the dtype of its GPU buffer, which can differ from the tensor's (int32 under float32). */
-  tensorMap: { get(dataId: tf.DataId): { dtype: tf.DataType } | undefined };
-  shouldExecuteOnCPU(inputs: tf.TensorInfo[]): boolean;
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
-}
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: WebgpuBackend;
-  attrs: Record<string, unknown>;
-}
+import { VendorShimError } from '../vendor-shims/check.js';
+import { checkWebgpuTensorMap, webgpuBackend } from '../vendor-shims/tfjs-backend-webgpu.js';
+import { type KernelArgs, replaceKernel } from '../vendor-shims/tfjs-core.js';
 
 const COORDS = ['x', 'y', 'z', 'w', 'u', 'v'];
 const coordsType = (rank: number) => (rank <= 4 ? `vec${rank}<i32>` : `vec${rank}`);
@@ -74,30 +63,26 @@ let installed = false;
 /** Registers the kernels above for the webgpu backend (once per process), after it started. */
 export function installWebgpuKernels(): void {
   if (installed) return;
-  const stock = tf.getKernel('Transpose', 'webgpu');
-  if (stock === undefined) return;
+  if (tf.getKernel('Transpose', 'webgpu') === undefined) return;
+  const problems = checkWebgpuTensorMap(tf.backend());
+  if (problems.length > 0) throw new VendorShimError(problems);
   installed = true;
-  const stockFunc = stock.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
-  tf.unregisterKernel('Transpose', 'webgpu');
-  tf.registerKernel({
-    kernelName: 'Transpose',
-    backendName: 'webgpu',
-    kernelFunc: ((args: KernelArgs) => {
-      const x = args.inputs['x']!;
-      const perm = args.attrs['perm'] as number[];
-      const rank = x.shape.length;
-      const buffer = args.backend.tensorMap.get(x.dataId)?.dtype ?? x.dtype;
-      if (
-        (buffer !== 'int32' && buffer !== 'bool') ||
-        rank < 2 ||
-        (rank === 2 && perm[0] === 1) || // the stock 2-D program reads through f32() and is fine
-        rank > COORDS.length ||
-        args.backend.shouldExecuteOnCPU([x])
-      ) {
-        return stockFunc(args);
-      }
-      // The output keeps the tensor's dtype; setOutputAtIndexI32 converts to it where they differ.
-      return args.backend.runWebGPUProgram(new IntTransposeProgram(x.shape, perm), [x], x.dtype);
-    }) as unknown as tf.KernelFunc,
+  replaceKernel('Transpose', 'webgpu', (stock) => (args: KernelArgs) => {
+    const x = args.inputs['x']!;
+    const perm = args.attrs['perm'] as number[];
+    const rank = x.shape.length;
+    const backend = webgpuBackend(args.backend);
+    const buffer = backend.bufferDtype(x.dataId) ?? x.dtype;
+    if (
+      (buffer !== 'int32' && buffer !== 'bool') ||
+      rank < 2 ||
+      (rank === 2 && perm[0] === 1) || // the stock 2-D program reads through f32() and is fine
+      rank > COORDS.length ||
+      backend.shouldExecuteOnCPU([x])
+    ) {
+      return stock(args);
+    }
+    // The output keeps the tensor's dtype; setOutputAtIndexI32 converts to it where they differ.
+    return backend.runWebGPUProgram(new IntTransposeProgram(x.shape, perm), [x], x.dtype);
   });
 }

@@ -1,106 +1,173 @@
-import { appendFile, mkdir, readFile, readdir, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { mkdir, rename } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { IntentstreamError } from '../errors.js';
+import {
+  type HistoryEntry,
+  MODEL_FILES,
+  type ModelDirEntry,
+  appendHistory,
+  candidatePath,
+  candidatesPath,
+  exists,
+  isModelVersion,
+  listModelDirs,
+  missingFiles,
+  readCurrent,
+  readHistory,
+  readModelJson,
+  versionPath,
+  writeCurrent,
+  writeModelJson,
+} from './model-dir.js';
 
-/** Files every registered model directory must hold (written by the trainer). */
-export const MODEL_FILES = {
-  model: 'model.json',
-  encoder: 'encoder.json',
-  metrics: 'metrics.json',
-  card: 'model-card.md',
-};
-const CURRENT = 'CURRENT';
-const HISTORY = 'HISTORY.jsonl';
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export { type HistoryEntry, MODEL_FILES } from './model-dir.js';
 
-export interface HistoryEntry {
-  at: string;
-  action: 'promote' | 'rollback';
-  version: string;
-  previous: string | null;
-  reason: string;
-}
-
-export interface ModelEntry {
-  version: string;
-  dir: string;
-  createdAt: string;
+export interface ModelEntry extends ModelDirEntry {
   current: boolean;
   /** metrics.json as written by the trainer (shape owned by the trainer). */
   metrics: Record<string, unknown> | undefined;
 }
 
-export class RegistryError extends Error {
+export class RegistryError extends IntentstreamError {
   override name = 'RegistryError';
 }
 
 /**
- * The model registry: `<root>/<version>/` per model, `<root>/CURRENT` naming
- * the champion (replaced atomically: temp file + fsync + rename, so a reader
- * never sees a partial name), and `<root>/HISTORY.jsonl` recording every
- * switch so rollback can restore the previous champion.
+ * What readers of the registry get (the scorer, `models list`, the trainer's champion gauges): the
+ * versions, CURRENT and its history, never a way to change them.
+ */
+export interface RegistryView {
+  readonly root: string;
+  /** Where a version's files are; throws RegistryError for a name that is not a version. */
+  dirOf(version: string): string;
+  current(): Promise<string | undefined>;
+  history(): Promise<HistoryEntry[]>;
+  /** Registered models, by version. */
+  list(): Promise<ModelEntry[]>;
+  /** Candidates a training run wrote and nobody registered yet, by version. */
+  listCandidates(): Promise<ModelEntry[]>;
+  /** Where `intentstream train` puts the candidate `version`. */
+  candidateDirOf(version: string): string;
+  /** The manifest.json and metrics.json of a version (undefined where missing or unreadable). */
+  describe(
+    version: string,
+  ): Promise<{ manifest?: Record<string, unknown>; metrics?: Record<string, unknown> }>;
+}
+
+export function createRegistryView(root: string): RegistryView {
+  const dirOf = (version: string) => {
+    if (!isModelVersion(version))
+      throw new RegistryError(
+        `invalid model version ${JSON.stringify(version)}: a version is letters, digits, '.', '_' and '-'; \`intentstream models list\` shows the versions in ${root}`,
+      );
+    return versionPath(root, version);
+  };
+  const withMetrics = async (entries: ModelDirEntry[], champion: string | undefined) =>
+    Promise.all(
+      entries.map(async (e) => ({
+        ...e,
+        current: e.version === champion,
+        metrics: await readModelJson(e.dir, MODEL_FILES.metrics),
+      })),
+    );
+  return {
+    root,
+    dirOf,
+    current: () => readCurrent(root),
+    history: () => readHistory(root),
+    async list() {
+      return withMetrics(await listModelDirs(root), await readCurrent(root));
+    },
+    async listCandidates() {
+      return withMetrics(await listModelDirs(candidatesPath(root)), undefined);
+    },
+    candidateDirOf(version) {
+      dirOf(version);
+      return candidatePath(root, version);
+    },
+    async describe(version) {
+      const dir = dirOf(version);
+      const [manifest, metrics] = await Promise.all([
+        readModelJson(dir, MODEL_FILES.manifest),
+        readModelJson(dir, MODEL_FILES.metrics),
+      ]);
+      return { ...(manifest ? { manifest } : {}), ...(metrics ? { metrics } : {}) };
+    },
+  };
+}
+
+/**
+ * The model registry: `<root>/<version>/` per model, `<root>/CURRENT` naming the champion, and
+ * `<root>/HISTORY.jsonl` recording every switch so rollback can restore the previous champion
+ * (layout: model-dir.ts).
  */
 export interface RegistryOptions {
   /**
    * Checks a model directory before CURRENT may name it (promote, rollback); throws to refuse.
-   * The CLI and the trainer pass verifyModelDir (src/model/verify.ts).
+   * The CLI and the trainer pass verifyModelDir (verify.ts).
    */
   verify?: (dir: string) => Promise<void>;
 }
 
 export function createModelRegistry(root: string, options: RegistryOptions = {}) {
-  const dirOf = (version: string) => {
-    if (!VERSION.test(version)) throw new RegistryError(`invalid model version ${JSON.stringify(version)}`);
-    return join(root, version);
-  };
+  const view = createRegistryView(root);
+  const { dirOf, current, history } = view;
 
-  async function current(): Promise<string | undefined> {
-    try {
-      const text = (await readFile(join(root, CURRENT), 'utf8')).trim();
-      return text.length > 0 ? text : undefined;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-  }
-
-  async function history(): Promise<HistoryEntry[]> {
-    try {
-      return (await readFile(join(root, HISTORY), 'utf8'))
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((l) => {
-          // A process killed mid-append leaves a torn line; it never became a switch of CURRENT.
-          try {
-            return [JSON.parse(l) as HistoryEntry];
-          } catch {
-            return [];
-          }
-        });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-  }
-
-  /** True when HISTORY.jsonl does not end in a newline (an append was cut short). */
-  async function endsTorn(): Promise<boolean> {
-    try {
-      const text = await readFile(join(root, HISTORY), 'utf8');
-      return text.length > 0 && !text.endsWith('\n');
-    } catch {
-      return false;
-    }
-  }
-
+  /** Throws, naming where the model is and the command that fixes it, unless `version` is registered and whole. */
   async function assertComplete(version: string): Promise<void> {
-    for (const file of [MODEL_FILES.model, MODEL_FILES.encoder, MODEL_FILES.metrics]) {
-      try {
-        await stat(join(dirOf(version), file));
-      } catch {
-        throw new RegistryError(`model ${version} is incomplete: ${file} is missing in ${dirOf(version)}`);
-      }
+    const dir = dirOf(version);
+    if (!(await exists(dir))) {
+      const candidate = candidatePath(root, version);
+      throw new RegistryError(
+        (await exists(candidate))
+          ? `model ${version} is not registered: it is a candidate in ${candidate}; register it with \`intentstream models register ${version}\``
+          : `no model ${version} in ${root}: \`intentstream models list\` shows the registered versions and the candidates`,
+      );
     }
+    const [file] = await missingFiles(dir);
+    if (file !== undefined)
+      throw new RegistryError(
+        `model ${version} is incomplete: ${file} is missing in ${dir}; remove that directory and register a complete candidate (\`intentstream train\`, then \`intentstream models register <version>\`)`,
+      );
+  }
+
+  /** A candidate directory, or a candidate's version under `<root>/candidates/`, and the version it registers as. */
+  async function resolveCandidate(candidate: string): Promise<{ dir: string; version: string }> {
+    const asPath = resolve(candidate);
+    if (await exists(asPath)) {
+      const named = (await readModelJson(asPath, MODEL_FILES.manifest))?.version;
+      return { dir: asPath, version: typeof named === 'string' ? named : basename(asPath) };
+    }
+    if (isModelVersion(candidate) && (await exists(candidatePath(root, candidate))))
+      return { dir: candidatePath(root, candidate), version: candidate };
+    throw new RegistryError(
+      `no candidate ${candidate}: neither a directory nor a version in ${candidatesPath(root)}; \`intentstream train\` writes one and \`intentstream models list\` shows the candidates`,
+    );
+  }
+
+  /** Moves a finished candidate directory into the registry (same file system: one rename). */
+  async function register(candidateDir: string, version: string): Promise<string> {
+    const target = dirOf(version);
+    const [file] = await missingFiles(candidateDir);
+    if (file !== undefined)
+      throw new RegistryError(
+        `${candidateDir} is not a complete model: ${file} is missing; train a new candidate with \`intentstream train\``,
+      );
+    if (await exists(target))
+      throw new RegistryError(
+        `model ${version} is already registered in ${target}; make it serve with \`intentstream models promote ${version}\``,
+      );
+    await mkdir(root, { recursive: true });
+    try {
+      await rename(candidateDir, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      throw new RegistryError(
+        `${candidateDir} is on another file system than the registry ${root}; move it under ${candidatesPath(root)} and run \`intentstream models register ${version}\``,
+      );
+    }
+    await assertComplete(version);
+    return target;
   }
 
   async function switchTo(
@@ -113,60 +180,32 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
       try {
         await options.verify(dirOf(version));
       } catch (error) {
-        throw new RegistryError(`refused to ${action} ${version}: ${(error as Error).message}`);
+        throw new RegistryError(
+          `refused to ${action} ${version}: ${(error as Error).message}; pick another version (\`intentstream models list\`) or train a new candidate (\`intentstream train\`)`,
+        );
       }
     }
     const previous = (await current()) ?? null;
-    await writeFileAtomic(join(root, CURRENT), Buffer.from(`${version}\n`));
+    await writeCurrent(root, version);
     const entry: HistoryEntry = { at: new Date().toISOString(), action, version, previous, reason };
-    await appendFile(join(root, HISTORY), `${(await endsTorn()) ? '\n' : ''}${JSON.stringify(entry)}\n`);
+    await appendHistory(root, entry);
     return entry;
   }
 
   return {
-    root,
-    dirOf,
-    current,
-    history,
-    /** Moves a finished candidate directory into the registry (same file system: one rename). */
-    async register(candidateDir: string, version: string): Promise<string> {
-      const target = dirOf(version);
-      await mkdir(root, { recursive: true });
-      await rename(candidateDir, target);
-      await assertComplete(version);
-      return target;
+    ...view,
+    register,
+    /**
+     * Registers a candidate named by its directory or by its version under `<root>/candidates/` (what
+     * `intentstream train` prints); the version is the one its manifest names.
+     */
+    async registerCandidate(candidate: string): Promise<{ version: string; dir: string }> {
+      const { dir, version } = await resolveCandidate(candidate);
+      return { version, dir: await register(dir, version) };
     },
-    async list(): Promise<ModelEntry[]> {
-      const champion = await current();
-      let names: string[] = [];
-      try {
-        names = await readdir(root);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-      const entries: ModelEntry[] = [];
-      for (const name of names.sort()) {
-        if (!VERSION.test(name) || name === CURRENT || name === HISTORY) continue;
-        const dir = join(root, name);
-        const info = await stat(dir);
-        if (!info.isDirectory()) continue;
-        const hasModel = await stat(join(dir, MODEL_FILES.model)).then(
-          () => true,
-          () => false,
-        );
-        if (!hasModel) continue; // e.g. candidates/, a half-moved directory
-        const metrics = await readFile(join(dir, MODEL_FILES.metrics), 'utf8')
-          .then((t) => JSON.parse(t) as Record<string, unknown>)
-          .catch(() => undefined);
-        entries.push({
-          version: name,
-          dir,
-          createdAt: info.birthtime.toISOString(),
-          current: name === champion,
-          metrics,
-        });
-      }
-      return entries;
+    /** Records the trainer's promotion decision next to the registered model. */
+    async recordDecision(version: string, decision: unknown): Promise<void> {
+      await writeModelJson(dirOf(version), MODEL_FILES.decision, decision);
     },
     promote(version: string, reason = 'manual'): Promise<HistoryEntry> {
       return switchTo(version, 'promote', reason);
@@ -174,11 +213,16 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
     /** Restores the champion that preceded the current one. */
     async rollback(reason = 'manual rollback'): Promise<HistoryEntry> {
       const champion = await current();
-      if (!champion) throw new RegistryError('nothing to roll back: no CURRENT model');
+      if (!champion)
+        throw new RegistryError(
+          `nothing to roll back: no CURRENT model in ${root}; make one serve with \`intentstream models promote <version>\``,
+        );
       const promotions = (await history()).filter((h) => h.version === champion);
       const previous = promotions.at(-1)?.previous;
       if (!previous)
-        throw new RegistryError(`nothing to roll back to: ${champion} has no recorded predecessor`);
+        throw new RegistryError(
+          `nothing to roll back to: ${champion} has no recorded predecessor in the history of ${root}; pick a version with \`intentstream models promote <version>\``,
+        );
       return switchTo(previous, 'rollback', reason);
     },
   };

@@ -71,3 +71,14 @@ export function describeByte(byte: number): string {
   const hex = `0x${byte.toString(16).padStart(2, '0')}`;
   return byte >= 0x20 && byte < 0x7f ? `${hex} ('${String.fromCharCode(byte)}')` : hex;
 }
+
+/** An error's message for a rejection or error text, with its cause's code and message where it has one. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as Error & { cause?: unknown }).cause;
+  if (cause instanceof Error) {
+    const code = (cause as Error & { code?: unknown }).code;
+    return `${err.message} (${typeof code === 'string' ? `${code}: ` : ''}${cause.message})`;
+  }
+  return err.message;
+}

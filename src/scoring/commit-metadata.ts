@@ -1,7 +1,9 @@
 /**
  * What the scorer stores in the metadata string of each committed consumer offset (committed in the
  * same Kafka transaction as the predictions): where a restarted scorer must start re-reading the
- * partition to rebuild its live state, and the partition's max event time at that point.
+ * partition to rebuild its live state, and the partition's max event time at that point. kafkajs's
+ * types omit that metadata in transactional commits: vendor-shims/kafkajs.ts (offsetWithMetadata,
+ * committedMetadata) is where the scorer passes and reads it.
  */
 import type { RebuildPoint } from './sessions.js';
 

@@ -11,7 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT } from '../features/index.js';
-import { tanh as fastTanh } from '../model/fused-lstm.js';
+import { tanh as fastTanh } from '../util/fast-tanh.js';
+import { wasmHeapView } from '../vendor-shims/tfjs-backend-wasm.js';
 import type { ActivationName, LstmWeights } from './lstm-weights.js';
 
 const ACTIVATION_CODE: Record<ActivationName, number> = {
@@ -59,17 +60,12 @@ export interface StepKernel {
   dispose(): void;
 }
 
-/** The wasm backend's view of its heap (tfjs-backend-wasm's BackendWasm; also used by wasm-kernels.ts). */
-interface WasmHeap {
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
-
 /**
  * A product's values: on wasm a view of the backend's heap (no copy: dataSync would copy n × 4·units
  * floats out first, ~13% of a step), valid until the next tfjs op; elsewhere dataSync.
  */
 function readProduct(product: tf.Tensor): Float32Array {
-  if (tf.getBackend() === 'wasm') return (tf.backend() as unknown as WasmHeap).typedArrayFromHeap(product);
+  if (tf.getBackend() === 'wasm') return wasmHeapView(product);
   return product.dataSync() as Float32Array;
 }
 
@@ -154,7 +150,7 @@ export function createStepKernel(weights: LstmWeights): StepKernel {
       const zo = b * G;
       if (defaults) {
         // tfjs's default activations inlined (hardSigmoid, tanh): the hot loop of a default model. tanh is
-        // the fused op's rational approximation (|error| < 3e-7, what the trainer's kernels compute).
+        // the rational approximation the trainer's fused op computes too (util/fast-tanh.ts).
         for (let u = 0; u < U; u++) {
           const i = hardSigmoid(z[zo + u]!);
           const f = hardSigmoid(z[zo + U + u]!);

@@ -22,11 +22,11 @@
  * event maxSteps + 1 on it predicts with the whole session in its state. Up to maxSteps events the
  * two agree; beyond, the step model equals the trainer's network run over the whole session (tested).
  */
-import { access, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_COUNT, type FeatureEncoder, type StepState } from '../features/index.js';
-import { loadEncoder, loadModelFiles } from '../model/io.js';
+import { MODEL_FILES, exists, readModelText } from '../registry/model-dir.js';
+import { loadEncoder, loadModelFiles } from '../registry/model-files.js';
 import { createStepKernel } from './lstm-kernel.js';
 import { LstmState } from './lstm-state.js';
 import { type LstmWeights, extractLstmWeights } from './lstm-weights.js';
@@ -127,14 +127,14 @@ export function lstmStepModelFrom(
   return createLstmStepModel(version, extractLstmWeights(version, model, encoder), encoder, [positiveLabel]);
 }
 
-const MANIFEST_FILE = 'manifest.json';
+const MANIFEST_FILE = MODEL_FILES.manifest;
 const reason = (error: unknown) => (error instanceof Error ? error.message.split('\n')[0]! : String(error));
 
 /** The label the model's sigmoid output predicts, from the trainer's manifest (parameters.labels). */
 async function positiveLabelOf(versionDir: string, version: string): Promise<string> {
   let manifest: unknown;
   try {
-    manifest = JSON.parse(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'));
+    manifest = JSON.parse(await readModelText(versionDir, MANIFEST_FILE));
   } catch (error) {
     throw new IncompatibleModelError(`model ${version}: cannot read ${MANIFEST_FILE}: ${reason(error)}`);
   }
@@ -158,9 +158,7 @@ async function positiveLabelOf(versionDir: string, version: string): Promise<str
  */
 export async function lstmModelFactory(versionDir: string): Promise<StepModel> {
   const version = basename(versionDir);
-  await access(versionDir).catch(() => {
-    throw new Error(`model directory ${versionDir} does not exist`);
-  });
+  if (!(await exists(versionDir))) throw new Error(`model directory ${versionDir} does not exist`);
   const positive = await positiveLabelOf(versionDir, version);
   let encoder: FeatureEncoder;
   try {

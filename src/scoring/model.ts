@@ -1,3 +1,4 @@
+import { IntentstreamError } from '../errors.js';
 /**
  * The scorer's model contract: a recurrent model advanced ONE event at a time per session, for many
  * sessions in one batched call. The LSTM step model (lstm-model.ts) implements it for the trainer's
@@ -48,7 +49,7 @@ export interface ModelSource {
   current(): Promise<string | undefined>;
 }
 
-export class IncompatibleModelError extends Error {
+export class IncompatibleModelError extends IntentstreamError {
   override name = 'IncompatibleModelError';
 }
 

@@ -1,33 +1,25 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { type RegistryView, createRegistryView, isModelVersion } from '../registry/index.js';
 import type { ModelSource, StepModel } from './model.js';
 
 /** Builds the step model held in one registry version directory. */
 export type ModelFactory = (versionDir: string) => Promise<StepModel>;
 
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 /**
- * A ModelSource over a model registry directory (the layout of src/registry: `<dir>/<version>/`,
- * `<dir>/CURRENT` holding the champion's name, replaced atomically by rename). `current()` reads
- * CURRENT (undefined while it is absent or empty); `load(version)` hands `<dir>/<version>` to
+ * A ModelSource over the model registry, read only: `current()` is the registry's CURRENT
+ * (undefined while it is absent or empty); `load(version)` hands that version's directory to
  * `factory`, which throws for a missing, corrupt or incompatible model.
  */
-export function createRegistryModelSource(dir: string, factory: ModelFactory): ModelSource {
+export function createRegistryModelSource(
+  registry: string | RegistryView,
+  factory: ModelFactory,
+): ModelSource {
+  const view = typeof registry === 'string' ? createRegistryView(registry) : registry;
   return {
-    async current() {
-      try {
-        const text = (await readFile(join(dir, 'CURRENT'), 'utf8')).trim();
-        return text.length > 0 ? text : undefined;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
-    },
+    current: () => view.current(),
     async load(version) {
-      if (!VERSION.test(version))
+      if (!isModelVersion(version))
         throw new Error(`CURRENT names an invalid model version ${JSON.stringify(version)}`);
-      const model = await factory(join(dir, version));
+      const model = await factory(view.dirOf(version));
       if (model.version !== version) {
         model.dispose();
         throw new Error(`model directory ${version} built a model that calls itself ${model.version}`);

@@ -1,3 +1,4 @@
+import { IntentstreamError } from '../errors.js';
 /**
  * Sessionizer checkpoint format (version 1): a plain JSON-serializable object, plus a byte
  * encoding (UTF-8 JSON) for writing it to disk. `restoreSessionizer` validates the structure
@@ -34,7 +35,7 @@ export interface SessionizerSnapshot {
   undrained: SessionTimeline[];
 }
 
-export class SnapshotError extends Error {
+export class SnapshotError extends IntentstreamError {
   override name = 'SnapshotError';
 }
 

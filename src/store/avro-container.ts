@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { crc32, deflateRaw as deflateRawCb } from 'node:zlib';
 import avro from 'avsc';
 import type { Type } from 'avsc';
+import { IntentstreamError } from '../errors.js';
 
 const deflateRaw = promisify(deflateRawCb);
 const MAGIC = Buffer.from('Obj\u0001', 'latin1');
@@ -18,7 +19,7 @@ const metaType = avro.Type.forSchema({ type: 'map', values: 'bytes' });
 const META_COUNT = 'intentstream.records';
 const META_CRC = 'intentstream.crc32';
 
-export class ContainerIntegrityError extends Error {
+export class ContainerIntegrityError extends IntentstreamError {
   override name = 'ContainerIntegrityError';
 }
 

@@ -3,6 +3,7 @@ export {
   type CorruptSegment,
   CorruptSegmentError,
   type ReadOptions,
+  type StoredSegment,
   type TimelineStore,
   createTimelineStore,
   inconsistency,

@@ -1,5 +1,6 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { IntentstreamError } from '../errors.js';
 import { sessionTimelineType } from '../schemas/index.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -40,7 +41,7 @@ export interface CorruptSegment {
   reason: string;
 }
 
-export class CorruptSegmentError extends Error {
+export class CorruptSegmentError extends IntentstreamError {
   override name = 'CorruptSegmentError';
   constructor(readonly segment: CorruptSegment) {
     super(`corrupt timeline file ${segment.path}: ${segment.reason}`);
@@ -82,12 +83,32 @@ export function inconsistency(sessions: readonly SessionTimeline[], day: string)
   return undefined;
 }
 
+/** One stored segment file: a segment's sessions of one day. */
+export interface StoredSegment {
+  /** The UTC day its sessions started (YYYY-MM-DD). */
+  day: string;
+  /** File name: the segment name given to writeSegment plus `.avro`. */
+  file: string;
+  /** Where it is, as writeSegment returned it. */
+  path: string;
+}
+
 export interface TimelineStore {
   readonly dir: string;
   /** Writes the sessions as one container file per day of session start; returns the paths. */
   writeSegment(name: string, sessions: readonly SessionTimeline[]): Promise<string[]>;
+  /** Every segment file, oldest day first, by name within a day. */
+  listSegments(): Promise<StoredSegment[]>;
   /** Removes segment files whose names match; returns the removed paths. */
   removeSegments(match: (file: string) => boolean): Promise<string[]>;
+  /**
+   * Removes the segment files `match` selects except those at `keep` (paths writeSegment returned), so a
+   * rerun can drop what an earlier run wrote and this one did not; returns the removed paths.
+   */
+  removeSegmentsExcept(
+    keep: ReadonlySet<string>,
+    match: (segment: StoredSegment) => boolean,
+  ): Promise<string[]>;
   /** Days present, oldest first (YYYY-MM-DD). */
   listDays(): Promise<string[]>;
   /** Sessions that started in [from, to) (epoch ms; either bound optional), day by day, file by file. */
@@ -107,8 +128,25 @@ export function createTimelineStore(dir: string): TimelineStore {
       .filter((d): d is string => d !== undefined)
       .sort();
   };
+  const dayDir = (day: string) => join(dir, `dt=${day}`);
   const segmentFiles = async (day: string) =>
-    (await readdir(join(dir, `dt=${day}`))).filter((f) => f.endsWith('.avro') && !f.startsWith('.')).sort();
+    (await readdir(dayDir(day))).filter((f) => f.endsWith('.avro') && !f.startsWith('.')).sort();
+  const listSegments = async (): Promise<StoredSegment[]> => {
+    const segments: StoredSegment[] = [];
+    for (const day of await listDays()) {
+      for (const file of await segmentFiles(day)) segments.push({ day, file, path: join(dayDir(day), file) });
+    }
+    return segments;
+  };
+  const removeWhere = async (match: (segment: StoredSegment) => boolean): Promise<string[]> => {
+    const removed: string[] = [];
+    for (const segment of await listSegments()) {
+      if (!match(segment)) continue;
+      await rm(segment.path, { force: true });
+      removed.push(segment.path);
+    }
+    return removed;
+  };
 
   return {
     dir,
@@ -122,24 +160,16 @@ export function createTimelineStore(dir: string): TimelineStore {
       }
       const written: string[] = [];
       for (const [day, list] of [...byDay].sort(([a], [b]) => a.localeCompare(b))) {
-        const path = join(dir, `dt=${day}`, `${name}.avro`);
+        const path = join(dayDir(day), `${name}.avro`);
         await writeFileAtomic(path, await encodeContainer(sessionTimelineType, list));
         written.push(path);
       }
       return written;
     },
-    async removeSegments(match) {
-      const removed: string[] = [];
-      for (const day of await listDays()) {
-        for (const file of await segmentFiles(day)) {
-          if (!match(file)) continue;
-          const path = join(dir, `dt=${day}`, file);
-          await rm(path, { force: true });
-          removed.push(path);
-        }
-      }
-      return removed;
-    },
+    listSegments,
+    removeSegments: (match) => removeWhere((segment) => match(segment.file)),
+    removeSegmentsExcept: (keep, match) =>
+      removeWhere((segment) => !keep.has(segment.path) && match(segment)),
     listDays,
     async *read(range = {}, options = {}) {
       const fromDay = range.from === undefined ? undefined : dayOf(range.from);
@@ -147,7 +177,7 @@ export function createTimelineStore(dir: string): TimelineStore {
       for (const day of await listDays()) {
         if ((fromDay && day < fromDay) || (toDay && day > toDay)) continue;
         for (const file of await segmentFiles(day)) {
-          const path = join(dir, `dt=${day}`, file);
+          const path = join(dayDir(day), file);
           const bytes = await readFile(path);
           let sessions: SessionTimeline[];
           let reason: string | undefined;
@@ -174,7 +204,7 @@ export function createTimelineStore(dir: string): TimelineStore {
     async applyRetention(horizonDays, now) {
       const cutoff = dayOf(now - horizonDays * DAY_MS);
       const deleted = (await listDays()).filter((d) => d < cutoff);
-      for (const day of deleted) await rm(join(dir, `dt=${day}`), { recursive: true, force: true });
+      for (const day of deleted) await rm(dayDir(day), { recursive: true, force: true });
       return deleted;
     },
   };

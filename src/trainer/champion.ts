@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import type { TrainerMetrics } from '../metrics/trainer-metrics.js';
-import type { ModelRegistry } from '../registry/index.js';
+import type { RegistryView } from '../registry/index.js';
 import type { TimelineStore } from '../store/index.js';
 
 /** What the registry says about the serving model: version, when it was trained, its test ROC-AUC. */
@@ -12,19 +10,11 @@ export interface ChampionInfo {
   testAuc?: number;
 }
 
-async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
-  return readFile(path, 'utf8')
-    .then((t) => JSON.parse(t) as Record<string, unknown>)
-    .catch(() => undefined);
-}
-
 /** The CURRENT model's manifest.json createdAt and metrics.json test ROC-AUC (undefined: no champion). */
-export async function championInfo(registry: ModelRegistry): Promise<ChampionInfo | undefined> {
+export async function championInfo(registry: RegistryView): Promise<ChampionInfo | undefined> {
   const version = await registry.current();
   if (!version) return undefined;
-  const dir = registry.dirOf(version);
-  const manifest = await readJson(join(dir, 'manifest.json'));
-  const metrics = await readJson(join(dir, 'metrics.json'));
+  const { manifest, metrics } = await registry.describe(version);
   const createdAt = Date.parse(String(manifest?.createdAt));
   const testAuc = (metrics?.splits as { test?: { rocAuc?: unknown } } | undefined)?.test?.rocAuc;
   return {
@@ -36,7 +26,7 @@ export async function championInfo(registry: ModelRegistry): Promise<ChampionInf
 
 /** Sets the champion gauges (age alert, model dashboard, demo summary) from the registry. */
 export async function reportChampion(
-  registry: ModelRegistry,
+  registry: RegistryView,
   metrics: TrainerMetrics,
   logger: Logger,
 ): Promise<void> {

@@ -2,6 +2,7 @@ import { open, readFile, unlink } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { IntentstreamError } from '../errors.js';
 
 export interface LockOwner {
   pid: number;
@@ -11,7 +12,7 @@ export interface LockOwner {
 }
 
 /** Another live process holds the lock; `owner` says who. */
-export class LockBusyError extends Error {
+export class LockBusyError extends IntentstreamError {
   override name = 'LockBusyError';
   constructor(
     readonly path: string,
@@ -19,6 +20,7 @@ export class LockBusyError extends Error {
   ) {
     super(
       `lock ${path} is held by pid ${owner.pid} on ${owner.host} since ${owner.startedAt} (${owner.purpose})`,
+      { retriable: true },
     );
   }
 }

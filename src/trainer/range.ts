@@ -31,3 +31,26 @@ export async function trainingRange(
   const to = options.to ?? (newest as number) + 1;
   return { from: options.from ?? to - options.days * DAY_MS, to };
 }
+
+/** Stored sessions the window [from, to) leaves out, before and after it. */
+export interface LeftOut {
+  before: number;
+  after: number;
+}
+
+/**
+ * Counts the stored sessions outside [from, to), so a run can say what its window left out (a
+ * default window silently training on a quarter of the store is how a new user loses data).
+ * Corrupt files are skipped here without a warning: the training read reports those it meets.
+ */
+export async function sessionsOutsideWindow(
+  store: TimelineStore,
+  range: { from: number; to: number },
+): Promise<LeftOut> {
+  const count = async (r: { from?: number; to?: number }) => {
+    let n = 0;
+    for await (const _ of store.read(r, { onCorrupt: () => {} })) n++;
+    return n;
+  };
+  return { before: await count({ to: range.from }), after: await count({ from: range.to }) };
+}

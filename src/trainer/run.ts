@@ -1,17 +1,15 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { selectBackend } from '../model/backend.js';
 import { predictSessions } from '../model/batches.js';
-import { saveRunAsCandidate } from '../model/candidate.js';
 import { rocAuc } from '../model/evaluate.js';
-import { loadModel } from '../model/io.js';
 import { runTraining } from '../model/pipeline.js';
+import { saveRunAsCandidate } from '../registry/candidate.js';
 import { type ModelRegistry, decidePromotion } from '../registry/index.js';
+import { loadModel } from '../registry/model-files.js';
 import type { CorruptSegment, TimelineStore } from '../store/index.js';
 import { createProgress } from '../util/progress.js';
-import { trainingRange } from './range.js';
+import { sessionsOutsideWindow, trainingRange } from './range.js';
 import { sessionsForTraining } from './read.js';
 import type { RunOutcome, Trigger } from './service.js';
 
@@ -54,6 +52,7 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
     resume: false,
     progress: (total) => createProgress({ logger, label: 'train', unit: 'examples', total }),
     shouldStop,
+    window: { ...range, leftOut: await sessionsOutsideWindow(store, range) },
   });
   try {
     if (!run.report) {
@@ -91,11 +90,14 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
       }
     }
     const decision = decidePromotion(candidateAuc, championAuc, trainer.promotionMargin);
-    const dir = await registry.register(candidateDir, version);
-    await writeFile(
-      join(dir, 'decision.json'),
-      `${JSON.stringify({ ...decision, candidateAuc, champion: champion ?? null, championAuc: championAuc ?? null, testWindow: run.dataset.summary.splits.test }, null, 2)}\n`,
-    );
+    await registry.register(candidateDir, version);
+    await registry.recordDecision(version, {
+      ...decision,
+      candidateAuc,
+      champion: champion ?? null,
+      championAuc: championAuc ?? null,
+      testWindow: run.dataset.summary.splits.test,
+    });
     if (decision.promote) await registry.promote(version, decision.reason);
     logger.info(decision.promote ? 'candidate promoted' : 'candidate kept out: champion stays', {
       version,

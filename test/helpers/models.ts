@@ -4,9 +4,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../../src/config/schema.js';
 import { FeatureEncoder } from '../../src/features/index.js';
 import { createGenerator } from '../../src/generator/index.js';
-import { saveEncoder, saveModelFiles } from '../../src/model/io.js';
 import { buildModel } from '../../src/model/lstm.js';
 import { createModelRegistry } from '../../src/registry/index.js';
+import { saveEncoder, saveModelFiles } from '../../src/registry/model-files.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { lstmStepModelFrom } from '../../src/scoring/lstm-model.js';
 import type { LstmState } from '../../src/scoring/lstm-state.js';
@@ -79,7 +79,7 @@ export function initializedStepModel(
 
 /**
  * Saves an initialized model as registry version `version` under `modelsDir`, the way the trainer's
- * files reach the registry: model.json + weights.bin and encoder.json (src/model/io.ts), manifest.json
+ * files reach the registry: model.json + weights.bin and encoder.json (src/registry/model-files.ts), manifest.json
  * naming the label, metrics.json, into a candidate directory that the registry then registers.
  * Returns the version directory.
  */

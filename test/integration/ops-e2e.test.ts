@@ -4,12 +4,13 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
 import { SCORER_METRICS } from '../../src/metrics/scorer-metrics.js';
 import { TRAINER_METRICS } from '../../src/metrics/trainer-metrics.js';
 import { DASHBOARDS } from '../../src/ops/dashboards.js';
+import { JOB_PROCESS, type ScrapedProcess, localPrometheusConfig } from '../../src/ops/prometheus.js';
 import { REPO_ROOT, type RunningService, runCli, startService } from '../helpers/cli.js';
 import { createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { sample } from '../helpers/metrics.js';
@@ -25,13 +26,6 @@ const GRAFANA_VARIABLES: Record<string, string> = {
   $__interval: '2s',
   $__range: '5m',
 };
-/** Which process serves each job of config/prometheus.yml. */
-const JOB_PROCESS: Record<string, 'ingest' | 'scorer' | 'trainer'> = {
-  'intentstream-ingest': 'ingest',
-  'intentstream-scorer': 'scorer',
-  'intentstream-trainer': 'trainer',
-};
-
 interface PromResponse<T> {
   status: 'success' | 'error';
   data: T;
@@ -81,28 +75,14 @@ function dashboardQueries(): { dashboard: string; panel: string; expr: string }[
   return out;
 }
 
-/** config/prometheus.yml with only the scrape targets (and intervals) changed; rule files made absolute. */
-function prometheusConfigFor(targets: Record<string, string>): string {
-  const config = YAML.parse(readFileSync(join(CONFIG_DIR, 'prometheus.yml'), 'utf8'));
-  config.global = { ...config.global, scrape_interval: SCRAPE, evaluation_interval: SCRAPE };
-  config.rule_files = (config.rule_files as string[]).map((f) => (isAbsolute(f) ? f : join(CONFIG_DIR, f)));
-  const jobs = (config.scrape_configs as { job_name: string; static_configs: { targets: string[] }[] }[]).map(
-    (j) => j.job_name,
-  );
-  assert.deepEqual(
-    jobs.sort(),
-    Object.keys(JOB_PROCESS).sort(),
-    'prometheus.yml scrapes ingest, scorer, trainer',
-  );
-  for (const job of config.scrape_configs as {
-    job_name: string;
-    static_configs: { targets: string[] }[];
-  }[]) {
-    const target = targets[JOB_PROCESS[job.job_name]!];
-    assert.ok(target, `a target for ${job.job_name}`);
-    for (const sc of job.static_configs) sc.targets = [target];
-  }
-  return YAML.stringify(config);
+/** config/prometheus.yml with only the scrape targets (and intervals) changed, as `ops prometheus-config` writes it. */
+function prometheusConfigFor(targets: Record<ScrapedProcess, string>): string {
+  return localPrometheusConfig({
+    template: readFileSync(join(CONFIG_DIR, 'prometheus.yml'), 'utf8'),
+    configDir: CONFIG_DIR,
+    targets,
+    scrapeInterval: SCRAPE,
+  });
 }
 
 describe('operations end to end', () => {
@@ -164,7 +144,10 @@ describe('operations end to end', () => {
         writeFileSync(
           promConfig,
           prometheusConfigFor(
-            Object.fromEntries(Object.entries(services).map(([k, s]) => [k, new URL(s.url).host])),
+            Object.fromEntries(Object.entries(services).map(([k, s]) => [k, new URL(s.url).host])) as Record<
+              ScrapedProcess,
+              string
+            >,
           ),
         );
         prometheus = spawn(

@@ -12,8 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { buildDataset } from '../../src/dataset/index.js';
 import { predictSessions } from '../../src/model/batches.js';
 import { rocAuc } from '../../src/model/evaluate.js';
-import { loadModel } from '../../src/model/io.js';
 import type { EvaluationReport } from '../../src/model/report.js';
+import { loadModel } from '../../src/registry/model-files.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { logLines, runCli, spawnCli } from '../helpers/cli.js';
@@ -124,6 +124,59 @@ describe('intentstream train', () => {
       `${auc} vs ${metrics.splits.test.rocAuc}`,
     );
     model.dispose();
+  });
+
+  it('a trained candidate is listed, registered and promoted by hand; promoting it unregistered says how', async () => {
+    const models = join(dir, 'by-hand', 'models');
+    const file = join(dir, 'by-hand.yaml');
+    writeFileSync(
+      file,
+      [
+        'trainer:',
+        `  modelsDir: ${models}`,
+        `  checkpointDir: ${join(dir, 'by-hand', 'checkpoints')}`,
+        '  features: { maxSteps: 16, itemBuckets: 64, categoryBuckets: 16 }',
+        '  model: { lstmUnits: [12], embeddingDims: { eventType: 4, item: 2, category: 2, device: 2, referrer: 2 } }',
+        '  training: { epochs: 1, batchSize: 128, patience: 1 }',
+        '',
+      ].join('\n'),
+    );
+    const byHand = { INTENTSTREAM_CONFIG: file, INTENTSTREAM_STORE__DIR: storeDir };
+    const trained = await runCli(['train', '--backend', 'cpu'], byHand);
+    assert.equal(trained.code, 0, trained.stderr.slice(-2000));
+    const { version, dir: candidateDir } = JSON.parse(trained.stdout.toString().trim().split('\n').at(-1)!);
+    const listRows = async () =>
+      (await runCli(['models', 'list', '--json'], byHand)).stdout
+        .toString()
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { version: string; current: boolean; registered: boolean; dir: string });
+    assert.deepEqual(await listRows(), [
+      {
+        version,
+        current: false,
+        registered: false,
+        testRocAuc: JSON.parse(readFileSync(join(candidateDir, 'metrics.json'), 'utf8')).splits.test.rocAuc,
+        dir: candidateDir,
+      },
+    ]);
+
+    const early = await runCli(['models', 'promote', version], byHand);
+    assert.notEqual(early.code, 0, 'a candidate is promoted only once registered');
+    assert.match(early.stderr, new RegExp(`it is a candidate in ${candidateDir}`));
+    assert.match(early.stderr, new RegExp(`intentstream models register ${version}`));
+
+    const registered = await runCli(['models', 'register', version], byHand);
+    assert.equal(registered.code, 0, registered.stderr);
+    assert.deepEqual(JSON.parse(registered.stdout.toString()), { version, dir: join(models, version) });
+    const promoted = await runCli(['models', 'promote', version, '--reason', 'by hand'], byHand);
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.equal(readFileSync(join(models, 'CURRENT'), 'utf8').trim(), version);
+    assert.deepEqual(
+      (await listRows()).map((r) => [r.version, r.current, r.registered]),
+      [[version, true, true]],
+    );
   });
 
   it('refuses --resume when the checkpoint belongs to another run', async () => {

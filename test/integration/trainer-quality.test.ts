@@ -5,7 +5,8 @@
  * default trainer config on the wasm backend. On the test window (the newest sessions):
  *  - the LSTM's ROC-AUC is within 0.03 of the generator's oracle, the exact purchase probability
  *    it drew each outcome from (joined by the id of each session's first event);
- *  - it beats the order-blind logistic regression by at least 0.03;
+ *  - it beats the order-blind logistic regression by at least 0.03, and the paired bootstrap
+ *    interval of the difference lies above 0; fewer than 1 % of test events are out of vocabulary;
  *  - shuffling the order of each test session's events costs it at least 0.03.
  * The numbers are printed as test diagnostics. Deterministic on a given machine (seeded data,
  * initializers, batches and dropout; wasm runs single-threaded); takes a few minutes on 2 cores.
@@ -90,6 +91,9 @@ describe('trainer quality against the generator oracle', () => {
         baselineAuc,
         shuffledAuc,
         testPrefixAuc: report.testPrefixes.rocAuc,
+        overBaseline: report.comparisons.overBaseline,
+        outOfVocabulary: report.eventTypes.outOfVocabularyShare,
+        labelDrift: report.labelDrift,
         validationAuc: report.splits.validation.rocAuc,
         testLogLoss: report.splits.test.logLoss,
         epochs: run.training.epochsCompleted,
@@ -114,6 +118,12 @@ describe('trainer quality against the generator oracle', () => {
         lstmAuc >= baselineAuc + MARGIN,
         `LSTM ${lstmAuc.toFixed(4)} beats the order-blind baseline ${baselineAuc.toFixed(4)} by ${MARGIN}`,
       );
+      const { full } = report.comparisons.overBaseline;
+      assert.ok(
+        full.lower! > 0,
+        `the paired bootstrap interval of LSTM − baseline is above 0 ([${full.lower}, ${full.upper}])`,
+      );
+      assert.ok(report.eventTypes.outOfVocabularyShare['test']! < 0.01, 'the event types are learned');
       assert.ok(
         shuffledAuc <= lstmAuc - MARGIN,
         `shuffling events costs at least ${MARGIN}: ${lstmAuc.toFixed(4)} → ${shuffledAuc.toFixed(4)}`,

@@ -62,6 +62,35 @@ describe('intentstream generate (real process, file output)', () => {
     }
   });
 
+  it("--taxonomy shop2 writes the shop's own names and a session_id column; an unknown one is refused", async () => {
+    const r = await runCli([
+      'generate',
+      '--taxonomy',
+      'shop2',
+      '--events',
+      '500',
+      '--out',
+      '-',
+      '--log-level',
+      'warn',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(rows.length, 500);
+    assert.ok(
+      rows.every((e) => typeof e.session_id === 'string' && e.session_id.startsWith(`${e.cookie_id}#`)),
+    );
+    assert.ok(rows.some((e) => e.event_type === 'product_page'));
+    assert.ok(!rows.some((e) => e.event_type === 'product_view'));
+    const bad = await runCli(['generate', '--taxonomy', 'shop3', '--out', '-']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--taxonomy must be one of ours, shop2, got shop3/);
+  });
+
   it('rejects a bad option with a precise message and exit 1', async () => {
     const r = await runCli(['generate', '--encoding', 'xml', '--out', '-']);
     assert.equal(r.code, 1);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { contentEventId } from '../../src/schemas/event-id.js';
 import {
   type DecodeResult,
   type EventDecoder,
@@ -20,6 +21,7 @@ import {
   encodePrediction,
   encodeTimeline,
   frame,
+  isNumericString,
   normalizeEvent,
   parseIso8601,
   sessionPredictionType,
@@ -304,6 +306,22 @@ describe('JSON normalization', () => {
     assert.equal(bad.rejection.reason, 'not_an_object');
   });
 
+  it('an event without event_id (missing or null) gets a content-derived id: the same event twice, the same id', () => {
+    const { event_id: _, ...noId } = minimal;
+    const a = normalizeEvent(noId);
+    const b = normalizeEvent({ ...noId, event_id: null, some_unknown_key: 1 });
+    assert.ok(a.ok && b.ok);
+    assert.match(a.event.event_id, /^cid_[0-9a-f]{24}$/);
+    assert.equal(a.event.event_id, b.event.event_id);
+    assert.equal(a.event.event_id, contentEventId({ ...a.event }));
+    const other = normalizeEvent({ ...noId, event_time: T0 + 1 });
+    assert.ok(other.ok);
+    assert.notEqual(other.event.event_id, a.event.event_id, 'another instant is another event');
+    const given = normalizeEvent(minimal);
+    assert.ok(given.ok);
+    assert.equal(given.event.event_id, minimal.event_id, "a sender's id is kept");
+  });
+
   const iso: [string, number | undefined][] = [
     ['2024-03-07', Date.UTC(2024, 2, 7)],
     ['2024-03-07T10:00Z', T0],
@@ -322,6 +340,29 @@ describe('JSON normalization', () => {
       assert.equal(parseIso8601(input), expected);
     });
   }
+
+  const numeric: [string, boolean][] = [
+    ['1709805600000', true],
+    [' -12.5 ', true],
+    ['+7', true],
+    ['.5', true],
+    ['5.', true],
+    ['1e3', false],
+    ['0x10', false],
+    ['', false],
+    ['2024-03-07', false],
+  ];
+  for (const [input, expected] of numeric) {
+    it(`isNumericString(${JSON.stringify(input)}) = ${expected}`, () => {
+      assert.equal(isNumericString(input), expected);
+    });
+  }
+
+  it('a numeric event_time string takes the same rule as the importer: a leading + is accepted', () => {
+    const r = normalizeEvent({ ...minimal, event_time: `+${T0}` });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.event.event_time, T0);
+  });
 });
 
 // --- rejections -----------------------------------------------------------------------------------------
@@ -490,11 +531,11 @@ const REJECT_CASES: RejectCase[] = [
     message: 'cookie_id is required (a non-empty string) but is nothing',
   },
   {
-    name: 'null event_id',
-    input: json({ ...good, event_id: null }),
-    reason: 'missing_field',
+    name: 'numeric event_id',
+    input: json({ ...good, event_id: 42 }),
+    reason: 'invalid_field',
     field: 'event_id',
-    message: 'event_id is required (a non-empty string) but is null',
+    message: 'event_id must be a non-empty string, got 42',
   },
   {
     name: 'missing event_time',

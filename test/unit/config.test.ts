@@ -70,6 +70,24 @@ describe('config', () => {
     ['bad topic name', { INTENTSTREAM_TOPICS__EVENTS: 'a topic' }, 'topics.events', /topic name/],
     ['bad log level', { INTENTSTREAM_LOG__LEVEL: 'loud' }, 'log.level', /debug/],
     ['port out of range', { INTENTSTREAM_HTTP__PORTS__INGEST: '70000' }, 'http.ports.ingest', /65535/],
+    [
+      'a label target that is an event type, not a role',
+      { INTENTSTREAM_TRAINER__LABELS__TARGET: 'order_done' },
+      'trainer.labels.target',
+      /a role: one of productView, addToCart, removeFromCart, checkout, purchase \(trainer\.roles maps/,
+    ],
+    [
+      'an event type in two roles',
+      { INTENTSTREAM_TRAINER__ROLES__CHECKOUT: '[purchase]' },
+      'trainer.roles',
+      /one role only: purchase \(checkout, purchase\)/,
+    ],
+    [
+      'an event-type vocabulary of size zero',
+      { INTENTSTREAM_TRAINER__FEATURES__EVENT_TYPES__MAX_SIZE: '0' },
+      'trainer.features.eventTypes.maxSize',
+      /greater than 0/,
+    ],
   ];
   for (const [name, env, path, pattern] of invalid) {
     it(`fails fast on ${name}, naming ${path}`, () =>
@@ -99,6 +117,20 @@ describe('config', () => {
     assert.ok(names.includes('INTENTSTREAM_SESSIONS__INACTIVITY_GAP'));
     assert.ok(names.includes('INTENTSTREAM_HTTP__PORTS__SCORER'));
     assert.equal(envNameFor(['kafka', 'maxMessageBytes']), 'INTENTSTREAM_KAFKA__MAX_MESSAGE_BYTES');
+  });
+
+  it("maps the shop's event types to roles, the generator's names by default", () => {
+    assert.deepEqual(loadConfig({ env: {} }).trainer.roles, {
+      productView: ['product_view'],
+      addToCart: ['add_to_cart'],
+      removeFromCart: ['remove_from_cart'],
+      checkout: ['checkout'],
+      purchase: ['purchase'],
+    });
+    const config = loadConfig({
+      env: { INTENTSTREAM_TRAINER__ROLES__PURCHASE: '[order_done, payment_ok]' },
+    });
+    assert.deepEqual(config.trainer.roles.purchase, ['order_done', 'payment_ok']);
   });
 });
 

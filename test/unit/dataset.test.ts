@@ -3,8 +3,11 @@ import { describe, it } from 'node:test';
 import type { LabelConfig } from '../../src/config/schema.js';
 import {
   DEFAULT_LABELS,
+  MissingTargetError,
   buildDataset,
+  checkTargetPresent,
   labelSession,
+  resolveLabels,
   samplePrefixLengths,
   sessionPrefixLengths,
   shuffleEventOrder,
@@ -13,6 +16,7 @@ import {
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { Rng } from '../../src/util/random.js';
 import { T0, session } from '../helpers/events.js';
+import { FOREIGN_EVENT_TYPES, FOREIGN_ROLES } from '../helpers/taxonomy.js';
 
 const HOUR = 3_600_000;
 
@@ -51,7 +55,7 @@ describe('labelSession', () => {
     [
       'another target event type',
       ['page_view', 'add_to_cart', 'checkout'],
-      { kind: 'binary', target: 'add_to_cart', truncateAt: [] },
+      { kind: 'binary', target: 'addToCart', truncateAt: [] },
       { observable: ['page_view'], label: 1, cut: 'target' },
     ],
     [
@@ -251,5 +255,53 @@ describe('shuffleEventOrder', () => {
       a.map((e) => e.event_id),
       s.events.map((e) => e.event_id),
     );
+  });
+});
+
+describe('labels through roles', () => {
+  const sessions = (rename: boolean) =>
+    Array.from({ length: 30 }, (_, i) =>
+      session(
+        `s${String(i).padStart(2, '0')}`,
+        T0 + i * HOUR,
+        (i % 3 === 0
+          ? ['page_view', 'product_view', 'add_to_cart', 'checkout', 'purchase']
+          : i % 5 === 0
+            ? ['search', 'checkout', 'page_view']
+            : ['page_view', 'search', 'product_view'].slice(0, 1 + (i % 3))
+        ).map((t) => (rename ? FOREIGN_EVENT_TYPES[t]! : t)),
+      ),
+    );
+  const options = {
+    labels: DEFAULT_LABELS,
+    prefixesPerSession: 1,
+    split: { train: 0.6, validation: 0.2 },
+    cookieSplit: 'mixed' as const,
+    seed: 1,
+  };
+
+  it('labels and truncates a renamed shop exactly as the original when the roles follow the names', () => {
+    const ours = buildDataset(sessions(false), options);
+    const theirs = buildDataset(sessions(true), { ...options, roles: FOREIGN_ROLES });
+    assert.equal(theirs.summary.fingerprint, ours.summary.fingerprint, 'same labels and observable lengths');
+    assert.deepEqual(theirs.summary.cuts, ours.summary.cuts);
+    assert.deepEqual(theirs.summary.splits, ours.summary.splits);
+    assert.equal(theirs.summary.eventTypes['order_done'], ours.summary.eventTypes['purchase']);
+  });
+
+  it('stops before training when no stored event plays the target role, naming the types seen', () => {
+    const d = buildDataset(sessions(true), options); // the foreign names without their roles
+    assert.equal(d.summary.splits.train.positives, 0);
+    const counts = new Map(Object.entries(d.summary.eventTypes));
+    assert.throws(
+      () => checkTargetPresent(resolveLabels(options.labels), counts),
+      (error: unknown) =>
+        error instanceof MissingTargetError &&
+        error.target === 'purchase' &&
+        /Event types seen: home 30, find 20, pdp 18, /.test(error.message) &&
+        /order_done 10/.test(error.message) &&
+        /trainer\.roles\.purchase: \[<event type>\]/.test(error.message),
+    );
+    assert.doesNotThrow(() => checkTargetPresent(resolveLabels(options.labels, FOREIGN_ROLES), counts));
   });
 });

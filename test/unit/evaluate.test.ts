@@ -1,16 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bagOfEventsFeatures, fitLogistic, predictLogistic } from '../../src/model/baseline.js';
+import {
+  bagOfEventsFeatures,
+  fitLogistic,
+  orderBlindFeatures,
+  predictLogistic,
+} from '../../src/model/baseline.js';
+import { pairedBootstrapAucDifference } from '../../src/model/bootstrap.js';
 import {
   averagePrecision,
   bestF1Threshold,
   brierScore,
   calibrationTable,
+  labelDrift,
   logLoss,
   rocAuc,
   splitMetrics,
   thresholdMetrics,
 } from '../../src/model/evaluate.js';
+import type { ShopEvent } from '../../src/schemas/types.js';
+import { Rng } from '../../src/util/random.js';
 import { T0, ev } from '../helpers/events.js';
 
 const close = (actual: number | null, expected: number, what: string, eps = 1e-9) =>
@@ -167,5 +176,141 @@ describe('order-blind logistic regression baseline', () => {
     );
     assert.equal(m.scales[0], 0);
     assert.ok(Number.isFinite(predictLogistic(m, [5, 1])), 'finite prediction');
+  });
+});
+
+describe('strong order-blind baseline', () => {
+  it('adds the last event type, the last gap and time of day/week to the bag of events', () => {
+    const f = orderBlindFeatures(['page_view', 'search']);
+    assert.deepEqual(f.names.slice(5), [
+      'last_is_page_view',
+      'last_is_search',
+      'last_is_other',
+      'log_last_gap_s',
+      'hour_sin',
+      'hour_cos',
+      'dow_sin',
+      'dow_cos',
+    ]);
+    const sixAm = Date.UTC(2026, 10, 5, 6); // a Thursday
+    const x = f.features([ev('page_view', sixAm - 20_000), ev('cart', sixAm)]);
+    assert.deepEqual(
+      x.slice(0, 5),
+      bagOfEventsFeatures(['page_view', 'search']).features([
+        ev('page_view', sixAm - 20_000),
+        ev('cart', sixAm),
+      ]),
+    );
+    assert.deepEqual(x.slice(5, 8), [0, 0, 1], 'last event of another type');
+    close(x[8]!, Math.log1p(20), 'last gap');
+    close(x[9]!, 1, 'hour sin at 06:00');
+    close(x[10]!, 0, 'hour cos at 06:00');
+    close(x[11]!, Math.sin((2 * Math.PI * 4) / 7), 'weekday sin (Thursday)');
+    assert.deepEqual(f.features([]), new Array(f.names.length).fill(0));
+  });
+
+  it('learns an outcome that only the last event type tells, which the bag of events cannot', () => {
+    // Every session holds one `a` and one `b`; the label is 1 exactly when `b` comes last.
+    const rng = new Rng(3);
+    const sessions: ShopEvent[][] = [];
+    const labels: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = T0 + i * 3_600_000;
+      const bLast = rng.uniform() < 0.4;
+      sessions.push(bLast ? [ev('a', t), ev('b', t + 5_000)] : [ev('b', t), ev('a', t + 5_000)]);
+      labels.push(bLast ? 1 : 0);
+    }
+    const auc = (features: { names: string[]; features(e: readonly ShopEvent[]): number[] }) => {
+      const rows = sessions.map((e) => features.features(e));
+      const m = fitLogistic(rows, labels, features.names, { l2: 1, maxIterations: 50 });
+      return rocAuc(
+        labels,
+        rows.map((r) => predictLogistic(m, r)),
+      );
+    };
+    close(auc(orderBlindFeatures(['a', 'b'])), 1, 'strong baseline');
+    close(auc(bagOfEventsFeatures(['a', 'b'])), 0.5, 'bag of events');
+  });
+});
+
+describe('paired bootstrap of a ROC-AUC difference', () => {
+  const rng = new Rng(11);
+  const n = 400;
+  const labels = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
+  const perfect = labels.map((l) => 0.5 * l + 0.25 + 0.2 * rng.uniform());
+  const noise = labels.map(() => rng.uniform());
+  const options = { resamples: 300, seed: 5 };
+
+  it('brackets a known large difference and keeps zero out of it', () => {
+    const d = pairedBootstrapAucDifference(labels, perfect, noise, options);
+    close(d.difference, 1 - rocAuc(labels, noise)!, 'difference');
+    assert.ok(d.lower! > 0.35 && d.lower! < d.difference!, `lower ${d.lower}`);
+    assert.ok(d.upper! > d.difference! && d.upper! <= 0.65, `upper ${d.upper}`);
+    assert.equal(d.used, 300);
+    assert.equal(d.confidence, 0.95);
+  });
+
+  it('gives [0, 0] for identical models and an interval around 0 for two equally noisy ones', () => {
+    const same = pairedBootstrapAucDifference(labels, noise, noise, options);
+    assert.deepEqual([same.difference, same.lower, same.upper], [0, 0, 0]);
+    const other = labels.map(() => rng.uniform());
+    const tie = pairedBootstrapAucDifference(labels, noise, other, options);
+    assert.ok(tie.lower! < 0 && tie.upper! > 0, `[${tie.lower}, ${tie.upper}] holds 0`);
+  });
+
+  it('is reproducible from its seed', () => {
+    assert.deepEqual(
+      pairedBootstrapAucDifference(labels, perfect, noise, options),
+      pairedBootstrapAucDifference(labels, perfect, noise, options),
+    );
+    assert.notDeepEqual(
+      pairedBootstrapAucDifference(labels, perfect, noise, options).lower,
+      pairedBootstrapAucDifference(labels, perfect, noise, { ...options, seed: 6 }).lower,
+    );
+  });
+
+  it('draws grouped examples together: copies of a session add no false certainty', () => {
+    const m = 60;
+    const l = labels.slice(0, m);
+    const a = noise.slice(0, m);
+    const b = perfect.slice(0, m).map((v, i) => (i % 2 ? v : 1 - v));
+    const alone = pairedBootstrapAucDifference(l, a, b, options);
+    const copies = 3;
+    const rep = <T>(xs: T[]) => xs.flatMap((x) => new Array<T>(copies).fill(x));
+    const groups = rep(l.map((_, i) => i));
+    const grouped = pairedBootstrapAucDifference(rep(l), rep(a), rep(b), { ...options, groups });
+    assert.deepEqual(
+      [grouped.difference, grouped.lower, grouped.upper],
+      [alone.difference, alone.lower, alone.upper],
+      'the same draws of sessions give the same differences',
+    );
+    const ungrouped = pairedBootstrapAucDifference(rep(l), rep(a), rep(b), options);
+    assert.ok(
+      ungrouped.upper! - ungrouped.lower! < grouped.upper! - grouped.lower!,
+      'treating copies as independent would narrow the interval',
+    );
+  });
+});
+
+describe('label drift', () => {
+  it('flags a large, unlikely shift of the positive rate and not a small or noisy one', () => {
+    const big = labelDrift({ sessions: 5_000, positives: 500 }, { sessions: 1_000, positives: 200 });
+    assert.equal(big.trainPositiveRate, 0.1);
+    assert.equal(big.testPositiveRate, 0.2);
+    close(big.relativeChange, 1, 'relative change');
+    assert.ok(big.z! > 3);
+    assert.equal(big.flagged, true);
+    assert.equal(
+      labelDrift({ sessions: 50, positives: 5 }, { sessions: 10, positives: 2 }).flagged,
+      false,
+      'too few sessions to tell',
+    );
+    assert.equal(
+      labelDrift({ sessions: 1_000_000, positives: 100_000 }, { sessions: 1_000_000, positives: 105_000 })
+        .flagged,
+      false,
+      'certain but small',
+    );
+    assert.equal(labelDrift({ sessions: 0, positives: 0 }, { sessions: 10, positives: 1 }).z, null);
   });
 });

@@ -3,10 +3,13 @@ import { describe, it } from 'node:test';
 import {
   BASE_NUMERIC_FEATURES,
   CATEGORICAL_COUNT,
+  DEFAULT_ROLES,
+  ENCODER_VERSION,
   EncoderFormatError,
   FeatureEncoder,
   OOV_INDEX,
   SESSION_STATE_FEATURES,
+  eventTypeReport,
   hashBucket,
   stableHash32,
   stepStateFromJSON,
@@ -15,6 +18,7 @@ import {
 import { createGenerator } from '../../src/generator/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { T0, ev } from '../helpers/events.js';
+import { FOREIGN_EVENT_TYPES, FOREIGN_ROLES, renameEvents } from '../helpers/taxonomy.js';
 
 const OPTIONS = {
   maxSteps: 4,
@@ -212,7 +216,8 @@ describe('FeatureEncoder', () => {
     const restored = FeatureEncoder.fromJSON(json);
     assert.deepEqual(restored.toJSON(), encoder.toJSON());
     assert.deepEqual(restored.encodeEvents(events), encoder.encodeEvents(events));
-    assert.equal(json.version, 1);
+    assert.equal(json.version, ENCODER_VERSION);
+    assert.equal(ENCODER_VERSION, 2);
   });
 
   it('upgrades a v0 encoder.json (pre-release layout) to the current version', () => {
@@ -227,7 +232,8 @@ describe('FeatureEncoder', () => {
     };
     const e = FeatureEncoder.fromJSON(v0);
     const spec = e.toJSON();
-    assert.equal(spec.version, 1);
+    assert.equal(spec.version, ENCODER_VERSION);
+    assert.deepEqual(spec.roles, DEFAULT_ROLES, 'v0 and v1 read the generator names: the default roles');
     assert.equal(spec.maxSteps, 20);
     assert.equal(spec.hashSeed, 0);
     assert.equal(spec.sessionState, false);
@@ -250,5 +256,87 @@ describe('FeatureEncoder', () => {
       /numericFeatures/,
     );
     assert.throws(() => FeatureEncoder.fromJSON({ version: 0, max_len: 3 }), /encoder v0/);
+  });
+});
+
+describe('event-type vocabulary and roles', () => {
+  const at = (type: string, i: number) => ev(type, T0 + i * 1_000);
+
+  it('keeps the most frequent types seen minCount times, at most maxSize; the rest share the OOV slot', () => {
+    const events = [
+      ...['a', 'a', 'a', 'b', 'b', 'c', 'c', 'c', 'c', 'd'].map(at),
+      ...['e', 'e', 'e'].map((t, i) => at(t, 20 + i)),
+    ];
+    const e = FeatureEncoder.fit([events], { ...OPTIONS, eventTypes: { maxSize: 3, minCount: 2 } });
+    assert.deepEqual(e.eventTypeVocabulary, ['c', 'a', 'e'], 'by count, ties by name, cut at maxSize');
+    const index = (type: string) => e.encodeStep(at(type, 0), e.startSession(T0)).categorical[0];
+    assert.equal(index('c'), 2);
+    assert.equal(index('e'), 4);
+    assert.equal(index('b'), OOV_INDEX, 'frequent enough but beyond maxSize');
+    assert.equal(index('d'), OOV_INDEX, 'below minCount');
+    assert.equal(index('never_seen'), OOV_INDEX);
+    assert.equal(e.cardinalities.eventType, 5);
+  });
+
+  it('encodes a renamed shop exactly as the original when the roles follow the names', () => {
+    const events = generatedSession();
+    const options = { ...OPTIONS, eventTypes: { maxSize: 50, minCount: 1 } };
+    const ours = FeatureEncoder.fit([events], options);
+    const theirs = FeatureEncoder.fit([renameEvents(events)], { ...options, roles: FOREIGN_ROLES });
+    assert.deepEqual(
+      theirs.eventTypeVocabulary.map((t) => t).sort(),
+      ours.eventTypeVocabulary.map((t) => FOREIGN_EVENT_TYPES[t]!).sort(),
+    );
+    const a = ours.encodeEvents(events);
+    const b = theirs.encodeEvents(renameEvents(events));
+    assert.deepEqual(b.numeric, a.numeric, 'cart and revisit features follow the roles');
+    for (let i = 0; i < events.length; i++) {
+      for (let c = 1; c < CATEGORICAL_COUNT; c++) {
+        assert.equal(b.categorical[i * CATEGORICAL_COUNT + c], a.categorical[i * CATEGORICAL_COUNT + c]);
+      }
+      const typeOf = (enc: FeatureEncoder, idx: number) => enc.eventTypeVocabulary[idx - 2];
+      const mine = typeOf(ours, a.categorical[i * CATEGORICAL_COUNT]!);
+      assert.equal(typeOf(theirs, b.categorical[i * CATEGORICAL_COUNT]!), FOREIGN_EVENT_TYPES[mine!]);
+    }
+    // Without the roles the foreign cart events are just events: the cart features go quiet.
+    const roleless = FeatureEncoder.fit([renameEvents(events)], options).encodeEvents(renameEvents(events));
+    assert.notDeepEqual(roleless.numeric, a.numeric);
+  });
+
+  it('stores the roles with the encoder, so a restored encoder applies the roles it was fitted with', () => {
+    const events = renameEvents(generatedSession());
+    const e = FeatureEncoder.fit([events], { ...OPTIONS, roles: FOREIGN_ROLES });
+    const restored = FeatureEncoder.fromJSON(JSON.parse(JSON.stringify(e.toJSON())));
+    assert.deepEqual(restored.toJSON().roles, FOREIGN_ROLES);
+    assert.equal(restored.roles.roleOf('basket_add'), 'addToCart');
+    assert.deepEqual(restored.encodeEvents(events), e.encodeEvents(events));
+  });
+
+  it('refuses roles that give one event type two roles', () => {
+    assert.throws(
+      () =>
+        FeatureEncoder.fromJSON({
+          ...FeatureEncoder.fit([], OPTIONS).toJSON(),
+          roles: { ...DEFAULT_ROLES, checkout: ['purchase'] },
+        }),
+      /one role only: purchase \(checkout, purchase\)/,
+    );
+  });
+
+  it('reports the types seen, their roles, and the share of events out of the vocabulary', () => {
+    const train = [{ events: ['a', 'a', 'basket_add'].map(at) }];
+    const test = [{ events: ['a', 'x', 'x', 'basket_add'].map(at) }];
+    const e = FeatureEncoder.fit(
+      train.map((s) => s.events),
+      { ...OPTIONS, roles: FOREIGN_ROLES, eventTypes: { maxSize: 10, minCount: 1 } },
+    );
+    const report = eventTypeReport(e, { a: 3, x: 2, basket_add: 2 }, { train, test });
+    assert.deepEqual(report.types, [
+      { type: 'a', count: 3, role: null, inVocabulary: true },
+      { type: 'x', count: 2, role: null, inVocabulary: false },
+      { type: 'basket_add', count: 2, role: 'addToCart', inVocabulary: true },
+    ]);
+    assert.equal(report.vocabularySize, 2);
+    assert.deepEqual(report.outOfVocabularyShare, { train: 0, test: 0.5 });
   });
 });

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
-import { type RecurrentActivation, fusedLstm, lstmLayer, tanh } from '../../src/model/fused-lstm.js';
-import { loadModelFiles, saveModelFiles } from '../../src/model/io.js';
+import { type RecurrentActivation, fusedLstm, lstmLayer } from '../../src/model/fused-lstm.js';
+import { loadModelFiles, saveModelFiles } from '../../src/registry/model-files.js';
+import { tanh } from '../../src/util/fast-tanh.js';
 
 const B = 5;
 const T = 7;

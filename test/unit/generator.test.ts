@@ -14,13 +14,18 @@ import {
   type MalformedItem,
   REFERRERS,
   Rng,
+  SHOP2_EVENT_TYPES,
+  SHOP2_NOISE_EVENTS,
+  SHOP2_ROLES,
   type SessionContext,
   type SessionEndItem,
   WeightedTable,
   createGenerator,
+  createPacer,
   priceOf,
   purchaseProbability,
   stepsFromEvents,
+  taxonomyOf,
   toNdjsonLine,
 } from '../../src/generator/index.js';
 import { KNOWN_EVENT_TYPES, type ShopEvent } from '../../src/schemas/types.js';
@@ -765,5 +770,98 @@ describe('oracle', () => {
         purchaseProbability(quick, { ...ctx, referrer: 'social' }),
       'email vs social',
     );
+  });
+});
+
+describe('createPacer', () => {
+  it('waits for the rate cap and for event time at the speed factor, on an injected clock', () => {
+    let now = 1_000;
+    const byRate = createPacer({ rate: 10, now: () => now });
+    assert.equal(byRate(0), 100, 'the first of 10/s leaves after 100 ms');
+    now += 150;
+    assert.equal(byRate(0), 50, 'the second is due at 200 ms');
+    const bySpeed = createPacer({ speed: 60, startTime: 0, now: () => now });
+    assert.equal(bySpeed(60_000), 1_000, 'one minute of event time at 60x is one second');
+    now += 400;
+    assert.equal(bySpeed(60_000), 600);
+    assert.equal(createPacer({ now: () => now })(1e12), 0, 'unpaced');
+  });
+});
+
+describe('taxonomy shop2', () => {
+  const options: GeneratorOptions = { seed: 11, cookies: 400, emitOracle: true, botCookies: 1 };
+  const shop2 = take({ ...options, taxonomy: 'shop2' });
+  const shop2Events = eventsOf(shop2);
+  const taxonomy = taxonomyOf('shop2');
+
+  it('names every event its own way, with noise events and none of our names', () => {
+    const types = new Map<string, number>();
+    for (const e of shop2Events) types.set(e.event_type, (types.get(e.event_type) ?? 0) + 1);
+    const known = new Set<string>(SHOP2_EVENT_TYPES);
+    assert.deepEqual(
+      [...types.keys()].filter((t) => !known.has(t)),
+      [],
+    );
+    assert.ok(
+      SHOP2_EVENT_TYPES.length >= 18 && SHOP2_EVENT_TYPES.length <= 22,
+      `${SHOP2_EVENT_TYPES.length} names`,
+    );
+    for (const t of KNOWN_EVENT_TYPES) assert.equal(types.has(t), false, `our ${t} does not occur`);
+    for (const role of Object.values(SHOP2_ROLES).flat())
+      assert.ok(types.has(role), `role name ${role} occurs`);
+    const noise = SHOP2_NOISE_EVENTS.reduce((n, t) => n + (types.get(t) ?? 0), 0);
+    assert.ok(noise > shop2Events.length * 0.1, `noise events (${noise} of ${shop2Events.length})`);
+  });
+
+  it('runs the same shopping process as ours: without noise and renamed, the same events and outcomes', () => {
+    // The mess layer draws per emitted event, so noise shifts which events it duplicates: compare clean runs.
+    const clean = { ...options, duplicateRate: 0, outOfOrderRate: 0 };
+    const ours = take(clean);
+    const shop2Clean = take({ ...clean, taxonomy: 'shop2' });
+    const renamed = eventsOf(shop2Clean)
+      .filter((e) => taxonomy.processType(e.event_type) !== null)
+      .map((e) => ({ ...e, event_type: taxonomy.processType(e.event_type), event_id: '', extras: {} }));
+    const plain = eventsOf(ours).map((e) => ({ ...e, event_id: '', extras: {} }));
+    const key = (e: { cookie_id: string; event_time: number; event_type: string | null }) =>
+      `${e.cookie_id}/${e.event_time}/${e.event_type}`;
+    assert.deepEqual(renamed.map(key).sort(), plain.map(key).sort());
+    const outcome = (s: SessionEndItem) => [s.sessionKey, s.outcome, s.purchaseProbability];
+    assert.deepEqual(sessionsOf(shop2Clean).map(outcome), sessionsOf(ours).map(outcome));
+  });
+
+  it('keeps its oracle: the recorded probability from the pre-decision events, noise counted but not a step', () => {
+    const byId = new Map(shop2Events.map((e) => [e.event_id, e]));
+    let withNoise = 0;
+    for (const s of sessionsOf(shop2).filter((x) => !x.bot)) {
+      const events = s.eventIds.map((id) => byId.get(id)!);
+      const prefix = events.slice(0, s.decisionIndex);
+      if (prefix.some((e) => taxonomy.processType(e.event_type) === null)) withNoise++;
+      assert.equal(
+        purchaseProbability(stepsFromEvents(prefix, taxonomy.processType), s.context),
+        s.purchaseProbability,
+        s.sessionKey,
+      );
+      const tail = events
+        .slice(s.decisionIndex)
+        .map((e) => e.event_type)
+        .filter((t) => taxonomy.processType(t) !== null);
+      if (s.purchased) assert.deepEqual(tail, ['checkout_start', 'payment_done']);
+    }
+    assert.ok(withNoise > 50, `noise inside decision prefixes (${withNoise})`);
+  });
+
+  it("writes the shop's session id as a column of its NDJSON lines, matching the oracle's session", () => {
+    const sessionOf = new Map<string, string>();
+    for (const s of sessionsOf(shop2)) for (const id of s.eventIds) sessionOf.set(id, s.sessionKey);
+    let lines = 0;
+    for (const item of shop2) {
+      if (item.kind !== 'event') continue;
+      const row = JSON.parse(toNdjsonLine(item));
+      assert.deepEqual(Object.keys(row).slice(0, 3), ['cookie_id', 'session_id', 'event_id']);
+      assert.equal(row.session_id, sessionOf.get(row.event_id), row.event_id);
+      lines++;
+    }
+    assert.equal(lines, shop2Events.length);
+    assert.equal('session_id' in JSON.parse(toNdjsonLine(take(options, 1)[0]!)), false, 'ours has none');
   });
 });

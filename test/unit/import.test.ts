@@ -4,25 +4,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { parseEventTypeMap, parseFieldMap, parseTimeFormat } from '../../src/cli/import.js';
+import { createGenerator, toNdjsonLine } from '../../src/generator/index.js';
 import { type CsvRecord, TextFormatError, parseCsv, readLines } from '../../src/ingest/import-text.js';
 import {
   ImportError,
   type ImportOptions,
   type ImportSummary,
   type RejectedRow,
-  derivedEventId,
   fileInput,
   formatFromPath,
   importSourceName,
-  parseEventTypeMap,
-  parseFieldMap,
-  parseTimeFormat,
   runImport,
 } from '../../src/ingest/import.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
+import { contentEventId } from '../../src/schemas/event-id.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { DEFAULT_SESSION_RULES } from '../../src/sessions/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
+import { Rng, shuffleInPlace } from '../../src/util/random.js';
 import { logLines, runCli } from '../helpers/cli.js';
 
 const SEC = 1000;
@@ -103,7 +103,7 @@ const SHOP_CSV = [
   `u1,view,${T0S + 60 + 31 * 60},sku2,,,,x`, // 31 minutes after the cart: a new session
 ].join('\n');
 const SHOP_MAP = parseFieldMap('cookie_id=user,event_type=action,event_time=ts,item_id=sku,quantity=qty');
-const SHOP_TYPES = parseEventTypeMap('view=page_view,cart=add_to_cart');
+const SHOP_TYPES = parseEventTypeMap('page_view=view,add_to_cart=cart');
 
 describe('runImport: CSV', () => {
   it('maps columns, converts epoch seconds, splits sessions by gap, and the store reads them back', async () => {
@@ -167,12 +167,9 @@ describe('runImport: CSV', () => {
     const cart = sessions[0]!.events[1]!;
     assert.equal(cart.quantity, 2);
     assert.deepEqual(cart.extras, {}, 'an empty --extras cell is left out');
-    assert.equal(cart.event_id, derivedEventId('shop.csv', 4, `u1,cart,${T0S + 60},sku1,9.5,2,,x`));
-    // the first record spans lines 2-3: its id is derived from line 2 and its whole text
-    assert.equal(
-      first.event_id,
-      derivedEventId('shop.csv', 2, `u1,view,${T0S},"sku,1",9.5,,"multi\nline ""quoted""",x`),
-    );
+    // rows without an event id get one derived from their content (not their line)
+    assert.equal(cart.event_id, contentEventId(cart));
+    assert.equal(first.event_id, contentEventId(first));
   });
 
   it('sends bad rows to the rejects with their line number and reason, and imports the rest', async () => {
@@ -307,7 +304,7 @@ describe('runImport: NDJSON', () => {
     const [view, cart, purchase] = sessions[0]!.events;
     assert.equal(view!.item_id, '7');
     assert.deepEqual(view!.extras, { ab: 'x' });
-    assert.equal(view!.event_id, derivedEventId('events.ndjson', 1, JSON.stringify(lines[0])));
+    assert.equal(view!.event_id, contentEventId(view!));
     assert.equal(cart!.price, 12.25);
     assert.equal(cart!.quantity, 1);
     assert.equal(purchase!.event_id, 'given-id');
@@ -381,6 +378,7 @@ describe('runImport: ordering, duplicates, idempotence', () => {
     const store = join(dir, 'store');
     const { summary, rejects } = await importFiles([writeInput(dir, 'o.ndjson', text)], store, {
       maxRejectsRatio: 1,
+      sortByTime: false,
     });
     assert.deepEqual(
       rejects.map((r) => [r.line, r.reason, r.field]),
@@ -401,6 +399,7 @@ describe('runImport: ordering, duplicates, idempotence', () => {
     // a larger grace keeps the row
     const wide = await importFiles([join(dir, 'o.ndjson')], join(dir, 'wide'), {
       rules: { ...RULES, graceMs: 4 * HOUR },
+      sortByTime: false,
     });
     assert.equal(wide.summary.late, 0);
     assert.equal(wide.summary.accepted, 5);
@@ -455,23 +454,26 @@ describe('runImport: ordering, duplicates, idempotence', () => {
     assert.deepEqual((await readAll(store)).map((s) => s.cookie_id).sort(), ['a', 'b', 'live']);
   });
 
-  it('derives the same event ids on every import, different ones per line and per file name', async () => {
+  it('derives event ids from the row content: exact duplicate rows are dropped, whatever the line or file', async () => {
     const dir = tempDir();
-    const text = ['cookie_id,event_type,event_time', `c,page_view,${T0S}`, `c,page_view,${T0S}`].join('\n');
+    const text = [
+      'cookie_id,event_type,event_time',
+      `c,page_view,${T0S}`,
+      `c,search,${T0S + 5}`,
+      `c,page_view,${T0S}`,
+    ].join('\n');
     const a = writeInput(dir, 'a.csv', text);
     const b = writeInput(dir, 'b.csv', text);
     const ids = async (file: string, store: string) => {
-      await importFiles([file], join(dir, store));
+      const { summary } = await importFiles([file], join(dir, store));
+      assert.equal(summary.duplicates, 1, 'the repeated row is a duplicate');
       return (await readAll(join(dir, store))).flatMap((s) => s.events.map((e) => e.event_id));
     };
     const first = await ids(a, 's1');
-    assert.equal(first.length, 2, 'identical rows on different lines are two events');
-    assert.notEqual(first[0], first[1]);
-    assert.deepEqual(await ids(a, 's2'), first);
-    const other = await ids(b, 's3');
-    assert.equal(other.length, 2);
-    assert.ok(!other.includes(first[0]!) && !other.includes(first[1]!), 'another file name gives other ids');
-    assert.match(first[0]!, /^imp_[0-9a-f]{20}$/);
+    assert.equal(first.length, 2, 'identical rows on different lines are one event');
+    assert.deepEqual(await ids(a, 's2'), first, 'the same ids on every import');
+    assert.deepEqual(await ids(b, 's3'), first, 'the file name does not enter the id');
+    assert.match(first[0]!, /^cid_[0-9a-f]{24}$/);
   });
 
   it('reads several files as one stream: a session spans them', async () => {
@@ -506,6 +508,7 @@ describe('runImport: ordering, duplicates, idempotence', () => {
     let rowsSoFar = 0;
     const { summary } = await importFiles([writeInput(dir, 's.ndjson', lines.join('\n'))], store, {
       chunkSessions: 500,
+      sortByTime: false,
       store: {
         ...base,
         writeSegment: async (name, sessions) => {
@@ -543,6 +546,220 @@ describe('runImport: ordering, duplicates, idempotence', () => {
   });
 });
 
+describe('runImport: exports as they come', () => {
+  /** Three cookies' sessions, each event listed by cookie (a user-sorted export). */
+  const USER_SORTED = [
+    ['a', 'page_view', T0],
+    ['a', 'product_view', T0 + 2 * MIN],
+    ['a', 'add_to_cart', T0 + 3 * MIN],
+    ['a', 'page_view', T0 + 4 * HOUR],
+    ['b', 'page_view', T0 + 30 * SEC],
+    ['b', 'search', T0 + 5 * MIN],
+    ['c', 'page_view', T0 + 2 * HOUR],
+    ['c', 'page_view', T0 + 2 * HOUR + MIN],
+  ] as const;
+  const ndjson = (rows: readonly (readonly [string, string, number])[]) =>
+    rows.map(([c, t, time]) => JSON.stringify({ cookie_id: c, event_type: t, event_time: time })).join('\n');
+
+  it('sorts a user-sorted export by time: nothing is late, sessions as if time-ordered', async () => {
+    const dir = tempDir();
+    const file = writeInput(dir, 'users.ndjson', ndjson(USER_SORTED));
+    const { summary, rejects } = await importFiles([file], join(dir, 'store'));
+    assert.deepEqual(rejects, []);
+    assert.equal(summary.late, 0);
+    assert.equal(summary.accepted, USER_SORTED.length);
+    assert.equal(summary.sortedByTime, true);
+    assert.deepEqual(summary.eventTypes, { page_view: 5, product_view: 1, add_to_cart: 1, search: 1 });
+    const got = sorted(await readAll(join(dir, 'store'))).map((s) => [s.cookie_id, s.event_count]);
+    assert.deepEqual(got, [
+      ['a', 3],
+      ['a', 1],
+      ['b', 2],
+      ['c', 2],
+    ]);
+    // without sorting, the same export loses rows as late (the grace is 1 h)
+    const streamed = await importFiles([file], join(dir, 'streamed'), {
+      sortByTime: false,
+      maxRejectsRatio: 1,
+    });
+    assert.ok(streamed.summary.late > 0);
+  });
+
+  it('spills sorted runs to temp files when the export exceeds the run size, with the same result', async () => {
+    const dir = tempDir();
+    const rows: [string, string, number][] = [];
+    for (let i = 0; i < 200; i++)
+      rows.push([`c${i % 13}`, i % 3 === 0 ? 'search' : 'page_view', T0 + ((i * 7919) % 200) * MIN]);
+    rows.push(rows[17]!, rows[150]!); // exact duplicates far from their originals
+    const file = writeInput(dir, 'shuffled.ndjson', ndjson(rows));
+    const tempParent = mkdtempSync(join(tmpdir(), 'import-sort-'));
+    const spilled = await importFiles([file], join(dir, 'spilled'), {
+      sort: { runEvents: 16, fanIn: 3, tempDir: tempParent },
+    });
+    const inMemory = await importFiles([file], join(dir, 'memory'));
+    assert.ok(spilled.summary.spilledRuns > 13, `runs spilled (${spilled.summary.spilledRuns})`);
+    assert.equal(inMemory.summary.spilledRuns, 0);
+    assert.equal(spilled.summary.duplicates, 2);
+    assert.equal(spilled.summary.accepted, 200);
+    assert.deepEqual(await readAll(join(dir, 'spilled')), await readAll(join(dir, 'memory')));
+    assert.deepEqual(readdirSync(tempParent), [], 'temp files removed');
+  });
+
+  it('parses common timestamp spellings and a --time-format pattern', async () => {
+    const dir = tempDir();
+    const t = Date.UTC(2019, 9, 1, 0, 0, 0);
+    const spellings = [
+      '2019-10-01 00:00:00 UTC',
+      '2019-10-01 00:00:01',
+      '2019-10-01T00:00:02Z',
+      '2019-10-01 02:00:03+02:00',
+      `${t / 1000 + 4}`,
+      t + 5000,
+    ];
+    const rows = spellings.map((time, i) =>
+      JSON.stringify({ cookie_id: 'c', event_type: `e${i}`, event_time: time }),
+    );
+    const { summary } = await importFiles(
+      [writeInput(dir, 'times.ndjson', rows.join('\n'))],
+      join(dir, 'store'),
+    );
+    assert.equal(summary.rejected, 0);
+    const times = (await readAll(join(dir, 'store'))).flatMap((s) => s.events.map((e) => e.event_time - t));
+    assert.deepEqual(times, [0, 1000, 2000, 3000, 4000, 5000]);
+
+    const csvText = [
+      'cookie_id,event_type,event_time',
+      'c,page_view,01/10/2019 00:00:07',
+      'c,page_view,2019-10-01',
+    ].join('\n');
+    const custom = await importFiles([writeInput(dir, 'dmy.csv', csvText)], join(dir, 'dmy'), {
+      timeFormat: parseTimeFormat('DD/MM/YYYY HH:mm:ss'),
+      maxRejectsRatio: 1,
+    });
+    assert.equal(custom.summary.accepted, 1);
+    assert.deepEqual(
+      custom.rejects.map((r) => [r.line, r.field]),
+      [[3, 'event_time']],
+    );
+    assert.match(custom.rejects[0]!.message, /must match the time format "DD\/MM\/YYYY HH:mm:ss"/);
+    assert.equal((await readAll(join(dir, 'dmy')))[0]!.start_time, t + 7000);
+    assert.throws(() => parseTimeFormat('dd.mm.yy'), /--time-format: .*YYYY, MM, DD/);
+  });
+
+  it('stops before writing on a reversed or unknown event-type map, and on a mapped column no row has', async () => {
+    const dir = tempDir();
+    const text = [
+      JSON.stringify({ user: 'u', kind: 'view', t: T0 }),
+      JSON.stringify({ user: 'u', kind: 'cart', t: T0 + MIN }),
+    ].join('\n');
+    const file = writeInput(dir, 'shop.ndjson', text);
+    const map = parseFieldMap('cookie_id=user,event_type=kind,event_time=t');
+    const store = join(dir, 'store');
+    const failsWith = async (options: Partial<ImportOptions>, pattern: RegExp, option: string) =>
+      assert.rejects(
+        importFiles([file], store, { map, ...options }),
+        (err: Error) =>
+          err instanceof ImportError && pattern.test(err.message) && err.options.includes(option as never),
+      );
+    await failsWith(
+      { eventTypeMap: parseEventTypeMap('view=page_view') },
+      /looks reversed; write page_view=view/,
+      'eventTypeMap',
+    );
+    await failsWith(
+      { eventTypeMap: parseEventTypeMap('page_view=visit') },
+      /no "visit" events \(event types seen: view \(1\), cart \(1\)\)/,
+      'eventTypeMap',
+    );
+    await failsWith(
+      { map: parseFieldMap('cookie_id=user,event_type=kind,event_time=t,item_id=sku') },
+      /item_id=sku names a column no row has/,
+      'map',
+    );
+    assert.equal(existsSync(store), false, 'nothing was written');
+    const ok = await importFiles([file], store, { map, eventTypeMap: parseEventTypeMap('page_view=view') });
+    assert.deepEqual(ok.summary.eventTypes, { page_view: 1, cart: 1 });
+  });
+
+  it('honours a mapped session id column: a change of their session id starts a new session', async () => {
+    const dir = tempDir();
+    const rows = [
+      { u: 'a', sid: 's1', t: T0 },
+      { u: 'a', sid: 's1', t: T0 + MIN },
+      { u: 'a', sid: 's2', t: T0 + 2 * MIN }, // their new session, 1 minute later
+      { u: 'a', sid: 's2', t: T0 + 3 * MIN },
+      { u: 'a', sid: 's2', t: T0 + 3 * MIN + 31 * MIN }, // the gap still cuts
+    ].map((r) =>
+      JSON.stringify({ cookie_id: r.u, session: r.sid, event_type: 'page_view', event_time: r.t }),
+    );
+    const file = writeInput(dir, 'sessions.ndjson', rows.join('\n'));
+    await importFiles([file], join(dir, 'with'), { map: parseFieldMap('session_id=session') });
+    const withSid = sorted(await readAll(join(dir, 'with')));
+    assert.deepEqual(
+      withSid.map((s) => [s.cookie_id, s.event_count, s.start_time - T0]),
+      [
+        ['a', 2, 0],
+        ['a', 2, 2 * MIN],
+        ['a', 1, 34 * MIN],
+      ],
+    );
+    assert.ok(
+      withSid.every((s) => s.events.every((e) => e.cookie_id === 'a')),
+      'cookie ids as in the export',
+    );
+    assert.equal(new Set(withSid.map((s) => s.session_id)).size, 3);
+    await importFiles([file], join(dir, 'without'));
+    assert.deepEqual(
+      sorted(await readAll(join(dir, 'without'))).map((s) => s.event_count),
+      [4, 1],
+      'without the column only the gap cuts',
+    );
+  });
+});
+
+describe('runImport: a shop2 export as it comes', () => {
+  it("shuffled, with exact duplicate rows and no event ids: the sessions are the generator's sessions", async () => {
+    const dir = tempDir();
+    const items = [
+      ...createGenerator({
+        seed: 4,
+        cookies: 150,
+        botCookies: 0,
+        duplicateRate: 0,
+        emitOracle: true,
+        taxonomy: 'shop2',
+      }),
+    ];
+    const rows: string[] = [];
+    for (const item of items) {
+      if (item.kind !== 'event') continue;
+      const { event_id: _id, ...row } = JSON.parse(toNdjsonLine(item)) as Record<string, unknown>;
+      rows.push(JSON.stringify(row));
+      if (rows.length % 17 === 0) rows.push(JSON.stringify(row)); // an exact duplicate row
+    }
+    const rng = new Rng(9);
+    shuffleInPlace(rows, rng);
+    const file = writeInput(dir, 'shop2.ndjson', rows.join('\n'));
+    const { summary, rejects } = await importFiles([file], join(dir, 'store'), {
+      map: parseFieldMap('session_id=session_id'),
+      sort: { runEvents: 500 },
+    });
+    assert.deepEqual(rejects, []);
+    assert.ok(summary.spilledRuns > 1);
+    const oracle = items.flatMap((i) => (i.kind === 'session_end' ? [i] : []));
+    const events = items.flatMap((i) => (i.kind === 'event' ? [i.event] : []));
+    assert.equal(summary.duplicates, rows.length - events.length);
+    assert.equal(summary.accepted, events.length);
+    assert.equal(summary.sessions, oracle.length);
+    const byId = new Map(events.map((e) => [e.event_id, e]));
+    const key = (e: { cookie_id: string; event_time: number; event_type: string }) =>
+      `${e.cookie_id}/${e.event_time}/${e.event_type}`;
+    const expected = oracle.map((s) => s.eventIds.map((id) => key(byId.get(id)!)).join(',')).sort();
+    const got = (await readAll(join(dir, 'store'))).map((s) => s.events.map(key).join(',')).sort();
+    assert.deepEqual(got, expected);
+  });
+});
+
 describe('import option parsing', () => {
   it('parses --map, --event-type-map and --time-format, naming mistakes', () => {
     assert.deepEqual(parseFieldMap('cookie_id=user_id, event_time = ts'), {
@@ -552,10 +769,13 @@ describe('import option parsing', () => {
     assert.throws(() => parseFieldMap('user_id=cookie_id'), /"user_id" is not an event field/);
     assert.throws(() => parseFieldMap('cookie_id'), /name=value pairs/);
     assert.throws(() => parseFieldMap('cookie_id=a,cookie_id=b'), /mapped twice/);
-    assert.deepEqual(parseEventTypeMap('view=page_view,cart=add_to_cart'), {
-      view: 'page_view',
-      cart: 'add_to_cart',
-    });
+    assert.deepEqual(parseEventTypeMap('page_view=view,add_to_cart=cart,page_view=home'), [
+      { ours: 'page_view', theirs: 'view' },
+      { ours: 'add_to_cart', theirs: 'cart' },
+      { ours: 'page_view', theirs: 'home' },
+    ]);
+    assert.throws(() => parseEventTypeMap('page_view=view,search=view'), /their view is mapped twice/);
+    assert.throws(() => parseFieldMap('user_id=cookie_id'), /reversed\? write cookie_id=user_id/);
     assert.equal(parseTimeFormat('epoch_s'), 'epoch_s');
     assert.throws(() => parseTimeFormat('seconds'), /epoch_ms, epoch_s, iso, auto/);
   });
@@ -564,7 +784,10 @@ describe('import option parsing', () => {
     assert.equal(formatFromPath('x/Export.CSV.gz'), 'csv');
     assert.equal(formatFromPath('a.jsonl'), 'ndjson');
     assert.equal(formatFromPath('a.txt'), undefined);
-    assert.throws(() => fileInput('a.txt'), /--format/);
+    assert.throws(
+      () => fileInput('a.txt'),
+      (err: Error) => err instanceof ImportError && err.options.includes('format'),
+    );
     assert.equal(fileInput('a.txt', 'csv').format, 'csv');
     assert.equal(fileInput('d/a.ndjson.gz').gzip, true);
     assert.equal(importSourceName(['/data/My Export (2024).csv.gz']), 'import-My_Export_2024_');
@@ -683,7 +906,7 @@ describe('intentstream import (real process)', () => {
       '--map',
       'cookie_id=user,event_type=action,event_time=ts',
       '--event-type-map',
-      'view=page_view,cart=add_to_cart',
+      'page_view=view,add_to_cart=cart',
       '--store',
       store,
       '--rejects',
@@ -729,5 +952,19 @@ describe('intentstream import (real process)', () => {
     const bad = await runCli(['import', join(dir, 'missing.csv'), '--store', store]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /cannot read .*missing\.csv/);
+  });
+
+  it('refuses a reversed --event-type-map and a --store that is a file, naming the flag, before writing', async () => {
+    const dir = tempDir();
+    const file = writeInput(dir, 'shop.csv', ['user,action,ts', `u1,view,${T0S}`].join('\n'));
+    const store = join(dir, 'store');
+    const base = ['import', file, '--map', 'cookie_id=user,event_type=action,event_time=ts'];
+    const reversed = await runCli([...base, '--event-type-map', 'view=page_view', '--store', store]);
+    assert.equal(reversed.code, 1);
+    assert.match(reversed.stderr, /looks reversed; write page_view=view \(--event-type-map\)/);
+    assert.equal(existsSync(store), false);
+    const notDir = await runCli([...base, '--store', file]);
+    assert.equal(notDir.code, 1);
+    assert.match(notDir.stderr, /--store .*shop\.csv is not a directory/);
   });
 });

@@ -14,7 +14,7 @@ import {
   QUADRATIC,
   groupMessagesPath,
   patchGroupMessages,
-} from '../../scripts/lib/kafkajs-patch.mjs';
+} from '../../src/vendor-shims/kafkajs-grouping-patch.mjs';
 
 type Group = (args: {
   topic: string;

@@ -93,6 +93,71 @@ describe('model registry', () => {
   });
 });
 
+describe('model registry by hand: candidates and errors that say what to do', () => {
+  it('lists a candidate, refuses to promote it before it is registered, registers it by version and promotes it', async () => {
+    const root = join(await mkdtemp(join(tmpdir(), 'registry-')), 'models');
+    const registry = createModelRegistry(root);
+    const dir = await candidate(root, 'v7', 0.75);
+    assert.deepEqual(
+      (await registry.listCandidates()).map((m) => [m.version, m.dir]),
+      [['v7', dir]],
+    );
+    assert.deepEqual(await registry.list(), [], 'candidates/ is not a registered model');
+    await assert.rejects(registry.promote('v7'), (e: Error) => {
+      assert.ok(e instanceof RegistryError);
+      assert.ok(e.message.includes(`it is a candidate in ${dir}`), e.message);
+      assert.ok(e.message.includes('`intentstream models register v7`'), e.message);
+      return true;
+    });
+    assert.deepEqual(await registry.registerCandidate('v7'), { version: 'v7', dir: join(root, 'v7') });
+    assert.deepEqual(await registry.listCandidates(), []);
+    await registry.promote('v7');
+    assert.equal(await registry.current(), 'v7');
+    await assert.rejects(
+      registry.registerCandidate('v7'),
+      /no candidate v7: .*`intentstream models list` shows the candidates/,
+    );
+  });
+
+  it('registers a candidate directory under the version its manifest names', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'registry-'));
+    const registry = createModelRegistry(join(base, 'models'));
+    const dir = await candidate(base, 'out', 0.7);
+    await writeFile(join(dir, MODEL_FILES.manifest), JSON.stringify({ version: 'v20260101000000-abcdef0' }));
+    assert.equal((await registry.registerCandidate(dir)).version, 'v20260101000000-abcdef0');
+    assert.equal(
+      (await registry.describe('v20260101000000-abcdef0')).manifest?.version,
+      'v20260101000000-abcdef0',
+    );
+  });
+
+  it('names where the model is and the command that fixes it', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'registry-'));
+    const root = join(base, 'models');
+    const registry = createModelRegistry(root);
+    await assert.rejects(
+      registry.rollback(),
+      new RegExp(`no CURRENT model in ${root}; .*\`intentstream models promote <version>\``),
+    );
+    await assert.rejects(
+      registry.promote('v9'),
+      new RegExp(`no model v9 in ${root}: \`intentstream models list\``),
+    );
+    const half = join(base, 'half');
+    await mkdir(half);
+    await writeFile(join(half, MODEL_FILES.model), '{}');
+    await assert.rejects(
+      registry.register(half, 'v1'),
+      new RegExp(`${half} is not a complete model: encoder.json is missing; .*\`intentstream train\``),
+    );
+    await registry.register(await candidate(base, 'a', 0.7), 'v1');
+    await assert.rejects(
+      registry.register(await candidate(base, 'b', 0.7), 'v1'),
+      new RegExp(`already registered in ${join(root, 'v1')}; .*\`intentstream models promote v1\``),
+    );
+  });
+});
+
 describe('promotion decision', () => {
   const cases: [string, number, number | undefined, number, boolean][] = [
     ['no champion', 0.6, undefined, 0.01, true],

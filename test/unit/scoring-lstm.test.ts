@@ -12,7 +12,7 @@ import { FeatureEncoder } from '../../src/features/index.js';
 import { createGenerator } from '../../src/generator/index.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { predictSessions } from '../../src/model/batches.js';
-import { loadModel } from '../../src/model/io.js';
+import { loadModel } from '../../src/registry/model-files.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { ScorerCore } from '../../src/scoring/core.js';
 import { lstmModelFactory, lstmStepModelFrom } from '../../src/scoring/lstm-model.js';
@@ -27,6 +27,7 @@ import {
   writeModelVersion,
 } from '../helpers/models.js';
 import { generatedSessions } from '../helpers/sessions.js';
+import { FOREIGN_EVENT_TYPES, FOREIGN_ROLES, renameEvents } from '../helpers/taxonomy.js';
 import { tinyTrainerConfig } from '../helpers/trainer.js';
 
 const TOLERANCE = 1e-5;
@@ -81,6 +82,32 @@ function prefixesUpTo(sessions: readonly (readonly ShopEvent[])[], maxSteps: num
 }
 
 describe('LSTM step model', () => {
+  it('serves a renamed shop with the roles its encoder stores, exactly as the original names', async () => {
+    const { model, encoder } = initializedModel(fixture);
+    const spec = encoder.toJSON();
+    const renamedSpec = { ...spec, eventTypes: spec.eventTypes.map((t) => FOREIGN_EVENT_TYPES[t] ?? t) };
+    const theirs = FeatureEncoder.fromJSON({ ...renamedSpec, roles: FOREIGN_ROLES });
+    const sessions = generatedSessions({ seed: 23, cookies: 60, durationMs: 86_400_000, botCookies: 0 })
+      .sessions.map((s) => s.events)
+      .slice(0, 120);
+    assert.ok(
+      sessions.some((events) => events.some((e) => e.event_type === 'remove_from_cart')),
+      'cart removals exercised',
+    );
+    const renamed = sessions.map(renameEvents);
+    const ours = stepAll(lstmStepModelFrom('ours', model, encoder), sessions);
+    assert.deepEqual(stepAll(lstmStepModelFrom('theirs', model, theirs), renamed), ours);
+    const { max } = await maxDeviation(model, theirs, renamed, ours, prefixesUpTo(renamed, theirs.maxSteps));
+    assert.ok(max <= TOLERANCE, `the trainer's full-sequence prediction agrees (${max})`);
+    const roleless = FeatureEncoder.fromJSON(renamedSpec);
+    assert.notDeepEqual(
+      stepAll(lstmStepModelFrom('roleless', model, roleless), renamed),
+      ours,
+      'without the roles the cart features go quiet',
+    );
+    model.dispose();
+  });
+
   it('equals the trainer’s full-sequence prediction for every prefix up to maxSteps (padded, masked, mixed-length batches) within 1e-5', async (t) => {
     const { model, encoder } = initializedModel(fixture);
     const step = lstmStepModelFrom('v1', model, encoder);

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createGenerator } from '../../src/generator/index.js';
-import { Rng } from '../../src/generator/rng.js';
 import type { SessionPrediction, ShopEvent } from '../../src/schemas/types.js';
 import { type BatchItem, ScorerCore } from '../../src/scoring/core.js';
 import type { EmitPolicyName } from '../../src/scoring/emission.js';
 import type { RebuildPoint } from '../../src/scoring/sessions.js';
 import { resolveSessionRules } from '../../src/sessions/index.js';
+import { Rng } from '../../src/util/random.js';
 import { initializedStepModel } from '../helpers/models.js';
 
 const HOUR = 3_600_000;

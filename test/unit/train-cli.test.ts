@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { buildProgram } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
-import { candidateVersion } from '../../src/model/candidate.js';
+import { candidateVersion } from '../../src/registry/candidate.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { trainingRange } from '../../src/trainer/range.js';
 

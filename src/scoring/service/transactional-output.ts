@@ -1,5 +1,6 @@
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import type { Config } from '../../config/index.js';
+import { IntentstreamError } from '../../errors.js';
 import type { PartitionedConsumer } from '../../kafka/partitioned-consumer.js';
 import type { ScorerMetrics } from '../../metrics/scorer-metrics.js';
 
@@ -41,15 +42,14 @@ export function isProducerFenced(error: unknown): boolean {
  * the group instead of stopping; the fencing error is kept as `fencedBy`, not `cause`, because kafkajs
  * decides on the innermost cause, which is not retriable.
  */
-export class ProducerFencedError extends Error {
-  override name = 'ProducerFencedError';
-  readonly retriable = true;
+export class ProducerFencedError extends IntentstreamError {
   constructor(
     readonly partition: number,
     readonly fencedBy: unknown,
   ) {
     super(
       `the transactional producer of partition ${partition} was fenced by a newer owner: rejoining the group`,
+      { retriable: true },
     );
   }
 }

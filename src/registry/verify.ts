@@ -5,12 +5,14 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { IntentstreamError } from '../errors.js';
+import { predictSessions } from '../model/batches.js';
 import type { ShopEvent } from '../schemas/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { predictSessions } from './batches.js';
-import { loadModel } from './io.js';
+import { MODEL_FILES } from './model-dir.js';
+import { loadModel } from './model-files.js';
 
-export class ModelVerificationError extends Error {
+export class ModelVerificationError extends IntentstreamError {
   override name = 'ModelVerificationError';
 }
 
@@ -35,7 +37,7 @@ const PROBE_SESSIONS = [
 ];
 
 /** Written last into a model directory: the SHA-256 of every file in it, so damage is caught before serving. */
-export const CHECKSUMS_FILE = 'checksums.json';
+const CHECKSUMS_FILE = MODEL_FILES.checksums;
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 

@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FeatureEncoder } from '../features/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { MODEL_FILES } from './model-dir.js';
 
-export const MODEL_FILE = 'model.json';
-export const WEIGHTS_FILE = 'weights.bin';
-export const ENCODER_FILE = 'encoder.json';
+const { model: MODEL_FILE, weights: WEIGHTS_FILE, encoder: ENCODER_FILE } = MODEL_FILES;
 
 const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
 

@@ -2,32 +2,28 @@
  * A candidate model directory, what `intentstream train` produces and the registry (promotion)
  * will consume:
  *
- *   <modelsDir>/candidates/<version>/
- *     model.json, weights.bin   the tfjs model (io.ts)
- *     encoder.json              the fitted feature encoder
- *     metrics.json              the EvaluationReport
- *     manifest.json             version, data range, dataset counts, parameters, training summary
- *     model-card.md             the same for people
+ *   <modelsDir>/candidates/<version>/   the files of MODEL_FILES (model-dir.ts)
  *
  * The directory is assembled under a temporary name next to its destination and renamed into
  * place, so a reader never sees half a candidate. Version: v<UTC yyyyMMddHHmmss>-<7 hex of the
  * training config + data range>.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config/schema.js';
 import type { DatasetSummary } from '../dataset/index.js';
 import type { FeatureEncoder } from '../features/index.js';
+import { type BackendSelection, adapterName } from '../model/backend.js';
+import { trainingConfigIdentity } from '../model/pipeline.js';
+import type { EvaluationReport } from '../model/report.js';
+import type { TrainResult } from '../model/train.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { fsyncDir } from '../util/atomic-file.js';
-import { type BackendSelection, adapterName } from './backend.js';
-import { saveEncoder, saveModelFiles } from './io.js';
 import { modelCard } from './model-card.js';
-import { trainingConfigIdentity } from './pipeline.js';
-import type { EvaluationReport } from './report.js';
-import type { TrainResult } from './train.js';
+import { MODEL_FILES, candidatePath, exists } from './model-dir.js';
+import { saveEncoder, saveModelFiles } from './model-files.js';
 import { writeChecksums } from './verify.js';
 
 export const MANIFEST_VERSION = 1;
@@ -80,13 +76,6 @@ export interface WriteCandidateOptions {
 
 const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** Writes the candidate directory atomically (fails if `dir` already exists); returns `dir`. */
 export async function writeCandidate(options: WriteCandidateOptions): Promise<string> {
   const { dir } = options;
@@ -98,10 +87,10 @@ export async function writeCandidate(options: WriteCandidateOptions): Promise<st
     await mkdir(temp);
     await saveModelFiles(options.model, temp);
     await saveEncoder(options.encoder, temp);
-    await writeFileAtomic(join(temp, 'metrics.json'), json(options.report));
-    await writeFileAtomic(join(temp, 'manifest.json'), json(options.manifest));
+    await writeFileAtomic(join(temp, MODEL_FILES.metrics), json(options.report));
+    await writeFileAtomic(join(temp, MODEL_FILES.manifest), json(options.manifest));
     await writeFileAtomic(
-      join(temp, 'model-card.md'),
+      join(temp, MODEL_FILES.card),
       Buffer.from(modelCard(options.manifest, options.report)),
     );
     await writeChecksums(temp);
@@ -173,7 +162,7 @@ export async function saveRunAsCandidate(input: {
   const { run, config, backend, dataRange } = input;
   const now = input.now ?? new Date();
   const version = candidateVersion(now, config, dataRange);
-  const dir = input.dir ?? resolve(join(config.modelsDir, 'candidates', version));
+  const dir = input.dir ?? resolve(candidatePath(config.modelsDir, version));
   const manifest = buildManifest({
     version,
     now,

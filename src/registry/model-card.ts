@@ -1,7 +1,9 @@
+import type { SplitMetrics } from '../model/evaluate.js';
+import type { EvaluationReport } from '../model/report.js';
 /** model-card.md: what a person deciding on promotion needs on one page. */
+import type { DatasetSummary } from '../dataset/index.js';
+import type { AucDifference } from './bootstrap.js';
 import type { CandidateManifest } from './candidate.js';
-import type { SplitMetrics } from './evaluate.js';
-import type { EvaluationReport } from './report.js';
 
 const f = (v: number | null | undefined, digits = 4) =>
   v === null || v === undefined ? '—' : v.toFixed(digits);
@@ -12,10 +14,61 @@ function metricsRow(name: string, m: SplitMetrics): string {
   return `| ${name} | ${m.examples} | ${m.positives} | ${f(m.rocAuc)} | ${f(m.prAuc)} | ${f(m.logLoss)} | ${f(m.brier)} | ${f(t.precision, 3)} | ${f(t.recall, 3)} | ${f(t.f1, 3)} |`;
 }
 
+const interval = (d: AucDifference) =>
+  `${f(d.difference, 3)} (95% paired bootstrap [${f(d.lower, 3)}, ${f(d.upper, 3)}], ${d.used} resamples)`;
+
+/** The window's kept and left-out stored sessions, and how to widen it. */
+function windowLine(d: DatasetSummary): string {
+  const w = d.window;
+  if (!w) return '';
+  const left = w.leftOutBefore + w.leftOutAfter;
+  return left === 0
+    ? `The window kept all ${w.kept} stored sessions.\n`
+    : `The window kept ${w.kept} stored sessions and left out ${left} (${w.leftOutBefore} older, ${w.leftOutAfter} newer): widen it with \`intentstream train --from/--to\` (or \`--days\`), or \`trainer.windowDays\` for the scheduled trainer.\n`;
+}
+
+/** The shop's event types, their roles and what fell out of the vocabulary. */
+function eventTypesSection(report: EvaluationReport): string {
+  const e = report.eventTypes;
+  const rows = e.types
+    .map((t) => `| \`${t.type}\` | ${t.count} | ${t.role ?? '—'} | ${t.inVocabulary ? 'yes' : 'no (OOV)'} |`)
+    .join('\n');
+  const oov = Object.entries(e.outOfVocabularyShare)
+    .map(([split, share]) => `${split} ${pct(share)}`)
+    .join(', ');
+  return `## Event types
+
+${e.types.length} event types among the stored events read; the vocabulary (fitted on the training
+split) keeps ${e.vocabularySize}. Events out of the vocabulary: ${oov}. Types the label cuts off (its
+target and truncation roles) never reach the model, so they stay out of the vocabulary.
+
+| event type | events | role | in vocabulary |
+| --- | --- | --- | --- |
+${rows}
+`;
+}
+
+/** LSTM minus the strong baseline, with its verdict, and label drift. */
+function honestyLines(report: EvaluationReport): string {
+  const { full, prefixes } = report.comparisons.overBaseline;
+  const verdict =
+    full.lower !== null && full.lower > 0
+      ? 'the LSTM beats the order-blind baseline on full test sessions'
+      : '**the LSTM does not beat the order-blind baseline on full test sessions** (the lower bound of the interval is not above 0): on this data it has not shown a gain from the order of events';
+  const drift = report.labelDrift;
+  return `- LSTM − order-blind baseline (logistic regression on counts of every learned event type, length,
+  duration, last event type, last gap, time of day/week), test ROC-AUC: full sessions
+  **${interval(full)}**; mid-session prefixes (what live scoring sees) ${interval(prefixes)}. Verdict:
+  ${verdict}.
+- Label drift: positive rate train ${pct(drift.trainPositiveRate)}, test ${pct(drift.testPositiveRate)}${drift.flagged ? ` — **flagged** (z ${f(drift.z, 1)}): the test window's outcome rate differs from what the model was trained on; its calibration and threshold may not hold` : ' (not flagged)'}.
+`;
+}
+
 export function modelCard(manifest: CandidateManifest, report: EvaluationReport): string {
   const d = manifest.dataset;
   const t = manifest.training;
   const p = manifest.parameters as {
+    roles: Record<string, string[]>;
     labels: { target: string; truncateAt: string[] };
     dataset: {
       prefixesPerSession: number;
@@ -53,7 +106,10 @@ on ${manifest.createdAt} on the \`${manifest.backend.name}\` backend${manifest.b
 \`${p.labels.target}\`${p.labels.truncateAt.length ? ` or ${p.labels.truncateAt.map((x) => `\`${x}\``).join(', ')}` : ''}
 event, after every event (trained on ${p.dataset.prefixesPerSession} sampled prefixes per session
 plus the full sequence). Events after that point are never seen; scores after a checkout are
-outside what the model was trained on.
+outside what the model was trained on. Target and truncation are roles; the shop's event types
+that played them: ${Object.entries(p.roles)
+    .map(([role, types]) => `${role} ${types.length ? types.map((t) => `\`${t}\``).join(', ') : '(none)'}`)
+    .join('; ')}.
 
 ## Data
 
@@ -61,7 +117,7 @@ Sessions that started in [${manifest.dataRange.from}, ${manifest.dataRange.to}),
 time (train ${p.dataset.split.train}, validation ${p.dataset.split.validation}, test the rest;
 cookies ${p.dataset.cookieSplit}). ${d.sessionsRead} sessions read, ${d.droppedEmpty} with nothing
 observable before the outcome dropped${d.droppedForCookieSplit ? `, ${d.droppedForCookieSplit} dropped to keep cookies in one split` : ''}.
-
+${windowLine(d)}
 | split | first session | last session | sessions | positive | examples |
 | --- | --- | --- | --- | --- | --- |
 ${split('train')}
@@ -80,9 +136,7 @@ ${metricsRow('**test**', report.splits.test)}
 ${metricsRow('test: order-blind baseline', report.baseline.test)}
 ${metricsRow('test: events shuffled', report.orderAblation.test)}
 
-- Test ROC-AUC over the order-blind baseline (logistic regression on event-type counts, length,
-  duration): **${f(report.comparisons.testRocAucOverBaseline, 3)}**.
-- Test ROC-AUC lost when the events of each test session are shuffled: **${f(report.comparisons.testRocAucOverShuffled, 3)}**
+${honestyLines(report)}- Test ROC-AUC lost when the events of each test session are shuffled: **${f(report.comparisons.testRocAucOverShuffled, 3)}**
   (how much the model relies on order).
 - Test ROC-AUC over mid-session prefixes (${report.testPrefixes.examples} examples): ${f(report.testPrefixes.rocAuc)}.
 
@@ -92,6 +146,7 @@ Calibration on test:
 | --- | --- | --- | --- |
 ${calibration}
 
+${eventTypesSection(report)}
 ## Model and training
 
 LSTM ${p.model.lstmUnits.join(' → ')} units, dropout ${p.model.dropout}, embeddings

@@ -1,0 +1,93 @@
+/**
+ * Paired bootstrap of a ROC-AUC difference: is model A really better than model B on this test
+ * set, or is the gap within what another draw of test sessions would change? Each resample draws
+ * sessions with replacement and scores BOTH models on the same draw (paired), so what they share
+ * (hard and easy sessions) cancels out; the interval is the percentile interval of the resampled
+ * differences. Examples that belong together (the prefixes of one session) are drawn as a group,
+ * because they are not independent. Seeded: the same inputs and seed give the same interval.
+ */
+import { Rng, seedFor } from '../util/random.js';
+import { rocAuc } from './evaluate.js';
+
+export interface BootstrapOptions {
+  resamples: number;
+  seed: number;
+  /** Two-sided coverage of the interval (default 0.95). */
+  confidence?: number;
+  /** Group of each example (e.g. its session index): groups are drawn whole. Default: each example alone. */
+  groups?: ArrayLike<number>;
+}
+
+export interface AucDifference {
+  /** ROC-AUC of A minus that of B on the whole set; null when a class is missing. */
+  difference: number | null;
+  lower: number | null;
+  upper: number | null;
+  confidence: number;
+  /** Resamples drawn, and those with both classes (the others have no ROC-AUC and are left out). */
+  resamples: number;
+  used: number;
+  seed: number;
+}
+
+/** Linear interpolation between order statistics (type 7, as numpy's default percentile). */
+function quantile(sorted: readonly number[], q: number): number {
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
+}
+
+export function pairedBootstrapAucDifference(
+  labels: ArrayLike<number>,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  options: BootstrapOptions,
+): AucDifference {
+  const n = labels.length;
+  if (a.length !== n || b.length !== n) {
+    throw new RangeError(`labels (${n}) and scores (${a.length}, ${b.length}) differ in length`);
+  }
+  const confidence = options.confidence ?? 0.95;
+  const aucA = rocAuc(labels, a);
+  const aucB = rocAuc(labels, b);
+  const difference = aucA === null || aucB === null ? null : aucA - aucB;
+
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const g = options.groups ? options.groups[i]! : i;
+    const list = members.get(g);
+    if (list) list.push(i);
+    else members.set(g, [i]);
+  }
+  const groups = [...members.values()];
+  const rng = new Rng(seedFor(options.seed, 'paired-bootstrap'));
+  const differences: number[] = [];
+  for (let r = 0; r < options.resamples; r++) {
+    const l: number[] = [];
+    const x: number[] = [];
+    const y: number[] = [];
+    for (let k = 0; k < groups.length; k++) {
+      for (const i of groups[Math.floor(rng.uniform() * groups.length)]!) {
+        l.push(labels[i]!);
+        x.push(a[i]!);
+        y.push(b[i]!);
+      }
+    }
+    const ra = rocAuc(l, x);
+    const rb = rocAuc(l, y);
+    if (ra !== null && rb !== null) differences.push(ra - rb);
+  }
+  differences.sort((p, q) => p - q);
+  const tail = (1 - confidence) / 2;
+  const empty = differences.length === 0;
+  return {
+    difference,
+    lower: empty ? null : quantile(differences, tail),
+    upper: empty ? null : quantile(differences, 1 - tail),
+    confidence,
+    resamples: options.resamples,
+    used: differences.length,
+    seed: options.seed,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * tfjs-core internals (4.22):
+ * - the engine's custom-gradient kernel call `runKernelFunc` (what tf.customGrad uses, with per-input
+ *   lazy gradients), for the fused LSTM op (model/fused-lstm.ts);
+ * - a registered kernel's `kernelFunc` called directly with a backend, and a kernel replaced for a
+ *   backend (unregister + register keeping its setupFunc): the wasm and webgpu kernel fixes and the
+ *   fused op's host kernels;
+ * - Adam's `learningRate` field, which it reads at every step and has no public setter for.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type ShimProblem, missingFunctions } from './problems.js';
+
+/** What a kernel function receives; `B` is the backend's internal shape as the caller uses it. */
+export interface KernelArgs<B = unknown> {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: B;
+  attrs: Record<string, unknown>;
+}
+
+export type RawKernelFunc<B = unknown> = (args: KernelArgs<B>) => tf.TensorInfo | tf.TensorInfo[];
+
+/** The kernel registered for `kernelName` on `backendName`, callable with a backend; undefined when none. */
+export function registeredKernel<B = unknown>(
+  kernelName: string,
+  backendName: string,
+): ((args: KernelArgs<B>) => tf.TensorInfo) | undefined {
+  const kernel = tf.getKernel(kernelName, backendName);
+  return kernel === undefined
+    ? undefined
+    : (kernel.kernelFunc as unknown as (args: KernelArgs<B>) => tf.TensorInfo);
+}
+
+/** Registers `func` for `kernelName` on `backendName`. */
+export function registerRawKernel<B>(kernelName: string, backendName: string, func: RawKernelFunc<B>): void {
+  tf.registerKernel({ kernelName, backendName, kernelFunc: func as unknown as tf.KernelFunc });
+}
+
+/**
+ * Replaces the kernel registered for `kernelName` on `backendName` by `wrap(stock)`, keeping its setupFunc;
+ * false (and nothing changed) when there is no such kernel.
+ */
+export function replaceKernel<B>(
+  kernelName: string,
+  backendName: string,
+  wrap: (stock: (args: KernelArgs<B>) => tf.TensorInfo) => RawKernelFunc<B>,
+): boolean {
+  const stock = tf.getKernel(kernelName, backendName);
+  if (stock === undefined) return false;
+  const func = wrap(stock.kernelFunc as unknown as (args: KernelArgs<B>) => tf.TensorInfo);
+  tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({
+    kernelName,
+    backendName,
+    ...(stock.setupFunc ? { setupFunc: stock.setupFunc } : {}),
+    kernelFunc: func as unknown as tf.KernelFunc,
+  });
+  return true;
+}
+
+export interface CustomGradientCall {
+  forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
+  /** one lazy gradient per input name, from the output's gradient and the saved tensors. */
+  backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+  inputs: Record<string, tf.Tensor>;
+}
+
+interface CustomGradEngine {
+  runKernelFunc(params: CustomGradientCall): tf.Tensor;
+}
+
+/** Runs `forwardFunc` as one op of the engine whose gradient is `backwardsFunc`. */
+export function runWithCustomGradient(call: CustomGradientCall): tf.Tensor {
+  return (tf.engine() as unknown as CustomGradEngine).runKernelFunc(call);
+}
+
+/** Sets the learning rate Adam uses from its next step on. */
+export function setAdamLearningRate(optimizer: tf.AdamOptimizer, rate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+}
+
+/** The tfjs parts the shims rely on; tests pass fakes. */
+export interface TfjsCoreInternals {
+  engine: unknown;
+  /** the AdamOptimizer class (its source is read: an instance would start a backend). */
+  AdamOptimizer: { toString(): string };
+}
+
+const installed: TfjsCoreInternals = { engine: tf.engine(), AdamOptimizer: tf.AdamOptimizer };
+
+export function checkTfjsCoreInternals(lib: TfjsCoreInternals = installed): ShimProblem[] {
+  const problems = missingFunctions('@tensorflow/tfjs-core', 'engine', lib.engine, ['runKernelFunc']);
+  if (!/this\.learningRate\s*=/.test(lib.AdamOptimizer.toString())) {
+    problems.push({
+      package: '@tensorflow/tfjs-core',
+      internal: 'AdamOptimizer.learningRate',
+      severity: 'fatal',
+      message:
+        '@tensorflow/tfjs-core: AdamOptimizer no longer keeps its rate in a learningRate field, so the learning-rate schedule would have no effect; the installed tfjs is not the version src/vendor-shims/tfjs-core.ts was written for',
+    });
+  }
+  return problems;
+}
