@@ -39,10 +39,8 @@ export interface IngestOptions {
 }
 
 export interface IngestProcess {
-  /** Connects and subscribes, waiting out an unreachable broker; rejects with StartAbortedError after abortStart() or stop(). */
+  /** Connects and subscribes, waiting out an unreachable broker; rejects with StartAbortedError after stop(). */
   start(): Promise<void>;
-  /** Ends a start() that is still waiting for the broker (a SIGTERM during start-up). */
-  abortStart(): void;
   /** Drains: ends a start() still waiting, finishes the in-flight batch, stores closed sessions, checkpoints, commits, disconnects. Idempotent. */
   stop(): Promise<void>;
   readonly ready: boolean;
@@ -273,9 +271,6 @@ export function createIngest(options: IngestOptions): IngestProcess {
     start() {
       starting ??= startOnce();
       return starting;
-    },
-    abortStart() {
-      stopping = true;
     },
     stop() {
       stopped ??= (async () => {
