@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { exitCodeOf } from '../errors.js';
 import { StartAbortedError, untilDone } from '../kafka/connect.js';
-import type { ConsumerCrashedError } from '../kafka/partitioned-consumer.js';
+import type { ConsumerCrashedError, PartitionedService } from '../kafka/partitioned-consumer.js';
 import { brokerReadiness } from '../kafka/reachability.js';
 import { ensureTopics } from '../kafka/topics.js';
 import type { Logger } from '../log/logger.js';
@@ -11,11 +11,7 @@ import { type ReadinessCheck, startHttpServer } from '../metrics/server.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 
 /** A long-running consumer process as runService() drives it. */
-export interface Service {
-  start(): Promise<void>;
-  /** Drains and disconnects; also ends a start() that is still waiting. Idempotent. */
-  stop(): Promise<void>;
-}
+export type Service = Pick<PartitionedService, 'start' | 'stop'>;
 
 export interface RunServiceOptions<S extends Service> {
   config: Readonly<Config>;

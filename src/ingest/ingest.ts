@@ -2,7 +2,11 @@ import type { EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { Config } from '../config/index.js';
 import { untilDone } from '../kafka/connect.js';
 import { createEventIntake } from '../kafka/event-intake.js';
-import { type ConsumerCrashedError, createPartitionedConsumer } from '../kafka/partitioned-consumer.js';
+import {
+  type ConsumerCrashedError,
+  type PartitionedService,
+  createPartitionedConsumer,
+} from '../kafka/partitioned-consumer.js';
 import type { Logger } from '../log/logger.js';
 import type { IngestMetrics } from '../metrics/ingest-metrics.js';
 import { encodeTimeline } from '../schemas/index.js';
@@ -38,14 +42,8 @@ export interface IngestOptions {
   onFatal?: (error: ConsumerCrashedError) => void;
 }
 
-export interface IngestProcess {
-  /** Connects and subscribes, waiting out an unreachable broker; rejects with StartAbortedError after stop(). */
-  start(): Promise<void>;
-  /** Drains: ends a start() still waiting, finishes the in-flight batch, stores closed sessions, checkpoints, commits, disconnects. Idempotent. */
-  stop(): Promise<void>;
-  readonly ready: boolean;
-  readonly assignedPartitions: number[];
-}
+/** stop() also stores closed sessions and checkpoints before it commits. */
+export type IngestProcess = PartitionedService;
 
 /**
  * The ingest consumer (group `ingest.groupId`): decode → validate → dedupe →

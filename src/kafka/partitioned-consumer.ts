@@ -29,6 +29,16 @@ export class ConsumerCrashedError extends IntentstreamError {
   }
 }
 
+/** What a service built on this runtime (ingest, the scorer) offers the process that runs it. */
+export interface PartitionedService {
+  /** Connects and subscribes, waiting out an unreachable broker; rejects with StartAbortedError after stop(). */
+  start(): Promise<void>;
+  /** Drains: ends a start() still waiting, finishes the in-flight batch and its commit, disconnects. Idempotent. */
+  stop(): Promise<void>;
+  readonly ready: boolean;
+  readonly assignedPartitions: number[];
+}
+
 export interface PartitionedConsumerOptions {
   kafka: Kafka;
   config: Pick<Config, 'kafka'>;

@@ -2,7 +2,11 @@ import type { Kafka } from 'kafkajs';
 import type { Config } from '../../config/index.js';
 import { untilDone } from '../../kafka/connect.js';
 import { createEventIntake } from '../../kafka/event-intake.js';
-import { type ConsumerCrashedError, createPartitionedConsumer } from '../../kafka/partitioned-consumer.js';
+import {
+  type ConsumerCrashedError,
+  type PartitionedService,
+  createPartitionedConsumer,
+} from '../../kafka/partitioned-consumer.js';
 import type { Logger } from '../../log/logger.js';
 import type { ScorerMetrics } from '../../metrics/scorer-metrics.js';
 import { sessionRulesFromConfig } from '../../sessions/rules.js';
@@ -28,13 +32,8 @@ export interface ScorerOptions {
   onFatal?: (error: ConsumerCrashedError) => void;
 }
 
-export interface ScorerProcess {
-  start(): Promise<void>;
-  /** Drains: finishes the in-flight batch (its transaction commits), stops consuming, disconnects. Idempotent. */
-  stop(): Promise<void>;
-  /** Partitions assigned and a model loaded. */
-  readonly ready: boolean;
-  readonly assignedPartitions: number[];
+/** `ready`: partitions assigned and a model loaded. */
+export interface ScorerProcess extends PartitionedService {
   readonly modelVersion: string | undefined;
   readonly openSessions: number;
 }
