@@ -40,7 +40,7 @@ import {
   createScorer,
   lstmModelFactory,
 } from '../src/scoring/index.js';
-import { PARTITIONS_IN_FLIGHT } from '../src/scoring/scorer.js';
+import { PARTITIONS_IN_FLIGHT } from '../src/scoring/service/scorer.js';
 import { writeModelVersion } from '../test/helpers/models.js';
 import { fillTopic, machine, percentile, waitUntil, writeResult } from './common.js';
 

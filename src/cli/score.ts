@@ -1,18 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.js';
-import { StartAbortedError, untilDone } from '../kafka/connect.js';
-import { brokerReadiness } from '../kafka/reachability.js';
-import { ensureTopics } from '../kafka/topics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { createScorerMetrics } from '../metrics/scorer-metrics.js';
-import { startHttpServer } from '../metrics/server.js';
 import { selectBackend } from '../model/backend.js';
 import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';
-import { onShutdownSignal } from '../util/shutdown.js';
 import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
 import { missingNodeFlags } from './node-flags.js';
+import { runService } from './run-service.js';
 
 /** `intentstream score`: the live scorer (see src/scoring/scorer.ts). */
 export function registerScore(program: Command): void {
@@ -57,50 +53,29 @@ export function registerScore(program: Command): void {
         // always installed) is the fast deterministic choice here; PROD keeps tfjs's hints off stderr.
         tf.env().set('PROD', true);
         await selectBackend({ requested: 'wasm', logger });
-        const scorer = createScorer({
-          kafka,
+        const metrics = createScorerMetrics(registry);
+        await runService({
           config,
           logger,
-          metrics: createScorerMetrics(registry),
-          source: createRegistryModelSource(config.scorer.modelDir, lstmModelFactory),
-        });
-        const broker = brokerReadiness({ config, logger });
-        const http = await startHttpServer({
+          kafka,
           registry,
-          host: config.http.host,
           port: config.http.ports.scorer,
-          logger,
-          readiness: [
-            broker,
-            { name: 'partitions_assigned', check: () => scorer.assignedPartitions.length > 0 },
-            { name: 'model_loaded', check: () => scorer.modelVersion !== undefined },
-            { name: 'running', check: () => scorer.ready },
+          topics: [config.topics.events, config.topics.predictions, config.topics.deadLetter],
+          create: (onFatal) =>
+            createScorer({
+              kafka,
+              config,
+              logger,
+              metrics,
+              source: createRegistryModelSource(config.scorer.modelDir, lstmModelFactory),
+              onFatal,
+            }),
+          readiness: (scorer) => [
+            { name: 'partitions_assigned', check: () => (scorer()?.assignedPartitions.length ?? 0) > 0 },
+            { name: 'model_loaded', check: () => scorer()?.modelVersion !== undefined },
+            { name: 'running', check: () => scorer()?.ready ?? false },
           ],
         });
-        // Handlers go in before start so a SIGTERM during start-up (even while waiting for the broker or a
-        // model) drains and exits 0.
-        let stopRequested = false;
-        const stopped = new Promise<void>((resolve) => {
-          onShutdownSignal(logger, async () => {
-            stopRequested = true;
-            await scorer.stop();
-            await http.close();
-            await broker.close();
-            resolve();
-          });
-        });
-        const topics = [config.topics.events, config.topics.predictions, config.topics.deadLetter];
-        try {
-          await untilDone(
-            'create the topics',
-            async () => void (await ensureTopics(kafka, config, logger, topics)),
-            { logger, shouldStop: () => stopRequested },
-          );
-          await scorer.start();
-        } catch (error) {
-          if (!(error instanceof StartAbortedError)) throw error;
-        }
-        await stopped;
       }),
     );
 }

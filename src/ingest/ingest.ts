@@ -1,16 +1,21 @@
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { Config } from '../config/index.js';
 import { untilDone } from '../kafka/connect.js';
-import { deadLetterMessage } from '../kafka/dead-letter.js';
-import { decodeMessage, eventDecoderFor, pipelineConsumer } from '../kafka/pipeline.js';
+import { createEventIntake } from '../kafka/event-intake.js';
+import {
+  type ConsumerCrashedError,
+  type PartitionedService,
+  createPartitionedConsumer,
+} from '../kafka/partitioned-consumer.js';
 import type { Logger } from '../log/logger.js';
-import { type IngestMetrics, LATE_REASON } from '../metrics/ingest-metrics.js';
+import type { IngestMetrics } from '../metrics/ingest-metrics.js';
 import { encodeTimeline } from '../schemas/index.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import { Sessionizer, restoreSessionizer, sessionRulesFromConfig } from '../sessions/index.js';
 import { type TimelineStore, parseSegmentName, segmentName } from '../store/index.js';
 import { createMutex } from '../util/mutex.js';
 import type { CheckpointStore } from './checkpoint.js';
+import { lateEventReason } from './late-events.js';
 
 /** One assigned partition's live state. */
 interface PartitionState {
@@ -33,18 +38,12 @@ export interface IngestOptions {
   store: TimelineStore;
   checkpoints: CheckpointStore;
   now?: () => number;
+  /** The consumer crashed for good: the owner exits so a supervisor restarts the process. */
+  onFatal?: (error: ConsumerCrashedError) => void;
 }
 
-export interface IngestProcess {
-  /** Connects and subscribes, waiting out an unreachable broker; rejects with StartAbortedError after abortStart(). */
-  start(): Promise<void>;
-  /** Ends a start() that is still waiting for the broker (a SIGTERM during start-up). */
-  abortStart(): void;
-  /** Drains: finishes the in-flight batch, stores closed sessions, checkpoints, commits, disconnects. Idempotent. */
-  stop(): Promise<void>;
-  readonly ready: boolean;
-  readonly assignedPartitions: number[];
-}
+/** stop() also stores closed sessions and checkpoints before it commits. */
+export type IngestProcess = PartitionedService;
 
 /**
  * The ingest consumer (group `ingest.groupId`): decode → validate → dedupe →
@@ -61,33 +60,34 @@ export interface IngestProcess {
  * Dead letters and the optional sessions topic are at-least-once (a replay may repeat them).
  */
 export function createIngest(options: IngestOptions): IngestProcess {
-  const { kafka, config, logger, metrics, store, checkpoints, now = Date.now } = options;
+  const { kafka, config, logger, metrics, store, checkpoints, now = Date.now, onFatal } = options;
   const topic = config.topics.events;
   const groupId = config.ingest.groupId;
   const source = `${groupId}-${topic}`;
   const rules = sessionRulesFromConfig(config.sessions);
-  const decoder = eventDecoderFor(config);
-  const consumer: Consumer = pipelineConsumer(kafka, config, { groupId, maxWaitTimeInMs: 1_000 });
+  const intake = createEventIntake({ config, topic, counters: metrics, now });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const states = new Map<number, PartitionState>();
   const exclusive = createMutex();
-  let assigned: number[] = [];
+  const input = createPartitionedConsumer({
+    kafka,
+    config,
+    logger,
+    groupId,
+    topic,
+    maxWaitTimeInMs: 1_000,
+    // Partitions we no longer own: drop their in-memory state; the new owner resumes from the checkpoint.
+    onAssigned: (mine) =>
+      void exclusive(async () => {
+        for (const p of [...states.keys()]) if (!mine.includes(p)) states.delete(p);
+      }),
+    ...(onFatal ? { onFatal } : {}),
+  });
   let stopping = false;
+  let starting: Promise<void> | undefined;
   let flushTimer: NodeJS.Timeout | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;
   let stopped: Promise<void> | undefined;
-
-  async function committedOffset(partition: number): Promise<number | undefined> {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const offset = entry?.partitions.find((p) => p.partition === partition)?.offset;
-      return offset === undefined || Number(offset) < 0 ? undefined : Number(offset);
-    } finally {
-      await admin.disconnect();
-    }
-  }
 
   async function loadPartition(partition: number): Promise<PartitionState> {
     const checkpoint = await checkpoints.load(topic, partition);
@@ -117,7 +117,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
         lastFlush: now(),
       };
     }
-    const committed = await committedOffset(partition);
+    const { offset: committed } = await input.committedOffset(partition);
     let epoch = 0;
     if (committed === undefined) {
       // Fresh partition: any segment of ours is an orphan of a run that crashed before its first checkpoint.
@@ -183,7 +183,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
     state.dirty = false;
     state.lastFlush = now();
     metrics.flushes.inc();
-    await consumer.commitOffsets([{ topic, partition: state.partition, offset: String(state.nextOffset) }]);
+    await input.commit(state.partition, state.nextOffset);
   }
 
   function updateGauges(): void {
@@ -208,7 +208,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
         state = await loadPartition(batch.partition);
         states.set(batch.partition, state);
       }
-      await decoder.prepare(batch.messages.map((m) => m.value));
+      await intake.prepare(batch.messages);
       const dead: Message[] = [];
       const { sessionizer } = state;
       let accepted = 0;
@@ -216,28 +216,17 @@ export function createIngest(options: IngestOptions): IngestProcess {
       for (const message of batch.messages) {
         const offset = Number(message.offset);
         if (offset < state.nextOffset) continue; // already reflected in the checkpointed state
-        const decoded = decodeMessage(decoder, message, config.sessions.maxFutureSkew);
-        if (!decoded.ok) {
-          metrics.events.inc({ outcome: 'rejected' });
-          metrics.deadLetters.inc({ reason: decoded.rejection.reason });
-          dead.push(deadLetterMessage({ topic, partition: batch.partition, ...message }, decoded.rejection));
-        } else {
+        const decoded = intake.decode(message);
+        if (!decoded.ok) dead.push(intake.reject(batch.partition, message, decoded.rejection));
+        else {
           const pushed = sessionizer.push(decoded.event);
           if (pushed.outcome === 'accepted') accepted++;
           else if (pushed.outcome === 'duplicate') duplicates++;
           else {
             metrics.events.inc({ outcome: 'late' });
-            metrics.deadLetters.inc({ reason: LATE_REASON });
             metrics.lateness.observe(pushed.lateByMs / 1000);
             dead.push(
-              deadLetterMessage(
-                { topic, partition: batch.partition, ...message },
-                {
-                  reason: LATE_REASON,
-                  field: 'event_time',
-                  message: `event_time is ${pushed.lateByMs} ms behind the partition watermark (grace ${rules.graceMs} ms); the session it belonged to may already be stored`,
-                },
-              ),
+              intake.refuse(batch.partition, message, lateEventReason(pushed.lateByMs, rules.graceMs)),
             );
           }
         }
@@ -272,69 +261,54 @@ export function createIngest(options: IngestOptions): IngestProcess {
 
   return {
     get ready() {
-      return assigned.length > 0 && !stopping;
+      return input.assigned.length > 0 && !stopping;
     },
     get assignedPartitions() {
-      return assigned;
+      return input.assigned;
     },
-    async start() {
-      const retry = { logger, shouldStop: () => stopping };
-      await untilDone('connect to Kafka (producer)', () => producer.connect(), retry);
-      await untilDone('connect to Kafka (consumer)', () => consumer.connect(), retry);
-      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-        const mine = payload.memberAssignment[topic] ?? [];
-        assigned = [...mine].sort((a, b) => a - b);
-        // Partitions we no longer own: drop their in-memory state; the new owner resumes from the checkpoint.
-        void exclusive(async () => {
-          for (const p of [...states.keys()]) if (!mine.includes(p)) states.delete(p);
-        });
-        logger.info('partitions assigned', { partitions: assigned });
-      });
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        logger.error('consumer crashed', { error: payload.error, restart: payload.restart });
-      });
-      await untilDone(
-        `subscribe to ${topic}`,
-        () => consumer.subscribe({ topic, fromBeginning: true }),
-        retry,
-      );
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: processBatch });
-      flushTimer = setInterval(
-        () => {
-          flushAll('timer').catch((error: unknown) => logger.error('periodic flush failed', { error }));
-        },
-        Math.max(100, Math.floor(config.ingest.flushInterval / 2)),
-      );
-      const applyRetention = () =>
-        store
-          .applyRetention(config.store.retentionDays, now())
-          .then((days) => days.length > 0 && logger.info('retention deleted days', { days }))
-          .catch((error: unknown) => logger.error('retention failed', { error }));
-      void applyRetention();
-      retentionTimer = setInterval(applyRetention, 3_600_000);
-      retentionTimer.unref();
-      logger.info('ingest started', {
-        topic,
-        groupId,
-        store: store.dir,
-        checkpoints: config.ingest.checkpointDir,
-      });
-    },
-    abortStart() {
-      stopping = true;
+    start() {
+      starting ??= startOnce();
+      return starting;
     },
     stop() {
       stopped ??= (async () => {
+        stopping = true; // batches not yet started are skipped; the in-flight one finishes under the lock
+        await starting?.catch(() => undefined);
         if (flushTimer) clearInterval(flushTimer);
         if (retentionTimer) clearInterval(retentionTimer);
-        stopping = true; // batches not yet started are skipped; the in-flight one finishes under the lock
         await flushAll('shutdown');
-        await consumer.stop();
-        await consumer.disconnect();
+        await input.stop();
         await producer.disconnect();
         logger.info('ingest stopped: closed sessions stored, state checkpointed, offsets committed');
       })();
       return stopped;
     },
   };
+
+  async function startOnce(): Promise<void> {
+    const shouldStop = () => stopping;
+    await untilDone('connect to Kafka (producer)', () => producer.connect(), { logger, shouldStop });
+    await input.run(processBatch, shouldStop);
+    if (stopping) return;
+    flushTimer = setInterval(
+      () => {
+        flushAll('timer').catch((error: unknown) => logger.error('periodic flush failed', { error }));
+      },
+      Math.max(100, Math.floor(config.ingest.flushInterval / 2)),
+    );
+    const applyRetention = () =>
+      store
+        .applyRetention(config.store.retentionDays, now())
+        .then((days) => days.length > 0 && logger.info('retention deleted days', { days }))
+        .catch((error: unknown) => logger.error('retention failed', { error }));
+    void applyRetention();
+    retentionTimer = setInterval(applyRetention, 3_600_000);
+    retentionTimer.unref();
+    logger.info('ingest started', {
+      topic,
+      groupId,
+      store: store.dir,
+      checkpoints: config.ingest.checkpointDir,
+    });
+  }
 }

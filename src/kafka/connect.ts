@@ -1,6 +1,6 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { IntentstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { createBackoff, waitUnless } from './backoff.js';
 
 export class StartAbortedError extends IntentstreamError {
   override name = 'StartAbortedError';
@@ -18,8 +18,10 @@ export async function untilDone(
   options: { logger: Logger; shouldStop: () => boolean; maxDelayMs?: number },
 ): Promise<void> {
   const { logger, shouldStop, maxDelayMs = 30_000 } = options;
-  for (let attempt = 1, wait = 1_000; ; attempt++, wait = Math.min(maxDelayMs, wait * 2)) {
+  const backoff = createBackoff({ maxMs: maxDelayMs });
+  for (let attempt = 1; ; attempt++) {
     if (shouldStop()) throw new StartAbortedError(`stopped while waiting to ${what}`);
+    const wait = backoff.next();
     try {
       await step();
       if (attempt > 1) logger.info(`${what}: succeeded`, { attempt });
@@ -27,6 +29,6 @@ export async function untilDone(
     } catch (error) {
       logger.warn(`${what} failed; retrying`, { attempt, retryInMs: wait, error: (error as Error).message });
     }
-    for (let waited = 0; waited < wait && !shouldStop(); waited += 250) await delay(250);
+    await waitUnless(wait, shouldStop);
   }
 }

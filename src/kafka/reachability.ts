@@ -1,10 +1,12 @@
 import { type Admin, logLevel } from 'kafkajs';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
-import type { ReadinessCheck } from '../metrics/server.js';
 import { createKafka } from './client.js';
 
-export interface BrokerReadiness extends ReadinessCheck {
+/** A readiness check (the HTTP server's shape, kept here so kafka/ does not depend on metrics/). */
+export interface BrokerReadiness {
+  readonly name: 'broker';
+  check(): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { LATE_REASON } from '../ingest/late-events.js';
 import { REJECT_REASONS } from '../schemas/index.js';
 
 /** Metric names of the ingest process (dashboards, alerts and tests import these). */
@@ -20,7 +21,6 @@ export const INGEST_METRICS = {
 
 export const EVENT_OUTCOMES = ['accepted', 'duplicate', 'late', 'rejected'] as const;
 export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
-export const LATE_REASON = 'late_event';
 
 export type IngestMetrics = ReturnType<typeof createIngestMetrics>;
 

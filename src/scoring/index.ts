@@ -21,4 +21,4 @@ export { type LiveSession, type RebuildPoint, PartitionSessions, SessionTable } 
 export { type BatchItem, type BatchOutcome, ScorerCore } from './core.js';
 export { type CommitMetadata, decodeCommitMetadata, encodeCommitMetadata } from './commit-metadata.js';
 export { type ModelWatcher, createModelWatcher } from './reload.js';
-export { type BatchInfo, type ScorerProcess, createScorer } from './scorer.js';
+export { type BatchInfo, PARTITIONS_IN_FLIGHT, type ScorerProcess, createScorer } from './service/scorer.js';

@@ -10,6 +10,7 @@ import type { SessionTimeline } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { seededRandom } from '../helpers/seeded.js';
 
 const EVENTS = 100_000;
 const PARTITIONS = 4;
@@ -42,10 +43,9 @@ async function storedSessions(dir: string): Promise<SessionTimeline[]> {
   return sessions.sort((a, b) => a.session_id.localeCompare(b.session_id));
 }
 
-const rand = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
-
 describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => {
   it(`stores exactly the sessions of an uninterrupted run over ${EVENTS} events while it is SIGKILLed at least 5 times during live traffic`, async (t) => {
+    const rand = seededRandom(t);
     const kafka = testKafka();
     const topic = uniqueName('ingest-crash');
     const dlq = uniqueName('ingest-crash-dlq');

@@ -10,6 +10,7 @@ import { logLines, runCli, spawnCli } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { writeModelVersion } from '../helpers/models.js';
 import { byEvent, readCommittedPredictions } from '../helpers/predictions.js';
+import { seededRandom } from '../helpers/seeded.js';
 
 const EVENTS = 50_000;
 const PARTITIONS = 4;
@@ -38,10 +39,9 @@ function startScorer(env: NodeJS.ProcessEnv): {
   return { child, started, log: () => all };
 }
 
-const rand = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
-
 describe('scorer exactly once across SIGKILLs', () => {
   it(`read_committed consumers see exactly the predictions of an uninterrupted run over ${EVENTS} events while the scorer is SIGKILLed at least 5 times`, async (t) => {
+    const rand = seededRandom(t);
     const kafka = testKafka();
     const topic = uniqueName('scorer-eos');
     await createTopic(kafka, topic, PARTITIONS);

@@ -9,6 +9,7 @@ import type { StepModel } from '../../src/scoring/model.js';
 import { createRegistryModelSource } from '../../src/scoring/registry-source.js';
 import { createModelWatcher } from '../../src/scoring/reload.js';
 import { shopEvent } from '../helpers/events.js';
+import { waitFor } from '../helpers/kafka.js';
 import { writeModelVersion } from '../helpers/models.js';
 
 /** A registry of initialized LSTM versions (seeded by their position); `corrupt` ones get a truncated weights.bin. */
@@ -119,7 +120,7 @@ describe('model registry source and hot-reload watcher', () => {
     await watcher.waitForFirst();
     watcher.start();
     await setCurrent('v2');
-    for (let i = 0; i < 500 && watcher.served !== 'v2'; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => watcher.served === 'v2', { timeoutMs: 5_000, intervalMs: 10, what: 'v2 served' });
     assert.equal(watcher.served, 'v2');
     await watcher.stop();
     await watcher.stop();
