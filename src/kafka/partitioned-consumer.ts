@@ -2,6 +2,7 @@ import type { Admin, Consumer, ConsumerRunConfig, EachBatchHandler, Kafka } from
 import type { Config } from '../config/index.js';
 import { IntentstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { committedMetadata } from '../vendor-shims/kafkajs.js';
 import { createBackoff, waitUnless } from './backoff.js';
 import { untilDone } from './connect.js';
 
@@ -188,8 +189,7 @@ export function createPartitionedConsumer(options: PartitionedConsumerOptions): 
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
       const found = entry?.partitions.find((p) => p.partition === partition);
       const offset = found === undefined || Number(found.offset) < 0 ? undefined : Number(found.offset);
-      // kafkajs returns the offset metadata though its types omit it.
-      return { offset, metadata: (found as { metadata?: string | null } | undefined)?.metadata ?? null };
+      return { offset, metadata: committedMetadata(found) };
     },
     async commit(partition, nextOffset, metadata) {
       const entry = {

@@ -3,6 +3,7 @@ import type { Config } from '../../config/index.js';
 import { IntentstreamError } from '../../errors.js';
 import type { PartitionedConsumer } from '../../kafka/partitioned-consumer.js';
 import type { ScorerMetrics } from '../../metrics/scorer-metrics.js';
+import { offsetWithMetadata } from '../../vendor-shims/kafkajs.js';
 
 /** Where one partition's scored batches go: predictions and dead letters together with its next offset. */
 export interface PartitionOutput {
@@ -103,11 +104,10 @@ export function createTransactionalOutput(options: {
     }
     return {
       async write(outputs, nextOffset, metadata) {
-        const offsets = { partition, offset: String(nextOffset), metadata };
+        const offsets = offsetWithMetadata({ partition, offset: String(nextOffset), metadata });
         const transaction = await producer.transaction();
         try {
           if (outputs.length > 0) await transaction.sendBatch({ topicMessages: outputs, acks: -1 });
-          // kafkajs passes per-partition metadata through to TxnOffsetCommit, though its types omit it.
           await transaction.sendOffsets({
             consumerGroupId: groupId,
             topics: [{ topic, partitions: [offsets] }],
