@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { createEventDecoder, encodeTimeline } from '../src/schemas/index.js';
-import { Sessionizer } from '../src/sessions/index.js';
+import { Sessionizer } from '../src/sessionizer/index.js';
 
 export interface PackedBatch {
   partition: number;

@@ -16,7 +16,7 @@ import { createIngest } from '../src/ingest/ingest.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/log/logger.js';
 import { createIngestMetrics } from '../src/metrics/ingest-metrics.js';
-import { createMetricsRegistry } from '../src/metrics/registry.js';
+import { createMetricsRegistry } from '../src/metrics/prometheus-registry.js';
 import { createEventDecoder } from '../src/schemas/index.js';
 import { createTimelineStore } from '../src/store/index.js';
 import { fillTopic, machine, waitUntil, writeResult } from './common.js';

@@ -14,7 +14,7 @@ import { selectBackend } from '../src/model/backend.js';
 import type { ShopEvent } from '../src/schemas/index.js';
 import { createEventDecoder, encodeEvent } from '../src/schemas/index.js';
 import { type BatchItem, ScorerCore } from '../src/scoring/index.js';
-import { DEFAULT_SESSION_RULES } from '../src/sessions/index.js';
+import { DEFAULT_SESSION_RULES } from '../src/sessionizer/index.js';
 import { initializedStepModel } from '../test/helpers/models.js';
 
 const SESSIONS = Number(process.argv[2] ?? 500_000);

@@ -29,7 +29,7 @@ import { SERVICE_NODE_FLAGS, missingNodeFlags } from '../src/cli/node-flags.js';
 import { loadConfig } from '../src/config/index.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/log/logger.js';
-import { createMetricsRegistry } from '../src/metrics/registry.js';
+import { createMetricsRegistry } from '../src/metrics/prometheus-registry.js';
 import { createScorerMetrics } from '../src/metrics/scorer-metrics.js';
 import { selectBackend } from '../src/model/backend.js';
 import { createModelRegistry } from '../src/registry/index.js';

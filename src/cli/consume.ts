@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Message } from 'kafkajs';
 import { createKafka } from '../kafka/client.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
-import { eventDecoderFor } from '../kafka/pipeline.js';
+import { eventDecoderFor } from '../kafka/decode-message.js';
 import { decodePrediction } from '../schemas/index.js';
 import { parseDuration } from '../util/duration.js';
 import { onShutdownSignal } from '../util/shutdown.js';

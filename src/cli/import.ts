@@ -17,7 +17,7 @@ import {
   runImport,
   sanitizedStem,
 } from '../ingest/import.js';
-import { sessionRulesFromConfig } from '../sessions/index.js';
+import { sessionRulesFromConfig } from '../sessionizer/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { parseDuration } from '../util/duration.js';
 import { createProgress } from '../util/progress.js';

@@ -3,7 +3,7 @@ import { createCheckpointStore } from '../ingest/checkpoint.js';
 import { createIngest } from '../ingest/ingest.js';
 import { createKafka } from '../kafka/client.js';
 import { createIngestMetrics } from '../metrics/ingest-metrics.js';
-import { createMetricsRegistry } from '../metrics/registry.js';
+import { createMetricsRegistry } from '../metrics/prometheus-registry.js';
 import { createTimelineStore } from '../store/index.js';
 import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.js';
-import { createMetricsRegistry } from '../metrics/registry.js';
+import { createMetricsRegistry } from '../metrics/prometheus-registry.js';
 import { createScorerMetrics } from '../metrics/scorer-metrics.js';
 import { selectBackend } from '../model/backend.js';
 import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';

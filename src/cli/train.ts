@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { EXIT_USAGE, IntentstreamError } from '../errors.js';
 import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';
-import { runTraining } from '../model/pipeline.js';
+import { runTraining } from '../model/training-run.js';
 import { saveRunAsCandidate } from '../registry/candidate.js';
 import { createTimelineStore } from '../store/index.js';
 import { sessionsOutsideWindow, trainingRange } from '../trainer/range.js';

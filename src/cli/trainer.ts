@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createRouteGuard, resolveHttpToken } from '../metrics/http-auth.js';
-import { createMetricsRegistry } from '../metrics/registry.js';
+import { createMetricsRegistry } from '../metrics/prometheus-registry.js';
 import { startHttpServer } from '../metrics/server.js';
 import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
 import { createModelRegistry, trainLockPath, verifyModelDir } from '../registry/index.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntentstreamError } from '../errors.js';
-import { type SessionizerSnapshot, decodeSnapshot, encodeSnapshot } from '../sessions/index.js';
+import { type SessionizerSnapshot, decodeSnapshot, encodeSnapshot } from '../sessionizer/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 export const CHECKPOINT_VERSION = 1;

@@ -32,7 +32,7 @@ import type { Logger } from '../log/logger.js';
 import { contentEventId } from '../schemas/event-id.js';
 import { isNumericString, normalizeEvent } from '../schemas/event-json.js';
 import type { CloseReason, SessionTimeline, ShopEvent } from '../schemas/types.js';
-import { type SessionRules, Sessionizer, sessionIdFor } from '../sessions/index.js';
+import { type SessionRules, Sessionizer, sessionIdFor } from '../sessionizer/index.js';
 import { type TimelineStore, parseSegmentName, segmentName } from '../store/index.js';
 import type { Progress } from '../util/progress.js';
 import { checkEventTypeMap, checkFieldMap, countType, theirsToOurs } from './import-maps.js';

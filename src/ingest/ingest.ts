@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { IngestMetrics } from '../metrics/ingest-metrics.js';
 import { encodeTimeline } from '../schemas/index.js';
 import type { SessionTimeline } from '../schemas/types.js';
-import { Sessionizer, restoreSessionizer, sessionRulesFromConfig } from '../sessions/index.js';
+import { Sessionizer, restoreSessionizer, sessionRulesFromConfig } from '../sessionizer/index.js';
 import { type TimelineStore, parseSegmentName, segmentName } from '../store/index.js';
 import { createMutex } from '../util/mutex.js';
 import type { CheckpointStore } from './checkpoint.js';

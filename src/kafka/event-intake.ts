@@ -2,7 +2,7 @@ import type { KafkaMessage, Message } from 'kafkajs';
 import type { Config } from '../config/index.js';
 import type { DecodeResult, Rejection } from '../schemas/index.js';
 import { type DeadLetterReason, deadLetterMessage } from './dead-letter.js';
-import { decodeMessage, eventDecoderFor } from './pipeline.js';
+import { decodeMessage, eventDecoderFor } from './decode-message.js';
 
 /** The counters a service keeps for its input (labels: outcome; reason). */
 export interface IntakeCounters {

@@ -17,6 +17,6 @@ export { CheckpointError, type EpochRecord } from './checkpoint.js';
 export * from './evaluate.js';
 export { type FusedLstmOptions, type LstmImplementation, fusedLstm, lstmLayer } from './fused-lstm.js';
 export { buildModel, type ModelOptions } from './lstm.js';
-export { type TrainingRun, TrainingDataError, runFingerprint, runTraining } from './pipeline.js';
+export { type TrainingRun, TrainingDataError, runFingerprint, runTraining } from './training-run.js';
 export { type EvaluationReport, evaluateModel } from './report.js';
 export { type TrainResult, train } from './train.js';

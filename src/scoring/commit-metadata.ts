@@ -5,7 +5,7 @@
  * types omit that metadata in transactional commits: vendor-shims/kafkajs.ts (offsetWithMetadata,
  * committedMetadata) is where the scorer passes and reads it.
  */
-import type { RebuildPoint } from './sessions.js';
+import type { RebuildPoint } from './live-sessions.js';
 
 export const COMMIT_METADATA_VERSION = 1;
 

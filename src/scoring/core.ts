@@ -9,16 +9,16 @@
  */
 import type { StepEvent } from '../features/index.js';
 import type { SessionPrediction, ShopEvent } from '../schemas/types.js';
-import type { SessionRules } from '../sessions/rules.js';
+import type { SessionRules } from '../sessionizer/rules.js';
 import { type EmitPolicyOptions, createEmitDecision } from './emission.js';
-import { type StepInput, type StepModel, checkModel } from './model.js';
 import {
   type LiveSession,
   type PartitionSessions,
   SessionTable,
   bufferedCount,
   bufferedEvent,
-} from './sessions.js';
+} from './live-sessions.js';
+import { type StepInput, type StepModel, checkModel } from './model.js';
 
 export interface ScorerCoreOptions {
   rules: Pick<SessionRules, 'inactivityGapMs' | 'maxDurationMs' | 'maxEvents' | 'graceMs'>;

@@ -17,7 +17,7 @@ export {
   type EmitPolicyName,
   createEmitDecision,
 } from './emission.js';
-export { type LiveSession, type RebuildPoint, PartitionSessions, SessionTable } from './sessions.js';
+export { type LiveSession, type RebuildPoint, PartitionSessions, SessionTable } from './live-sessions.js';
 export { type BatchItem, type BatchOutcome, ScorerCore } from './core.js';
 export { type CommitMetadata, decodeCommitMetadata, encodeCommitMetadata } from './commit-metadata.js';
 export { type ModelWatcher, createModelWatcher } from './reload.js';

@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.js';
 import { selectBackend } from '../model/backend.js';
 import { predictSessions } from '../model/batches.js';
 import { rocAuc } from '../model/evaluate.js';
-import { runTraining } from '../model/pipeline.js';
+import { runTraining } from '../model/training-run.js';
 import { saveRunAsCandidate } from '../registry/candidate.js';
 import { type ModelRegistry, decidePromotion } from '../registry/index.js';
 import { loadModel } from '../registry/model-files.js';

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import { loadConfig } from '../../src/config/index.js';
 import { createEventDecoder } from '../../src/schemas/index.js';
 import type { SessionTimeline, ShopEvent } from '../../src/schemas/types.js';
-import { Sessionizer, sessionRulesFromConfig } from '../../src/sessions/index.js';
+import { Sessionizer, sessionRulesFromConfig } from '../../src/sessionizer/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { uniqueName, waitFor } from './kafka.js';
 

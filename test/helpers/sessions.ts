@@ -1,6 +1,6 @@
 import { type GeneratorOptions, type SessionEndItem, createGenerator } from '../../src/generator/index.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
-import { Sessionizer } from '../../src/sessions/index.js';
+import { Sessionizer } from '../../src/sessionizer/index.js';
 
 /**
  * Generated traffic through the real sessionizer (what ingest or import would store), plus the

@@ -11,7 +11,7 @@ import {
 } from '../../src/generator/index.js';
 import { type ImportSummary, fileInput, importSourceName, runImport } from '../../src/ingest/import.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
-import { DEFAULT_SESSION_RULES } from '../../src/sessions/index.js';
+import { DEFAULT_SESSION_RULES } from '../../src/sessionizer/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
 
 /**

@@ -26,7 +26,7 @@ import {
   frame,
 } from '../../src/schemas/index.js';
 import type { SessionTimeline, ShopEvent } from '../../src/schemas/types.js';
-import { Sessionizer, sessionRulesFromConfig } from '../../src/sessions/index.js';
+import { Sessionizer, sessionRulesFromConfig } from '../../src/sessionizer/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { ingestEnv, spawnCli, startService } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';

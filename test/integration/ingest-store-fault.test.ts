@@ -14,7 +14,7 @@ import { createGenerator } from '../../src/generator/index.js';
 import { createCheckpointStore } from '../../src/ingest/checkpoint.js';
 import { createIngest } from '../../src/ingest/ingest.js';
 import { createIngestMetrics } from '../../src/metrics/ingest-metrics.js';
-import { createMetricsRegistry } from '../../src/metrics/registry.js';
+import { createMetricsRegistry } from '../../src/metrics/prometheus-registry.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type TimelineStore, createTimelineStore } from '../../src/store/index.js';
 import {

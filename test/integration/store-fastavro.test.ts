@@ -13,7 +13,7 @@ import { createGenerator, toNdjsonLine } from '../../src/generator/index.js';
 import { type ImportSummary, fileInput, importSourceName, runImport } from '../../src/ingest/import.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
-import { DEFAULT_SESSION_RULES } from '../../src/sessions/index.js';
+import { DEFAULT_SESSION_RULES } from '../../src/sessionizer/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
 
 const EVENTS = 3_000;

@@ -19,7 +19,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { selectBackend } from '../../src/model/backend.js';
-import { runTraining } from '../../src/model/pipeline.js';
+import { runTraining } from '../../src/model/training-run.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { oracleOn } from '../helpers/oracle.js';
 import { fillStoreFromGenerator } from '../helpers/store.js';

@@ -20,7 +20,7 @@ import {
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { contentEventId } from '../../src/schemas/event-id.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
-import { DEFAULT_SESSION_RULES } from '../../src/sessions/index.js';
+import { DEFAULT_SESSION_RULES } from '../../src/sessionizer/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { Rng, shuffleInPlace } from '../../src/util/random.js';
 import { logLines, runCli } from '../helpers/cli.js';

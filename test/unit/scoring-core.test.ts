@@ -4,7 +4,7 @@ import type { StepEvent } from '../../src/features/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { type BatchItem, ScorerCore } from '../../src/scoring/core.js';
 import { IncompatibleModelError, type StepInput, type StepModel } from '../../src/scoring/model.js';
-import { resolveSessionRules } from '../../src/sessions/index.js';
+import { resolveSessionRules } from '../../src/sessionizer/index.js';
 import { shopEvent } from '../helpers/events.js';
 import { initializedStepModel } from '../helpers/models.js';
 

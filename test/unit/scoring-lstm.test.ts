@@ -19,7 +19,7 @@ import { lstmModelFactory, lstmStepModelFrom } from '../../src/scoring/lstm-mode
 import type { LstmState } from '../../src/scoring/lstm-state.js';
 import { IncompatibleModelError, type StepModel, checkModel } from '../../src/scoring/model.js';
 import { createRegistryModelSource } from '../../src/scoring/registry-source.js';
-import { DEFAULT_SESSION_RULES } from '../../src/sessions/index.js';
+import { DEFAULT_SESSION_RULES } from '../../src/sessionizer/index.js';
 import {
   initializedModel,
   initializedStepModel,

@@ -9,8 +9,8 @@ import { createGenerator } from '../../src/generator/index.js';
 import type { SessionPrediction, ShopEvent } from '../../src/schemas/types.js';
 import { type BatchItem, ScorerCore } from '../../src/scoring/core.js';
 import type { EmitPolicyName } from '../../src/scoring/emission.js';
-import type { RebuildPoint } from '../../src/scoring/sessions.js';
-import { resolveSessionRules } from '../../src/sessions/index.js';
+import type { RebuildPoint } from '../../src/scoring/live-sessions.js';
+import { resolveSessionRules } from '../../src/sessionizer/index.js';
 import { Rng } from '../../src/util/random.js';
 import { initializedStepModel } from '../helpers/models.js';
 

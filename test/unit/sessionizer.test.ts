@@ -12,8 +12,8 @@ import {
   restoreSessionizer,
   sessionBoundary,
   sessionIdFor,
-} from '../../src/sessions/index.js';
-import { DeadlineHeap, RecentIds } from '../../src/sessions/queue.js';
+} from '../../src/sessionizer/index.js';
+import { DeadlineHeap, RecentIds } from '../../src/sessionizer/queue.js';
 import { shopEvent } from '../helpers/events.js';
 
 const SEC = 1000;

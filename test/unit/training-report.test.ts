@@ -12,7 +12,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { MissingTargetError } from '../../src/dataset/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
-import { runTraining } from '../../src/model/pipeline.js';
+import { runTraining } from '../../src/model/training-run.js';
 import { PLOT_FILES } from '../../src/plots/model-plots.js';
 import { saveRunAsCandidate } from '../../src/registry/candidate.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';

@@ -9,7 +9,7 @@ import {
 } from '../../kafka/partitioned-consumer.js';
 import type { Logger } from '../../log/logger.js';
 import type { ScorerMetrics } from '../../metrics/scorer-metrics.js';
-import { sessionRulesFromConfig } from '../../sessions/rules.js';
+import { sessionRulesFromConfig } from '../../sessionizer/rules.js';
 import { createMutex } from '../../util/mutex.js';
 import { ScorerCore } from '../core.js';
 import type { ModelSource, StepModel } from '../model.js';

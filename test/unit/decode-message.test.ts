@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeMessage, eventDecoderFor } from '../../src/kafka/pipeline.js';
+import { decodeMessage, eventDecoderFor } from '../../src/kafka/decode-message.js';
 import { encodeEvent } from '../../src/schemas/index.js';
 import { formatDuration } from '../../src/util/duration.js';
 import { shopEvent } from '../helpers/events.js';

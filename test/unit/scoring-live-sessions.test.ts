@@ -9,8 +9,8 @@ import {
   SessionTable,
   bufferedCount,
   bufferedEvent,
-} from '../../src/scoring/sessions.js';
-import { Sessionizer, resolveSessionRules, sessionIdFor } from '../../src/sessions/index.js';
+} from '../../src/scoring/live-sessions.js';
+import { Sessionizer, resolveSessionRules, sessionIdFor } from '../../src/sessionizer/index.js';
 import { shopEvent } from '../helpers/events.js';
 import { initializedStepModel } from '../helpers/models.js';
 

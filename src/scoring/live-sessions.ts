@@ -16,7 +16,7 @@
  */
 import type { StepEvent } from '../features/index.js';
 import type { ShopEvent } from '../schemas/types.js';
-import { type SessionRules, sessionBoundary, sessionIdFor } from '../sessions/rules.js';
+import { type SessionRules, sessionBoundary, sessionIdFor } from '../sessionizer/rules.js';
 import type { EmitMemory } from './emission.js';
 
 export interface LiveSession extends EmitMemory {
