@@ -7,8 +7,8 @@
  * --max-semi-space-size=32 (MiB; V8's default is 16): the scorer holds hundreds of thousands of
  * sessions while it allocates per-event garbage. With the default young generation, batches still
  * alive at a scavenge get promoted among the long-lived session objects, and old space ends up a
- * third free space that V8 never gives back: 500,000 open sessions took 1.67 GiB RSS with the
- * default and 1.31 GiB with this flag (bench/score, BENCHMARKS.md).
+ * third free space that V8 never gives back; the larger young generation keeps RSS near the live
+ * data (measured by bench/score's memory phase, figures in BENCHMARKS.md).
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 

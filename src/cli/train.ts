@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { EXIT_USAGE, IntentstreamError } from '../errors.js';
 import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';

@@ -252,7 +252,7 @@ export const configSchema = z
         host: z.string().min(1),
         token: secret,
         tokenFile: filePath,
-        ports: z.object({ ingest: port, scorer: port, trainer: port, generator: port }).strict(),
+        ports: z.object({ ingest: port, scorer: port, trainer: port }).strict(),
       })
       .strict(),
     trainer: trainerSchema,

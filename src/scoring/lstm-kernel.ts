@@ -62,7 +62,7 @@ export interface StepKernel {
 
 /**
  * A product's values: on wasm a view of the backend's heap (no copy: dataSync would copy n × 4·units
- * floats out first, ~13% of a step), valid until the next tfjs op; elsewhere dataSync.
+ * floats out first, a visible share of a step), valid until the next tfjs op; elsewhere dataSync.
  */
 function readProduct(product: tf.Tensor): Float32Array {
   if (tf.getBackend() === 'wasm') return wasmHeapView(product);

@@ -31,7 +31,7 @@ export const DEFAULT_SESSION_RULES: Readonly<SessionRules> = Object.freeze({
   maxDurationMs: 24 * 3_600_000,
   maxEvents: 2000,
   graceMs: 2 * 60_000,
-  dedupeWindow: 10_000,
+  dedupeWindow: 20_000,
   maxOpenCookies: Number.POSITIVE_INFINITY,
 });
 
