@@ -19,6 +19,13 @@ import { parseDuration } from '../util/duration.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom } from './context.js';
 
+interface SummaryFlags {
+  interval?: string;
+  for?: string;
+  logs?: string;
+  notes?: string;
+}
+
 export const DEFAULT_DASHBOARD_DIR = 'config/grafana/dashboards';
 
 /** `intentstream ops dashboards`: regenerates the Grafana dashboards from the metric-name constants. */
@@ -89,8 +96,9 @@ export function registerOps(program: Command): void {
     .option('--interval <duration>', 'refresh interval (default 2s on a terminal, 10s otherwise)')
     .option('--for <duration>', 'stop after this long (default: until Ctrl-C)')
     .option('--logs <dir>', 'where the processes write their logs (shown on the screen)')
+    .option('--notes <file>', 'a text file shown under the screen (e.g. how to try the running system)')
     .action(
-      action(async (opts: { interval?: string; for?: string; logs?: string }, cmd: Command) => {
+      action(async (opts: SummaryFlags, cmd: Command) => {
         const { config, logger } = contextFrom(cmd, 'summary');
         const tty = process.stdout.isTTY === true;
         const intervalMs = parseDuration(opts.interval ?? (tty ? '2s' : '10s'));
@@ -104,6 +112,7 @@ export function registerOps(program: Command): void {
           minSessions: config.trainer.firstModel.minSessions,
           startedAt,
           ...(opts.logs ? { logsDir: opts.logs } : {}),
+          ...(opts.notes ? { notes: (await readFile(opts.notes, 'utf8')).trimEnd().split('\n') } : {}),
         };
         const until = opts.for ? startedAt + parseDuration(opts.for) : Number.POSITIVE_INFINITY;
         let stop = false;

@@ -123,6 +123,8 @@ export interface RenderOptions {
   minSessions: number;
   startedAt: number;
   logsDir?: string;
+  /** Lines shown under the screen (the demo's how-to-try lines), since a redraw clears what was printed before. */
+  notes?: readonly string[];
 }
 
 function modelText(view: SummaryView, minSessions: number): string {
@@ -156,6 +158,7 @@ export function renderScreen(view: SummaryView, cur: Snapshot, options: RenderOp
   ];
   if (options.logsDir) lines.push('', ` logs: ${options.logsDir}/*.log`);
   lines.push(' predictions: npx intentstream consume --predictions');
+  if (options.notes && options.notes.length > 0) lines.push('', ...options.notes.map((l) => ` ${l}`));
   if (down.length > 0 && cur.at - options.startedAt > 60_000)
     lines.push('', ` ! ${down.join(', ')} not answering: see the logs`);
   return lines;

@@ -76,6 +76,16 @@ describe('ops summary', () => {
     assert.match(renderScreen(view, cur, render).join('\n'), /scorer, trainer not answering: see the logs/);
   });
 
+  it('keeps the notes under the screen, which a redraw would otherwise clear', () => {
+    const cur = snapshot(0, {});
+    const screen = renderScreen(summarize(undefined, cur), cur, {
+      ...render,
+      notes: ['Send your own:', '  kcat -P'],
+    });
+    assert.deepEqual(screen.slice(-3), ['', ' Send your own:', '   kcat -P']);
+    assert.ok(!renderScreen(summarize(undefined, cur), cur, render).includes(' Send your own:'));
+  });
+
   it('never shows a negative rate after a process restart resets its counters', () => {
     const a = snapshot(0, { scorer: `${SCORER_METRICS.predictions} 900` });
     const b = snapshot(10_000, { scorer: `${SCORER_METRICS.predictions} 30` });
