@@ -177,6 +177,19 @@ describe('intentstream train', () => {
       (await listRows()).map((r) => [r.version, r.current, r.registered]),
       [[version, true, true]],
     );
+
+    // A model one can look at: `models show` (CURRENT by default) prints its card and the plots beside it.
+    const shown = await runCli(['models', 'show'], byHand);
+    assert.equal(shown.code, 0, shown.stderr);
+    const text = shown.stdout.toString();
+    assert.equal(
+      text.split('\nPlots')[0]!.trim(),
+      readFileSync(join(models, version, 'model-card.md'), 'utf8').trim(),
+    );
+    for (const plot of ['calibration.svg', 'lstm-vs-baseline.svg', 'precision-recall.svg', 'roc.svg']) {
+      assert.ok(text.includes(`  ${join(models, version, plot)}\n`), `models show lists ${plot}`);
+      assert.ok(existsSync(join(models, version, plot)));
+    }
   });
 
   it('refuses --resume when the checkpoint belongs to another run', async () => {
