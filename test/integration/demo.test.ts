@@ -70,8 +70,7 @@ describe('scripts/demo', () => {
         deadLetter: `${base}.dlq`,
         sessions: `${base}.sessions`,
       };
-      const [ingestPort, scorerPort, trainerPort, generatorPort, prometheusPort] = [
-        await freePort(),
+      const [ingestPort, scorerPort, trainerPort, prometheusPort] = [
         await freePort(),
         await freePort(),
         await freePort(),
@@ -92,7 +91,6 @@ describe('scripts/demo', () => {
         INTENTSTREAM_HTTP__PORTS__INGEST: String(ingestPort),
         INTENTSTREAM_HTTP__PORTS__SCORER: String(scorerPort),
         INTENTSTREAM_HTTP__PORTS__TRAINER: String(trainerPort),
-        INTENTSTREAM_HTTP__PORTS__GENERATOR: String(generatorPort),
       };
       const startedAt = Date.now();
       // Its own process group, as a shell gives a foreground job: Ctrl-C is a SIGINT to that group.
