@@ -109,7 +109,7 @@ describe('operations end to end', () => {
           flushInterval: '500ms',
         },
         scorer: { groupId: `${base}-scorer`, modelDir: models, reloadInterval: '200ms', emit: 'every' },
-        http: { host: '127.0.0.1', ports: { ingest: 0, scorer: 0, trainer: 0, generator: 0 } },
+        http: { host: '127.0.0.1', ports: { ingest: 0, scorer: 0, trainer: 0 } },
         trainer: {
           ...tinyTrainerConfig({ training: { epochs: 1 } }),
           modelsDir: models,

@@ -13,6 +13,7 @@ import { buildDataset } from '../../src/dataset/index.js';
 import { predictSessions } from '../../src/model/batches.js';
 import { rocAuc } from '../../src/model/evaluate.js';
 import type { EvaluationReport } from '../../src/model/report.js';
+import { PLOT_FILES } from '../../src/plots/model-plots.js';
 import { loadModel } from '../../src/registry/model-files.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';
@@ -80,15 +81,19 @@ describe('intentstream train', () => {
     assert.equal(summary.epochs, EPOCHS);
     assert.equal(summary.backend, 'wasm');
     assert.match(summary.version, /^v\d{14}-[0-9a-f]{7}$/);
-    assert.deepEqual(readdirSync(summary.dir).sort(), [
-      'checksums.json',
-      'encoder.json',
-      'manifest.json',
-      'metrics.json',
-      'model-card.md',
-      'model.json',
-      'weights.bin',
-    ]);
+    assert.deepEqual(
+      readdirSync(summary.dir).sort(),
+      [
+        'checksums.json',
+        'encoder.json',
+        'manifest.json',
+        'metrics.json',
+        'model-card.md',
+        'model.json',
+        'weights.bin',
+        ...Object.values(PLOT_FILES),
+      ].sort(),
+    );
     assert.ok(summary.dir.startsWith(join(dir, 'models', 'candidates')), summary.dir);
 
     // The candidate reproduces its own test metric when loaded back (cpu backend here).
