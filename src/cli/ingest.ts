@@ -8,6 +8,7 @@ import { ensureTopics } from '../kafka/topics.js';
 import { createIngestMetrics } from '../metrics/ingest-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { startHttpServer } from '../metrics/server.js';
+import { createStorageFromConfig } from '../storage/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { checkVendorShims } from '../vendor-shims/check.js';
@@ -89,8 +90,8 @@ export function registerIngest(program: Command): void {
           config,
           logger,
           metrics: createIngestMetrics(registry),
-          store: createTimelineStore(config.store.dir),
-          checkpoints: createCheckpointStore(config.ingest.checkpointDir),
+          store: createTimelineStore(createStorageFromConfig(config, 'timelines')),
+          checkpoints: createCheckpointStore(createStorageFromConfig(config, 'checkpoints')),
         });
         running.starting = running.ingest.start();
         await running.starting.catch((error: unknown) => {

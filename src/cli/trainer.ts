@@ -4,6 +4,7 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import { startHttpServer } from '../metrics/server.js';
 import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
 import { createModelRegistry, trainLockPath, verifyModelDir } from '../registry/index.js';
+import { createStorageFromConfig } from '../storage/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { reportChampion, storeHoldsAtLeast } from '../trainer/champion.js';
 import { trainOnce } from '../trainer/run.js';
@@ -35,7 +36,7 @@ export function registerTrainer(program: Command): void {
         );
         await checkVendorShims(['avsc', 'tfjs'], logger);
         const registry = createModelRegistry(config.trainer.modelsDir, { verify: verifyModelDir });
-        const store = createTimelineStore(config.store.dir);
+        const store = createTimelineStore(createStorageFromConfig(config, 'timelines'));
         const metricsRegistry = createMetricsRegistry('trainer');
         const metrics = createTrainerMetrics(metricsRegistry);
         let stopping = false;
