@@ -8,6 +8,7 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import { createScorerMetrics } from '../metrics/scorer-metrics.js';
 import { startHttpServer } from '../metrics/server.js';
 import { selectBackend } from '../model/backend.js';
+import { createRegistryViewFromConfig } from '../registry/index.js';
 import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { checkVendorShims } from '../vendor-shims/check.js';
@@ -62,7 +63,7 @@ export function registerScore(program: Command): void {
           config,
           logger,
           metrics: createScorerMetrics(registry),
-          source: createRegistryModelSource(config.scorer.modelDir, lstmModelFactory),
+          source: createRegistryModelSource(createRegistryViewFromConfig(config), lstmModelFactory),
         });
         const broker = brokerReadiness({ config, logger });
         const http = await startHttpServer({

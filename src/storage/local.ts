@@ -82,7 +82,8 @@ export function createLocalStorage(root: string): ObjectStorage {
         const key = keyOf(path);
         if (!key.startsWith(prefix)) continue;
         const info = await stat(path).catch(() => undefined);
-        if (info) infos.push({ key, etag: `${info.mtimeMs}-${info.size}`, size: info.size });
+        if (info)
+          infos.push({ key, etag: `${info.mtimeMs}-${info.size}`, size: info.size, modified: info.mtime });
       }
       return infos.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },

@@ -11,6 +11,8 @@ export interface ObjectInfo {
   /** Changes whenever the object's bytes are replaced; what conditional writes and polls compare. */
   etag: string;
   size: number;
+  /** When it was last written, where the backend says (listings). */
+  modified?: Date;
 }
 
 export interface PutOptions {

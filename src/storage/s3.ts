@@ -107,7 +107,12 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
         throw unavailable('list', keyPrefix, error);
       }
       for (const o of out.Contents ?? []) {
-        objects.push({ key: o.Key!.slice(full('').length), etag: stripQuotes(o.ETag), size: o.Size ?? 0 });
+        objects.push({
+          key: o.Key!.slice(full('').length),
+          etag: stripQuotes(o.ETag),
+          size: o.Size ?? 0,
+          ...(o.LastModified ? { modified: o.LastModified } : {}),
+        });
       }
       for (const p of out.CommonPrefixes ?? []) {
         dirs.push(p.Prefix!.slice(full(keyPrefix).length).replace(/\/$/, ''));
