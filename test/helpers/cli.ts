@@ -114,3 +114,25 @@ export function ingestEnv(options: {
     INTENTSTREAM_INGEST__FLUSH_INTERVAL: options.flushInterval ?? '300ms',
   };
 }
+
+/** Starts the real ingest process; `started` resolves once it has joined the group and installed its handlers. */
+export function startIngest(env: NodeJS.ProcessEnv): {
+  child: ChildProcess;
+  started: Promise<void>;
+  log: () => string;
+} {
+  const child = spawnCli(['ingest', '--port', '0'], env);
+  child.stdout!.resume();
+  let buffered = '';
+  const started = new Promise<void>((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered = (buffered + chunk).slice(-100_000);
+      if (buffered.includes('"msg":"ingest started"')) resolve();
+    });
+    child.once('exit', (code, signal) =>
+      reject(new Error(`ingest exited (${code ?? signal}) before starting: ${buffered.slice(-2000)}`)),
+    );
+  });
+  started.catch(() => undefined);
+  return { child, started, log: () => buffered };
+}

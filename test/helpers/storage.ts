@@ -25,19 +25,32 @@ export function testS3Env(): { endpoint: string; bucket: string } {
 
 let client: ReturnType<typeof createS3Client> | undefined;
 
-/** A fresh random prefix of the test bucket per call, so tests never see each other's objects. */
-export function testS3Storage(): ObjectStorage {
+/** A fresh random key prefix of the test bucket, so tests never see each other's objects. */
+export function testS3Prefix(): string {
+  return `test-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}/`;
+}
+
+/** The test bucket under `prefix` (default: a fresh one per call). */
+export function testS3Storage(prefix = testS3Prefix()): ObjectStorage {
   const { endpoint, bucket } = testS3Env();
   client ??= createS3Client({
     endpoint,
     region: process.env.AWS_REGION ?? 'us-east-1',
     forcePathStyle: true,
   });
-  return createS3Storage({
-    client,
-    bucket,
-    prefix: `test-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}/`,
-  });
+  return createS3Storage({ client, bucket, prefix });
+}
+
+/** Environment that points a CLI process's storage at the test bucket under `prefix` (credentials: AWS_* as set). */
+export function s3StorageEnv(prefix: string): NodeJS.ProcessEnv {
+  const { endpoint, bucket } = testS3Env();
+  return {
+    INTENTSTREAM_STORAGE__BACKEND: 's3',
+    INTENTSTREAM_STORAGE__S3__ENDPOINT: endpoint,
+    INTENTSTREAM_STORAGE__S3__BUCKET: bucket,
+    INTENTSTREAM_STORAGE__S3__PREFIX: prefix,
+    INTENTSTREAM_STORAGE__S3__FORCE_PATH_STYLE: 'true',
+  };
 }
 
 export function testLocalStorage(): ObjectStorage {
