@@ -5,7 +5,7 @@ import type { TrainerConfig } from '../../src/config/schema.js';
 import { FeatureEncoder } from '../../src/features/index.js';
 import { createGenerator } from '../../src/generator/index.js';
 import { buildModel } from '../../src/model/lstm.js';
-import { type RegistryOptions, createModelRegistry } from '../../src/registry/index.js';
+import { MODEL_FILES, type RegistryOptions, createModelRegistry } from '../../src/registry/index.js';
 import { saveEncoder, saveModelFiles } from '../../src/registry/model-files.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { lstmStepModelFrom } from '../../src/scoring/lstm-model.js';
@@ -132,4 +132,14 @@ export function stepSessions<State>(
     });
   }
   return { p, states };
+}
+
+/** A minimal candidate directory `<base>/candidates/<name>` (the files the registry requires; test ROC-AUC `auc`). */
+export async function writeCandidateFiles(base: string, name: string, auc: number): Promise<string> {
+  const dir = join(base, 'candidates', name);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, MODEL_FILES.model), '{}');
+  await writeFile(join(dir, MODEL_FILES.encoder), '{}');
+  await writeFile(join(dir, MODEL_FILES.metrics), JSON.stringify({ test: { rocAuc: auc } }));
+  return dir;
 }

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { createCheckpointStore } from '../../src/ingest/checkpoint.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';
-import { runCli, startIngest } from '../helpers/cli.js';
+import { ingestRun, runCli, startIngest } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 
 const EVENTS = 100_000;
@@ -28,22 +28,7 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
     const dlq = uniqueName('ingest-crash-dlq');
     await createTopic(kafka, topic, PARTITIONS);
     await createTopic(kafka, dlq, 1);
-    const runEnv = (name: string) => {
-      const dir = mkdtempSync(join(tmpdir(), `ingest-${name}-`));
-      return {
-        dir,
-        groupId: uniqueName(`ingest-${name}`),
-        env: (groupId: string) => ({
-          INTENTSTREAM_TOPICS__EVENTS: topic,
-          INTENTSTREAM_TOPICS__DEAD_LETTER: dlq,
-          INTENTSTREAM_INGEST__GROUP_ID: groupId,
-          INTENTSTREAM_STORE__DIR: join(dir, 'store'),
-          INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
-          INTENTSTREAM_INGEST__FLUSH_INTERVAL: '250ms',
-          INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '2s',
-        }),
-      };
-    };
+    const runEnv = (name: string) => ingestRun(topic, dlq, name);
 
     // Live traffic: the generator produces 100,000 events at a bounded rate while ingest is killed.
     const generator = runCli([

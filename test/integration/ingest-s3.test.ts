@@ -15,7 +15,7 @@ import { createCheckpointStore } from '../../src/ingest/checkpoint.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import type { ObjectStorage } from '../../src/storage/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
-import { runCli, startIngest } from '../helpers/cli.js';
+import { ingestRun, runCli, startIngest } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { s3StorageEnv, testS3Env, testS3Prefix, testS3Storage } from '../helpers/storage.js';
 
@@ -66,23 +66,8 @@ async function generate(topic: string, events: number, rate?: number) {
 describe('ingest on S3', () => {
   const kafka = testKafka();
   const runEnv = (topic: string, dlq: string, name: string, storage: 'local' | 's3') => {
-    const dir = mkdtempSync(join(tmpdir(), `ingest-s3-${name}-`));
     const prefix = testS3Prefix();
-    return {
-      dir,
-      prefix,
-      groupId: uniqueName(`ingest-${name}`),
-      env: (groupId: string) => ({
-        INTENTSTREAM_TOPICS__EVENTS: topic,
-        INTENTSTREAM_TOPICS__DEAD_LETTER: dlq,
-        INTENTSTREAM_INGEST__GROUP_ID: groupId,
-        INTENTSTREAM_STORE__DIR: join(dir, 'store'),
-        INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
-        INTENTSTREAM_INGEST__FLUSH_INTERVAL: '250ms',
-        INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '2s',
-        ...(storage === 's3' ? s3StorageEnv(prefix) : {}),
-      }),
-    };
+    return { prefix, ...ingestRun(topic, dlq, `s3-${name}`, storage === 's3' ? s3StorageEnv(prefix) : {}) };
   };
   const runToEnd = async (run: ReturnType<typeof runEnv>, topic: string, what: string) => {
     const end = await endOffsets(kafka, topic);

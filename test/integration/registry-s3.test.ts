@@ -21,7 +21,7 @@ import { lstmModelFactory } from '../../src/scoring/lstm-model.js';
 import { createRegistryModelSource } from '../../src/scoring/registry-source.js';
 import { createModelWatcher } from '../../src/scoring/reload.js';
 import { type ObjectStorage, PreconditionFailedError } from '../../src/storage/index.js';
-import { writeModelVersion } from '../helpers/models.js';
+import { writeCandidateFiles, writeModelVersion } from '../helpers/models.js';
 import { testS3Storage } from '../helpers/storage.js';
 
 /** One machine: its own local directory and model cache, the shared bucket prefix. */
@@ -32,14 +32,7 @@ async function machine(storage: ObjectStorage) {
   return { base, root, store, registry: createModelRegistry(root, { store }) };
 }
 
-async function candidate(root: string, name: string, auc: number): Promise<string> {
-  const dir = join(root, 'candidates', name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, MODEL_FILES.model), '{}');
-  await writeFile(join(dir, MODEL_FILES.encoder), '{}');
-  await writeFile(join(dir, MODEL_FILES.metrics), JSON.stringify({ test: { rocAuc: auc } }));
-  return dir;
-}
+const candidate = writeCandidateFiles;
 
 describe('model registry on S3', () => {
   it('registers, promotes, lists and rolls back; another machine sees the same CURRENT and history', async () => {
