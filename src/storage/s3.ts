@@ -32,6 +32,9 @@ export interface S3ClientOptions {
 }
 
 export function createS3Client(options: S3ClientOptions): S3Client {
+  // The pinned SDK runs on Node 20; its warning concerns later releases (which need Node 22) and, as a
+  // multi-line text on stderr, would break the JSON logs. Upgrading the SDK is where Node 22 matters.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const config: S3ClientConfig = {
     region: options.region,
     forcePathStyle: options.forcePathStyle,
