@@ -41,6 +41,8 @@ export function createS3Client(options: S3ClientOptions): S3Client {
     // Object stores other than AWS reject or mishandle the newer default checksum headers on PUT.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without limits a request to a server that went away mid-request waits forever, and ingest with it.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
     ...(options.endpoint === null ? {} : { endpoint: options.endpoint }),
     ...(options.credentials ? { credentials: options.credentials } : {}),
   };
