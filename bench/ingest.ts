@@ -2,7 +2,9 @@
  * bench/ingest: events per second through the real broker, end to end, for
  * the real ingest pipeline (decode → sessionize → store → checkpoint →
  * commit) and, in the same run on the same topic, a passthrough consumer
- * that only decodes. ratio = ingest ÷ passthrough.
+ * that only decodes. ratio = ingest ÷ passthrough. With S3_ENDPOINT and S3_BUCKET set (`eval
+ * "$(scripts/s3 env)"`) it also runs ingest with the store and checkpoints on that bucket, over the
+ * same topic, and reports it beside the local directory (s3_ratio = S3 ÷ local).
  *
  *   npx tsx bench/ingest.ts [events=1000000]
  * Needs a broker (scripts/kafka start, or KAFKA_BROKERS).
@@ -18,6 +20,12 @@ import { createLogger } from '../src/log/logger.js';
 import { createIngestMetrics } from '../src/metrics/ingest-metrics.js';
 import { createMetricsRegistry } from '../src/metrics/prometheus-registry.js';
 import { createEventDecoder } from '../src/schemas/index.js';
+import {
+  type ObjectStorage,
+  createLocalStorage,
+  createS3Client,
+  createS3Storage,
+} from '../src/storage/index.js';
 import { createTimelineStore } from '../src/store/index.js';
 import { fillTopic, machine, waitUntil, writeResult } from './common.js';
 
@@ -71,17 +79,28 @@ async function passthrough(): Promise<number> {
   return produced / seconds;
 }
 
-async function ingest() {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
+/** Where one ingest run keeps its store and checkpoints: fresh local folders, or a fresh prefix of the bucket. */
+function storageFor(kind: 'local' | 's3', area: string): ObjectStorage {
+  if (kind === 'local') return createLocalStorage(join(dir, area));
+  const client = createS3Client({
+    endpoint: process.env.S3_ENDPOINT!,
+    region: 'us-east-1',
+    forcePathStyle: true,
+  });
+  return createS3Storage({ client, bucket: process.env.S3_BUCKET!, prefix: `bench-${run}/${area}/` });
+}
+const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
+
+async function ingest(kind: 'local' | 's3') {
   const registry = createMetricsRegistry('ingest');
   const metrics = createIngestMetrics(registry);
   const proc = createIngest({
     kafka,
-    config,
+    config: { ...config, ingest: { ...config.ingest, groupId: `bench-ingest-${kind}-${run}` } },
     logger,
     metrics,
-    store: createTimelineStore(join(dir, 'store')),
-    checkpoints: createCheckpointStore(join(dir, 'checkpoints')),
+    store: createTimelineStore(storageFor(kind, 'store')),
+    checkpoints: createCheckpointStore(storageFor(kind, 'checkpoints')),
   });
   const processed = async () => (await metrics.events.get()).values.reduce((s, v) => s + v.value, 0);
   await proc.start();
@@ -99,7 +118,6 @@ async function ingest() {
     0;
   const storeSeconds = await sum(metrics.storeWrite);
   const checkpointSeconds = await sum(metrics.checkpointWrite);
-  rmSync(dir, { recursive: true, force: true });
   return {
     rate: (produced - first) / seconds,
     sessions,
@@ -111,7 +129,9 @@ async function ingest() {
 }
 
 const pass = await passthrough();
-const ing = await ingest();
+const ing = await ingest('local');
+const s3 = process.env.S3_ENDPOINT && process.env.S3_BUCKET ? await ingest('s3') : undefined;
+rmSync(dir, { recursive: true, force: true });
 writeResult('ingest', {
   value: Math.round(ing.rate),
   unit: 'events/s',
@@ -132,5 +152,14 @@ writeResult('ingest', {
   store_write_seconds: Math.round(ing.storeSeconds * 100) / 100,
   checkpoint_write_seconds: Math.round(ing.checkpointSeconds * 100) / 100,
   drain_seconds: Math.round(ing.stopSeconds * 100) / 100,
+  ...(s3
+    ? {
+        s3_value: Math.round(s3.rate),
+        s3_ratio: Math.round((s3.rate / ing.rate) * 1000) / 1000,
+        s3_server: `SeaweedFS at ${process.env.S3_ENDPOINT}`,
+        s3_store_write_seconds: Math.round(s3.storeSeconds * 100) / 100,
+        s3_checkpoint_write_seconds: Math.round(s3.checkpointSeconds * 100) / 100,
+      }
+    : {}),
 });
 process.exit(0);

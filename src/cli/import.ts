@@ -18,6 +18,7 @@ import {
   sanitizedStem,
 } from '../ingest/import.js';
 import { sessionRulesFromConfig } from '../sessionizer/index.js';
+import { createStorageFromConfig } from '../storage/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { parseDuration } from '../util/duration.js';
 import { createProgress } from '../util/progress.js';
@@ -249,9 +250,9 @@ export function registerImport(program: Command): void {
         if (opts.sortRunEvents < 1) throw new ImportError('--sort-run-events must be at least 1');
         const source = opts.name ? `import-${sanitizedStem(opts.name)}` : importSourceName(files);
         const storeDir = opts.store ?? config.store.dir;
-        await checkStoreDir(storeDir);
+        if (opts.store !== undefined || config.storage.backend === 'local') await checkStoreDir(storeDir);
         if (opts.rejects) await checkWritableParent('--rejects', opts.rejects);
-        const store = createTimelineStore(storeDir);
+        const store = createTimelineStore(createStorageFromConfig(config, 'timelines', opts.store));
         const rules = sessionRulesFromConfig({ ...config.sessions, grace: parseDuration(opts.grace) });
         const rejects = opts.rejects ? createRejectsFile(opts.rejects) : undefined;
         const progress = createProgress({ logger, label: 'import', unit: 'rows' });

@@ -4,6 +4,7 @@ import { createIngest } from '../ingest/ingest.js';
 import { createKafka } from '../kafka/client.js';
 import { createIngestMetrics } from '../metrics/ingest-metrics.js';
 import { createMetricsRegistry } from '../metrics/prometheus-registry.js';
+import { createStorageFromConfig } from '../storage/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
@@ -51,8 +52,8 @@ export function registerIngest(program: Command): void {
               config,
               logger,
               metrics,
-              store: createTimelineStore(config.store.dir),
-              checkpoints: createCheckpointStore(config.ingest.checkpointDir),
+              store: createTimelineStore(createStorageFromConfig(config, 'timelines')),
+              checkpoints: createCheckpointStore(createStorageFromConfig(config, 'checkpoints')),
               onFatal,
             }),
           readiness: (ingest) => [{ name: 'partitions_assigned', check: () => ingest()?.ready ?? false }],

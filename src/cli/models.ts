@@ -1,7 +1,13 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { MODEL_FILES, RegistryError, createModelRegistry, verifyModelDir } from '../registry/index.js';
+import {
+  MODEL_FILES,
+  RegistryError,
+  createModelRegistry,
+  createModelStoreFromConfig,
+  verifyModelDir,
+} from '../registry/index.js';
 import { action, contextFrom } from './context.js';
 
 /** `intentstream models list|register|promote|rollback`: the model registry by hand. */
@@ -9,7 +15,10 @@ export function registerModels(program: Command): void {
   const models = program.command('models').description('list, register, promote and roll back models');
   const registryFrom = (cmd: Command) => {
     const { config } = contextFrom(cmd, 'models');
-    return createModelRegistry(config.trainer.modelsDir, { verify: verifyModelDir });
+    return createModelRegistry(config.trainer.modelsDir, {
+      verify: verifyModelDir,
+      store: createModelStoreFromConfig(config, config.trainer.modelsDir),
+    });
   };
   models
     .command('list')

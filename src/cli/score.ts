@@ -4,6 +4,7 @@ import { createKafka } from '../kafka/client.js';
 import { createMetricsRegistry } from '../metrics/prometheus-registry.js';
 import { createScorerMetrics } from '../metrics/scorer-metrics.js';
 import { selectBackend } from '../model/backend.js';
+import { createRegistryViewFromConfig } from '../registry/index.js';
 import { createRegistryModelSource, createScorer, lstmModelFactory } from '../scoring/index.js';
 import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
@@ -67,7 +68,7 @@ export function registerScore(program: Command): void {
               config,
               logger,
               metrics,
-              source: createRegistryModelSource(config.scorer.modelDir, lstmModelFactory),
+              source: createRegistryModelSource(createRegistryViewFromConfig(config), lstmModelFactory),
               onFatal,
             }),
           readiness: (scorer) => [

@@ -5,6 +5,7 @@ import { EXIT_USAGE, IntentstreamError } from '../errors.js';
 import { BACKENDS, type BackendChoice, selectBackend } from '../model/backend.js';
 import { runTraining } from '../model/training-run.js';
 import { saveRunAsCandidate } from '../registry/candidate.js';
+import { createStorageFromConfig } from '../storage/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { sessionsOutsideWindow, trainingRange } from '../trainer/range.js';
 import { sessionsForTraining } from '../trainer/read.js';
@@ -106,7 +107,7 @@ export function registerTrain(program: Command): void {
         });
         await checkVendorShims(['avsc', 'tfjs'], logger);
         const trainer = config.trainer;
-        const store = createTimelineStore(config.store.dir);
+        const store = createTimelineStore(createStorageFromConfig(config, 'timelines', opts.store));
         const range = await trainingRange(
           store,
           {

@@ -3,7 +3,13 @@ import { createRouteGuard, resolveHttpToken } from '../metrics/http-auth.js';
 import { createMetricsRegistry } from '../metrics/prometheus-registry.js';
 import { startHttpServer } from '../metrics/server.js';
 import { createTrainerMetrics } from '../metrics/trainer-metrics.js';
-import { createModelRegistry, trainLockPath, verifyModelDir } from '../registry/index.js';
+import {
+  createModelRegistry,
+  createModelStoreFromConfig,
+  trainLockPath,
+  verifyModelDir,
+} from '../registry/index.js';
+import { createStorageFromConfig } from '../storage/index.js';
 import { createTimelineStore } from '../store/index.js';
 import { reportChampion, storeHoldsAtLeast } from '../trainer/champion.js';
 import { trainOnce } from '../trainer/run.js';
@@ -34,8 +40,11 @@ export function registerTrainer(program: Command): void {
           opts.port !== undefined ? { http: { ports: { trainer: Number(opts.port) } } } : {},
         );
         await checkVendorShims(['avsc', 'tfjs'], logger);
-        const registry = createModelRegistry(config.trainer.modelsDir, { verify: verifyModelDir });
-        const store = createTimelineStore(config.store.dir);
+        const registry = createModelRegistry(config.trainer.modelsDir, {
+          verify: verifyModelDir,
+          store: createModelStoreFromConfig(config, config.trainer.modelsDir),
+        });
+        const store = createTimelineStore(createStorageFromConfig(config, 'timelines'));
         const metricsRegistry = createMetricsRegistry('trainer');
         const metrics = createTrainerMetrics(metricsRegistry);
         let stopping = false;

@@ -175,6 +175,54 @@ const trainerSchema = z
   })
   .strict();
 
+/**
+ * Where the timeline store, ingest checkpoints and the model registry live: the local directories
+ * (store.dir, ingest.checkpointDir, trainer.modelsDir) or one S3-compatible bucket shared by every
+ * machine. Credentials come from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the
+ * SDK's profiles and roles) or from the two files, never from this YAML.
+ */
+const storageSchema = z
+  .object({
+    backend: z.enum(['local', 's3']),
+    s3: z
+      .object({
+        endpoint: z.string().url().nullable(),
+        region: z.string().min(1),
+        bucket: z.string().min(1).nullable(),
+        prefix: z
+          .string()
+          .regex(
+            /^([^/].*\/)?$/,
+            "empty, or a key prefix ending in '/' that does not start with '/', e.g. prod/",
+          )
+          .nullable()
+          .transform((p) => p ?? ''),
+        forcePathStyle: z.boolean(),
+        accessKeyIdFile: filePath,
+        secretAccessKeyFile: filePath,
+        cacheDir: z.string().min(1),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((storage, ctx) => {
+    if (storage.backend === 's3' && storage.s3.bucket === null) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['s3', 'bucket'],
+        message: 'required when backend is s3 (e.g. env INTENTSTREAM_STORAGE__S3__BUCKET)',
+      });
+    }
+    if ((storage.s3.accessKeyIdFile === null) !== (storage.s3.secretAccessKeyFile === null)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['s3', storage.s3.accessKeyIdFile === null ? 'accessKeyIdFile' : 'secretAccessKeyFile'],
+        message:
+          'accessKeyIdFile and secretAccessKeyFile go together (or set neither and use the environment)',
+      });
+    }
+  });
+
 export const configSchema = z
   .object({
     log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']) }).strict(),
@@ -223,6 +271,7 @@ export const configSchema = z
         retentionDays: z.number().positive(),
       })
       .strict(),
+    storage: storageSchema,
     ingest: z
       .object({
         groupId: z.string().min(1),

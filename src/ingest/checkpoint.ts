@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { IntentstreamError } from '../errors.js';
 import { type SessionizerSnapshot, decodeSnapshot, encodeSnapshot } from '../sessionizer/index.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { type ObjectStorage, createLocalStorage } from '../storage/index.js';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -24,22 +22,21 @@ export class PartitionCheckpointError extends IntentstreamError {
 }
 
 /**
- * Per-partition checkpoints as files `<dir>/<topic>/p<partition>.ckpt`:
- * a JSON header line, then the sessionizer snapshot. Written atomically.
+ * Per-partition checkpoints as objects `<topic>/p<partition>.ckpt` in a directory (`<dir>/<topic>/…`)
+ * or any ObjectStorage (an S3 bucket prefix): a JSON header line, then the sessionizer snapshot.
+ * Written whole (temp file + rename locally, one PUT on S3): a reader gets the previous checkpoint or
+ * the new one.
  */
-export function createCheckpointStore(dir: string) {
-  const pathOf = (topic: string, partition: number) => join(dir, topic, `p${partition}.ckpt`);
+export function createCheckpointStore(where: string | ObjectStorage) {
+  const storage = typeof where === 'string' ? createLocalStorage(where) : where;
+  const keyOf = (topic: string, partition: number) => `${topic}/p${partition}.ckpt`;
+  const pathOf = (topic: string, partition: number) => storage.locate(keyOf(topic, partition));
   return {
     pathOf,
     async load(topic: string, partition: number): Promise<PartitionCheckpoint | undefined> {
       const path = pathOf(topic, partition);
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
+      const bytes = (await storage.get(keyOf(topic, partition)))?.body;
+      if (bytes === undefined) return undefined;
       const newline = bytes.indexOf(0x0a);
       if (newline < 0)
         throw new PartitionCheckpointError(`checkpoint ${path} has no header line; it is corrupt`);
@@ -62,7 +59,7 @@ export function createCheckpointStore(dir: string) {
       const { snapshot, ...header } = checkpoint;
       const head = Buffer.from(`${JSON.stringify({ version: CHECKPOINT_VERSION, ...header })}\n`);
       const body = encodeSnapshot(snapshot);
-      await writeFileAtomic(pathOf(checkpoint.topic, checkpoint.partition), [head, body]);
+      await storage.put(keyOf(checkpoint.topic, checkpoint.partition), [head, body]);
       return head.length + body.length;
     },
   };

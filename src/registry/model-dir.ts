@@ -9,9 +9,10 @@
  *   <root>/candidates/<version>/   what a training run wrote, before it is registered
  *   <root>/.train.lock             held by the process that trains into this root
  */
-import { appendFile, readFile, readdir, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import type { ModelStore } from './model-store.js';
 
 /** Files of one model directory (what the trainer writes; the registry checks the required ones). */
 export const MODEL_FILES = {
@@ -190,4 +191,43 @@ export async function listModelDirs(parent: string): Promise<ModelDirEntry[]> {
 /** The candidates directory of a root (listModelDirs lists what it holds). */
 export function candidatesPath(root: string): string {
   return join(root, CANDIDATES);
+}
+
+/** A candidate directory that cannot be renamed into the registry (another file system). */
+export class CrossDeviceError extends Error {
+  override name = 'CrossDeviceError';
+}
+
+/**
+ * The models directory as a ModelStore: the layout above, unchanged. Switching CURRENT is one atomic
+ * rename; it is not conditional here, so processes that share one directory serialize promotions
+ * with the trainer's lock file.
+ */
+export function createLocalModelStore(root: string): ModelStore {
+  return {
+    location: root,
+    locate: (version) => versionPath(root, version),
+    async readCurrent() {
+      const version = await readCurrent(root);
+      return { version, tag: version };
+    },
+    writeCurrent: (version) => writeCurrent(root, version),
+    readHistory: () => readHistory(root),
+    appendHistory: (entry) => appendHistory(root, entry),
+    list: () => listModelDirs(root),
+    has: (version) => exists(versionPath(root, version)),
+    missingFiles: (version) => missingFiles(versionPath(root, version)),
+    readJson: (version, file) => readModelJson(versionPath(root, version), file),
+    writeJson: (version, file, value) => writeModelJson(versionPath(root, version), file, value),
+    async add(candidateDir, version) {
+      await mkdir(root, { recursive: true });
+      try {
+        await rename(candidateDir, versionPath(root, version));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+        throw new CrossDeviceError(`${candidateDir} is on another file system than ${root}`);
+      }
+    },
+    localDir: async (version) => versionPath(root, version),
+  };
 }

@@ -1,24 +1,21 @@
-import { mkdir, rename } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { IntentstreamError } from '../errors.js';
+import { PreconditionFailedError } from '../storage/index.js';
 import {
+  CrossDeviceError,
   type HistoryEntry,
   MODEL_FILES,
   type ModelDirEntry,
-  appendHistory,
   candidatePath,
   candidatesPath,
+  createLocalModelStore,
   exists,
   isModelVersion,
   listModelDirs,
   missingFiles,
-  readCurrent,
-  readHistory,
   readModelJson,
-  versionPath,
-  writeCurrent,
-  writeModelJson,
 } from './model-dir.js';
+import type { ModelStore } from './model-store.js';
 
 export { type HistoryEntry, MODEL_FILES } from './model-dir.js';
 
@@ -37,9 +34,14 @@ export class RegistryError extends IntentstreamError {
  * versions, CURRENT and its history, never a way to change them.
  */
 export interface RegistryView {
+  /** The local models directory (candidates; the registered models too unless they are on object storage). */
   readonly root: string;
-  /** Where a version's files are; throws RegistryError for a name that is not a version. */
+  /** Where the registered models are, for messages: `root` or `s3://bucket/prefix`. */
+  readonly location: string;
+  /** Where a version's files are (for messages); throws RegistryError for a name that is not a version. */
   dirOf(version: string): string;
+  /** A local directory holding the version's files (fetched first when they are on object storage). */
+  localDirOf(version: string): Promise<string>;
   current(): Promise<string | undefined>;
   history(): Promise<HistoryEntry[]>;
   /** Registered models, by version. */
@@ -54,42 +56,52 @@ export interface RegistryView {
   ): Promise<{ manifest?: Record<string, unknown>; metrics?: Record<string, unknown> }>;
 }
 
-export function createRegistryView(root: string): RegistryView {
-  const dirOf = (version: string) => {
+/** `store` holds the registered models (default: the directory `root` itself). */
+export function createRegistryView(
+  root: string,
+  store: ModelStore = createLocalModelStore(root),
+): RegistryView {
+  const checked = (version: string) => {
     if (!isModelVersion(version))
       throw new RegistryError(
-        `invalid model version ${JSON.stringify(version)}: a version is letters, digits, '.', '_' and '-'; \`intentstream models list\` shows the versions in ${root}`,
+        `invalid model version ${JSON.stringify(version)}: a version is letters, digits, '.', '_' and '-'; \`intentstream models list\` shows the versions in ${store.location}`,
       );
-    return versionPath(root, version);
+    return version;
   };
-  const withMetrics = async (entries: ModelDirEntry[], champion: string | undefined) =>
+  const withMetrics = async (
+    entries: ModelDirEntry[],
+    champion: string | undefined,
+    metricsOf: (e: ModelDirEntry) => Promise<Record<string, unknown> | undefined>,
+  ) =>
     Promise.all(
-      entries.map(async (e) => ({
-        ...e,
-        current: e.version === champion,
-        metrics: await readModelJson(e.dir, MODEL_FILES.metrics),
-      })),
+      entries.map(async (e) => ({ ...e, current: e.version === champion, metrics: await metricsOf(e) })),
     );
+  const current = async () => (await store.readCurrent()).version;
   return {
     root,
-    dirOf,
-    current: () => readCurrent(root),
-    history: () => readHistory(root),
+    location: store.location,
+    dirOf: (version) => store.locate(checked(version)),
+    localDirOf: (version) => store.localDir(checked(version)),
+    current,
+    history: () => store.readHistory(),
     async list() {
-      return withMetrics(await listModelDirs(root), await readCurrent(root));
+      return withMetrics(await store.list(), await current(), (e) =>
+        store.readJson(e.version, MODEL_FILES.metrics),
+      );
     },
     async listCandidates() {
-      return withMetrics(await listModelDirs(candidatesPath(root)), undefined);
+      return withMetrics(await listModelDirs(candidatesPath(root)), undefined, (e) =>
+        readModelJson(e.dir, MODEL_FILES.metrics),
+      );
     },
     candidateDirOf(version) {
-      dirOf(version);
-      return candidatePath(root, version);
+      return candidatePath(root, checked(version));
     },
     async describe(version) {
-      const dir = dirOf(version);
+      checked(version);
       const [manifest, metrics] = await Promise.all([
-        readModelJson(dir, MODEL_FILES.manifest),
-        readModelJson(dir, MODEL_FILES.metrics),
+        store.readJson(version, MODEL_FILES.manifest),
+        store.readJson(version, MODEL_FILES.metrics),
       ]);
       return { ...(manifest ? { manifest } : {}), ...(metrics ? { metrics } : {}) };
     },
@@ -97,9 +109,9 @@ export function createRegistryView(root: string): RegistryView {
 }
 
 /**
- * The model registry: `<root>/<version>/` per model, `<root>/CURRENT` naming the champion, and
- * `<root>/HISTORY.jsonl` recording every switch so rollback can restore the previous champion
- * (layout: model-dir.ts).
+ * The model registry: a directory per model, CURRENT naming the champion, and a history recording every
+ * switch so rollback can restore the previous champion (layout: model-dir.ts locally,
+ * model-store-objects.ts on object storage). Candidates are always in `<root>/candidates/`.
  */
 export interface RegistryOptions {
   /**
@@ -107,24 +119,27 @@ export interface RegistryOptions {
    * The CLI and the trainer pass verifyModelDir (verify.ts).
    */
   verify?: (dir: string) => Promise<void>;
+  /** Where the registered models are (default: the directory `root`). */
+  store?: ModelStore;
 }
 
 export function createModelRegistry(root: string, options: RegistryOptions = {}) {
-  const view = createRegistryView(root);
+  const store = options.store ?? createLocalModelStore(root);
+  const view = createRegistryView(root, store);
   const { dirOf, current, history } = view;
 
   /** Throws, naming where the model is and the command that fixes it, unless `version` is registered and whole. */
   async function assertComplete(version: string): Promise<void> {
     const dir = dirOf(version);
-    if (!(await exists(dir))) {
+    if (!(await store.has(version))) {
       const candidate = candidatePath(root, version);
       throw new RegistryError(
         (await exists(candidate))
           ? `model ${version} is not registered: it is a candidate in ${candidate}; register it with \`intentstream models register ${version}\``
-          : `no model ${version} in ${root}: \`intentstream models list\` shows the registered versions and the candidates`,
+          : `no model ${version} in ${store.location}: \`intentstream models list\` shows the registered versions and the candidates`,
       );
     }
-    const [file] = await missingFiles(dir);
+    const [file] = await store.missingFiles(version);
     if (file !== undefined)
       throw new RegistryError(
         `model ${version} is incomplete: ${file} is missing in ${dir}; remove that directory and register a complete candidate (\`intentstream train\`, then \`intentstream models register <version>\`)`,
@@ -145,7 +160,7 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
     );
   }
 
-  /** Moves a finished candidate directory into the registry (same file system: one rename). */
+  /** Moves a finished candidate directory into the registry (locally one rename; on object storage an upload). */
   async function register(candidateDir: string, version: string): Promise<string> {
     const target = dirOf(version);
     const [file] = await missingFiles(candidateDir);
@@ -153,15 +168,14 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
       throw new RegistryError(
         `${candidateDir} is not a complete model: ${file} is missing; train a new candidate with \`intentstream train\``,
       );
-    if (await exists(target))
+    if (await store.has(version))
       throw new RegistryError(
         `model ${version} is already registered in ${target}; make it serve with \`intentstream models promote ${version}\``,
       );
-    await mkdir(root, { recursive: true });
     try {
-      await rename(candidateDir, target);
+      await store.add(candidateDir, version);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      if (!(error instanceof CrossDeviceError)) throw error;
       throw new RegistryError(
         `${candidateDir} is on another file system than the registry ${root}; move it under ${candidatesPath(root)} and run \`intentstream models register ${version}\``,
       );
@@ -178,17 +192,26 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
     await assertComplete(version);
     if (options.verify) {
       try {
-        await options.verify(dirOf(version));
+        await options.verify(await store.localDir(version));
       } catch (error) {
         throw new RegistryError(
           `refused to ${action} ${version}: ${(error as Error).message}; pick another version (\`intentstream models list\`) or train a new candidate (\`intentstream train\`)`,
         );
       }
     }
-    const previous = (await current()) ?? null;
-    await writeCurrent(root, version);
+    const read = await store.readCurrent();
+    const previous = read.version ?? null;
+    try {
+      await store.writeCurrent(version, read);
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+      throw new RegistryError(
+        `refused to ${action} ${version}: CURRENT in ${store.location} changed while this ${action} ran (another trainer or operator switched it); \`intentstream models list\` shows what serves now`,
+        { cause: error, retriable: true },
+      );
+    }
     const entry: HistoryEntry = { at: new Date().toISOString(), action, version, previous, reason };
-    await appendHistory(root, entry);
+    await store.appendHistory(entry);
     return entry;
   }
 
@@ -205,7 +228,8 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
     },
     /** Records the trainer's promotion decision next to the registered model. */
     async recordDecision(version: string, decision: unknown): Promise<void> {
-      await writeModelJson(dirOf(version), MODEL_FILES.decision, decision);
+      dirOf(version);
+      await store.writeJson(version, MODEL_FILES.decision, decision);
     },
     promote(version: string, reason = 'manual'): Promise<HistoryEntry> {
       return switchTo(version, 'promote', reason);
@@ -215,13 +239,13 @@ export function createModelRegistry(root: string, options: RegistryOptions = {})
       const champion = await current();
       if (!champion)
         throw new RegistryError(
-          `nothing to roll back: no CURRENT model in ${root}; make one serve with \`intentstream models promote <version>\``,
+          `nothing to roll back: no CURRENT model in ${store.location}; make one serve with \`intentstream models promote <version>\``,
         );
       const promotions = (await history()).filter((h) => h.version === champion);
       const previous = promotions.at(-1)?.previous;
       if (!previous)
         throw new RegistryError(
-          `nothing to roll back to: ${champion} has no recorded predecessor in the history of ${root}; pick a version with \`intentstream models promote <version>\``,
+          `nothing to roll back to: ${champion} has no recorded predecessor in the history of ${store.location}; pick a version with \`intentstream models promote <version>\``,
         );
       return switchTo(previous, 'rollback', reason);
     },

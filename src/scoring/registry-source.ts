@@ -6,8 +6,9 @@ export type ModelFactory = (versionDir: string) => Promise<StepModel>;
 
 /**
  * A ModelSource over the model registry, read only: `current()` is the registry's CURRENT
- * (undefined while it is absent or empty); `load(version)` hands that version's directory to
- * `factory`, which throws for a missing, corrupt or incompatible model.
+ * (undefined while it is absent or empty; on object storage a conditional GET by ETag); `load(version)`
+ * hands that version's local directory (on object storage fetched into the cache first) to `factory`,
+ * which throws for a missing, corrupt or incompatible model.
  */
 export function createRegistryModelSource(
   registry: string | RegistryView,
@@ -19,7 +20,7 @@ export function createRegistryModelSource(
     async load(version) {
       if (!isModelVersion(version))
         throw new Error(`CURRENT names an invalid model version ${JSON.stringify(version)}`);
-      const model = await factory(view.dirOf(version));
+      const model = await factory(await view.localDirOf(version));
       if (model.version !== version) {
         model.dispose();
         throw new Error(`model directory ${version} built a model that calls itself ${model.version}`);

@@ -1,9 +1,7 @@
-import { readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { IntentstreamError } from '../errors.js';
 import { sessionTimelineType } from '../schemas/index.js';
 import type { SessionTimeline } from '../schemas/types.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { type ObjectStorage, createLocalStorage } from '../storage/index.js';
 import { decodeContainer, encodeContainer } from './avro-container.js';
 
 const DAY_MS = 86_400_000;
@@ -89,11 +87,12 @@ export interface StoredSegment {
   day: string;
   /** File name: the segment name given to writeSegment plus `.avro`. */
   file: string;
-  /** Where it is, as writeSegment returned it. */
+  /** Where it is (a file path or an s3:// URL), as writeSegment returned it. */
   path: string;
 }
 
 export interface TimelineStore {
+  /** Where the store is, for messages: its directory or `s3://bucket/prefix`. */
   readonly dir: string;
   /** Writes the sessions as one container file per day of session start; returns the paths. */
   writeSegment(name: string, sessions: readonly SessionTimeline[]): Promise<string[]>;
@@ -117,39 +116,52 @@ export interface TimelineStore {
   applyRetention(horizonDays: number, now: number): Promise<string[]>;
 }
 
-export function createTimelineStore(dir: string): TimelineStore {
-  const listDays = async (): Promise<string[]> => {
-    const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return [] as string[];
-      throw e;
-    });
-    return entries
+/** How many segment files a read fetches ahead of the one it decodes (parallel GETs on object storage). */
+const READ_AHEAD = 4;
+
+/**
+ * The store over a directory (today's layout) or any ObjectStorage (an S3 bucket prefix): keys
+ * `dt=<day>/<segment>.avro`. Every segment is written whole under its final key (temp file + rename
+ * locally, one PUT on S3), so a reader never sees a partial file.
+ */
+export function createTimelineStore(where: string | ObjectStorage): TimelineStore {
+  const storage = typeof where === 'string' ? createLocalStorage(where) : where;
+  const listDays = async (): Promise<string[]> =>
+    (await storage.listDirs(''))
       .map((e) => DAY_DIR.exec(e)?.[1])
       .filter((d): d is string => d !== undefined)
       .sort();
-  };
-  const dayDir = (day: string) => join(dir, `dt=${day}`);
+  const dayPrefix = (day: string) => `dt=${day}/`;
+  const keyOf = (day: string, file: string) => `${dayPrefix(day)}${file}`;
   const segmentFiles = async (day: string) =>
-    (await readdir(dayDir(day))).filter((f) => f.endsWith('.avro') && !f.startsWith('.')).sort();
+    (await storage.list(dayPrefix(day)))
+      .map((o) => o.key.slice(dayPrefix(day).length))
+      .filter((f) => f.endsWith('.avro') && !f.startsWith('.') && !f.includes('/'))
+      .sort();
   const listSegments = async (): Promise<StoredSegment[]> => {
     const segments: StoredSegment[] = [];
     for (const day of await listDays()) {
-      for (const file of await segmentFiles(day)) segments.push({ day, file, path: join(dayDir(day), file) });
+      for (const file of await segmentFiles(day))
+        segments.push({ day, file, path: storage.locate(keyOf(day, file)) });
     }
     return segments;
   };
   const removeWhere = async (match: (segment: StoredSegment) => boolean): Promise<string[]> => {
-    const removed: string[] = [];
-    for (const segment of await listSegments()) {
-      if (!match(segment)) continue;
-      await rm(segment.path, { force: true });
-      removed.push(segment.path);
-    }
-    return removed;
+    const removed = (await listSegments()).filter(match);
+    await storage.delete(removed.map((s) => keyOf(s.day, s.file)));
+    return removed.map((s) => s.path);
+  };
+  const fetchSegment = (day: string, file: string) => {
+    const fetched = storage
+      .get(keyOf(day, file))
+      .then((object) => ({ path: storage.locate(keyOf(day, file)), bytes: object?.body }));
+    // A reader that stops early leaves fetches ahead unawaited; their failure must not crash the process.
+    fetched.catch(() => undefined);
+    return fetched;
   };
 
   return {
-    dir,
+    dir: storage.location,
     async writeSegment(name, sessions) {
       const byDay = new Map<string, SessionTimeline[]>();
       for (const s of sessions) {
@@ -160,9 +172,9 @@ export function createTimelineStore(dir: string): TimelineStore {
       }
       const written: string[] = [];
       for (const [day, list] of [...byDay].sort(([a], [b]) => a.localeCompare(b))) {
-        const path = join(dayDir(day), `${name}.avro`);
-        await writeFileAtomic(path, await encodeContainer(sessionTimelineType, list));
-        written.push(path);
+        const key = keyOf(day, `${name}.avro`);
+        await storage.put(key, await encodeContainer(sessionTimelineType, list));
+        written.push(storage.locate(key));
       }
       return written;
     },
@@ -176,9 +188,13 @@ export function createTimelineStore(dir: string): TimelineStore {
       const toDay = range.to === undefined ? undefined : dayOf(range.to);
       for (const day of await listDays()) {
         if ((fromDay && day < fromDay) || (toDay && day > toDay)) continue;
-        for (const file of await segmentFiles(day)) {
-          const path = join(dayDir(day), file);
-          const bytes = await readFile(path);
+        const files = await segmentFiles(day);
+        const pending = files.slice(0, READ_AHEAD).map((file) => fetchSegment(day, file));
+        for (let next = pending.length; pending.length > 0; next++) {
+          const { path, bytes } = await pending.shift()!;
+          if (next < files.length) pending.push(fetchSegment(day, files[next]!));
+          // Removed since it was listed (retention, a rerun's cleanup): it holds nothing to read.
+          if (bytes === undefined) continue;
           let sessions: SessionTimeline[];
           let reason: string | undefined;
           try {
@@ -204,7 +220,7 @@ export function createTimelineStore(dir: string): TimelineStore {
     async applyRetention(horizonDays, now) {
       const cutoff = dayOf(now - horizonDays * DAY_MS);
       const deleted = (await listDays()).filter((d) => d < cutoff);
-      for (const day of deleted) await rm(dayDir(day), { recursive: true, force: true });
+      for (const day of deleted) await storage.deletePrefix(dayPrefix(day));
       return deleted;
     },
   };

@@ -71,7 +71,7 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
     if (champion) {
       const test = run.dataset.test.sessions;
       try {
-        const loaded = await loadModel(registry.dirOf(champion));
+        const loaded = await loadModel(await registry.localDirOf(champion));
         try {
           const scores = await predictSessions(loaded.model, loaded.encoder, test);
           championAuc =

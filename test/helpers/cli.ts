@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVICE_NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { uniqueName } from './kafka.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -112,5 +115,49 @@ export function ingestEnv(options: {
     INTENTSTREAM_STORE__DIR: join(options.dir, 'store'),
     INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(options.dir, 'checkpoints'),
     INTENTSTREAM_INGEST__FLUSH_INTERVAL: options.flushInterval ?? '300ms',
+  };
+}
+
+/** Starts the real ingest process; `started` resolves once it has joined the group and installed its handlers. */
+export function startIngest(env: NodeJS.ProcessEnv): {
+  child: ChildProcess;
+  started: Promise<void>;
+  log: () => string;
+} {
+  const child = spawnCli(['ingest', '--port', '0'], env);
+  child.stdout!.resume();
+  let buffered = '';
+  const started = new Promise<void>((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered = (buffered + chunk).slice(-100_000);
+      if (buffered.includes('"msg":"ingest started"')) resolve();
+    });
+    child.once('exit', (code, signal) =>
+      reject(new Error(`ingest exited (${code ?? signal}) before starting: ${buffered.slice(-2000)}`)),
+    );
+  });
+  started.catch(() => undefined);
+  return { child, started, log: () => buffered };
+}
+
+/**
+ * One ingest run's own folders, group and environment on `topic` (crash tests restart it with the same
+ * group; `extra` points its storage elsewhere, e.g. at S3).
+ */
+export function ingestRun(topic: string, dlq: string, name: string, extra: NodeJS.ProcessEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `ingest-${name}-`));
+  return {
+    dir,
+    groupId: uniqueName(`ingest-${name}`),
+    env: (groupId: string): NodeJS.ProcessEnv => ({
+      INTENTSTREAM_TOPICS__EVENTS: topic,
+      INTENTSTREAM_TOPICS__DEAD_LETTER: dlq,
+      INTENTSTREAM_INGEST__GROUP_ID: groupId,
+      INTENTSTREAM_STORE__DIR: join(dir, 'store'),
+      INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
+      INTENTSTREAM_INGEST__FLUSH_INTERVAL: '250ms',
+      INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '2s',
+      ...extra,
+    }),
   };
 }

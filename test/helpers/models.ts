@@ -1,11 +1,11 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../../src/config/schema.js';
 import { FeatureEncoder } from '../../src/features/index.js';
 import { createGenerator } from '../../src/generator/index.js';
 import { buildModel } from '../../src/model/lstm.js';
-import { createModelRegistry } from '../../src/registry/index.js';
+import { MODEL_FILES, type RegistryOptions, createModelRegistry } from '../../src/registry/index.js';
 import { saveEncoder, saveModelFiles } from '../../src/registry/model-files.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { lstmStepModelFrom } from '../../src/scoring/lstm-model.js';
@@ -87,8 +87,10 @@ export async function writeModelVersion(
   modelsDir: string,
   version: string,
   options: ModelFixtureOptions = {},
+  registryOptions: RegistryOptions = {},
 ): Promise<string> {
   const { model, encoder } = initializedModel(options);
+  await mkdir(modelsDir, { recursive: true });
   const candidate = await mkdtemp(join(modelsDir, '.candidate-'));
   try {
     await saveModelFiles(model, candidate);
@@ -99,7 +101,7 @@ export async function writeModelVersion(
   const labels = tinyTrainerConfig().labels;
   await writeFile(join(candidate, 'manifest.json'), JSON.stringify({ version, parameters: { labels } }));
   await writeFile(join(candidate, 'metrics.json'), '{}\n');
-  return createModelRegistry(modelsDir).register(candidate, version);
+  return createModelRegistry(modelsDir, registryOptions).register(candidate, version);
 }
 
 /**
@@ -130,4 +132,14 @@ export function stepSessions<State>(
     });
   }
   return { p, states };
+}
+
+/** A minimal candidate directory `<base>/candidates/<name>` (the files the registry requires; test ROC-AUC `auc`). */
+export async function writeCandidateFiles(base: string, name: string, auc: number): Promise<string> {
+  const dir = join(base, 'candidates', name);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, MODEL_FILES.model), '{}');
+  await writeFile(join(dir, MODEL_FILES.encoder), '{}');
+  await writeFile(join(dir, MODEL_FILES.metrics), JSON.stringify({ test: { rocAuc: auc } }));
+  return dir;
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,34 +7,12 @@ import { describe, it } from 'node:test';
 import { createCheckpointStore } from '../../src/ingest/checkpoint.js';
 import type { SessionTimeline } from '../../src/schemas/types.js';
 import { createTimelineStore } from '../../src/store/index.js';
-import { runCli, spawnCli } from '../helpers/cli.js';
+import { ingestRun, runCli, startIngest } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { seededRandom } from '../helpers/seeded.js';
 
 const EVENTS = 100_000;
 const PARTITIONS = 4;
-
-/** Starts the real ingest process; `started` resolves once it has joined the group and installed its handlers. */
-function startIngest(env: NodeJS.ProcessEnv): {
-  child: ChildProcess;
-  started: Promise<void>;
-  log: () => string;
-} {
-  const child = spawnCli(['ingest', '--port', '0'], env);
-  child.stdout!.resume();
-  let buffered = '';
-  const started = new Promise<void>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered = (buffered + chunk).slice(-100_000);
-      if (buffered.includes('"msg":"ingest started"')) resolve();
-    });
-    child.once('exit', (code, signal) =>
-      reject(new Error(`ingest exited (${code ?? signal}) before starting: ${buffered.slice(-2000)}`)),
-    );
-  });
-  started.catch(() => undefined);
-  return { child, started, log: () => buffered };
-}
 
 async function storedSessions(dir: string): Promise<SessionTimeline[]> {
   const sessions: SessionTimeline[] = [];
@@ -51,22 +28,7 @@ describe('ingest survives SIGKILL with nothing lost and nothing doubled', () => 
     const dlq = uniqueName('ingest-crash-dlq');
     await createTopic(kafka, topic, PARTITIONS);
     await createTopic(kafka, dlq, 1);
-    const runEnv = (name: string) => {
-      const dir = mkdtempSync(join(tmpdir(), `ingest-${name}-`));
-      return {
-        dir,
-        groupId: uniqueName(`ingest-${name}`),
-        env: (groupId: string) => ({
-          INTENTSTREAM_TOPICS__EVENTS: topic,
-          INTENTSTREAM_TOPICS__DEAD_LETTER: dlq,
-          INTENTSTREAM_INGEST__GROUP_ID: groupId,
-          INTENTSTREAM_STORE__DIR: join(dir, 'store'),
-          INTENTSTREAM_INGEST__CHECKPOINT_DIR: join(dir, 'checkpoints'),
-          INTENTSTREAM_INGEST__FLUSH_INTERVAL: '250ms',
-          INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '2s',
-        }),
-      };
-    };
+    const runEnv = (name: string) => ingestRun(topic, dlq, name);
 
     // Live traffic: the generator produces 100,000 events at a bounded rate while ingest is killed.
     const generator = runCli([

@@ -9,15 +9,9 @@ import {
   createModelRegistry,
   decidePromotion,
 } from '../../src/registry/index.js';
+import { writeCandidateFiles } from '../helpers/models.js';
 
-async function candidate(base: string, name: string, auc: number): Promise<string> {
-  const dir = join(base, 'candidates', name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, MODEL_FILES.model), '{}');
-  await writeFile(join(dir, MODEL_FILES.encoder), '{}');
-  await writeFile(join(dir, MODEL_FILES.metrics), JSON.stringify({ test: { rocAuc: auc } }));
-  return dir;
-}
+const candidate = writeCandidateFiles;
 
 describe('model registry', () => {
   it('registers, promotes atomically, lists, and rolls back to the previous champion', async () => {
