@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { RUN_RESULTS, TRIGGERS } from '../trainer/outcomes.js';
 
 /** Metric names of the trainer process (dashboards, alerts and tests import these). */
 export const TRAINER_METRICS = {
@@ -13,14 +14,6 @@ export const TRAINER_METRICS = {
   skippedFiles: 'intentstream_trainer_skipped_files_total',
   championAuc: 'intentstream_model_current_test_auc',
 } as const;
-
-/** Results of one run: promoted, kept the champion, skipped (busy / not enough data), failed. */
-export const RUN_RESULTS = ['promoted', 'rejected', 'skipped', 'failed'] as const;
-export type RunResult = (typeof RUN_RESULTS)[number];
-
-/** What started a run: the schedule, POST /train, the CLI (`--run-now`), or the first-model check. */
-export const TRIGGERS = ['cron', 'http', 'cli', 'first-model'] as const;
-export type Trigger = (typeof TRIGGERS)[number];
 
 export type TrainerMetrics = ReturnType<typeof createTrainerMetrics>;
 

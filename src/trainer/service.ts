@@ -1,10 +1,11 @@
 import cron from 'node-cron';
 import type { Logger } from '../log/logger.js';
-import type { RunResult, TrainerMetrics, Trigger } from '../metrics/trainer-metrics.js';
+import type { TrainerMetrics } from '../metrics/trainer-metrics.js';
 import type { CorruptSegment } from '../store/index.js';
 import { LockBusyError, acquireLock } from './lock.js';
+import type { RunResult, Trigger } from './outcomes.js';
 
-export type { Trigger } from '../metrics/trainer-metrics.js';
+export type { Trigger } from './outcomes.js';
 
 export interface RunOutcome {
   result: RunResult;
