@@ -14,6 +14,7 @@ import { createTimelineStore } from '../store/index.js';
 import { reportChampion, storeHoldsAtLeast } from '../trainer/champion.js';
 import { trainOnce } from '../trainer/run.js';
 import { createTrainerService } from '../trainer/service.js';
+import { trainRoute } from '../trainer/train-route.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { checkVendorShims } from '../vendor-shims/check.js';
 import { action, contextFrom } from './context.js';
@@ -65,41 +66,19 @@ export function registerTrainer(program: Command): void {
               (await registry.current()) === undefined && storeHoldsAtLeast(store, minSessions),
           },
         });
-        const guard = createRouteGuard(config.http.host, resolveHttpToken(config.http));
-        if (guard.disabled) {
-          logger.warn(
-            'POST /train is disabled: the HTTP server is not on a loopback address and no token is set',
-            {
-              host: config.http.host,
-              enableWith: 'http.token (INTENTSTREAM_HTTP__TOKEN) or http.tokenFile',
-            },
-          );
-        }
+        const routes = trainRoute({
+          guard: createRouteGuard(config.http.host, resolveHttpToken(config.http)),
+          host: config.http.host,
+          service,
+          logger,
+        });
         const http = await startHttpServer({
           registry: metricsRegistry,
           host: config.http.host,
           port: config.http.ports.trainer,
           logger,
           readiness: [{ name: 'scheduled', check: () => !stopping }],
-          routes: (method, path, respond, request) => {
-            if (method !== 'POST' || path !== '/train') return false;
-            const verdict = guard.check(request);
-            if (!verdict.ok) {
-              logger.warn('POST /train refused', {
-                status: verdict.status,
-                remote: request.socket.remoteAddress,
-              });
-              respond(verdict.status, { error: verdict.error });
-              return true;
-            }
-            if (service.running) {
-              respond(409, { result: 'skipped', reason: 'a training run is already in progress' });
-              return true;
-            }
-            void service.trigger('http');
-            respond(202, { accepted: true, note: 'training started; watch intentstream_trainer_runs_total' });
-            return true;
-          },
+          routes,
         });
         service.start();
         if (opts.runNow) void service.trigger('cli');
