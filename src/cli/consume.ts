@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import type { Message } from 'kafkajs';
 import { createKafka } from '../kafka/client.js';
-import { deadLetterMessage } from '../kafka/dead-letter.js';
-import { eventDecoderFor } from '../kafka/decode-message.js';
-import { decodePrediction } from '../schemas/index.js';
+import { consumeTopic } from '../kafka/consume-topic.js';
 import { parseDuration } from '../util/duration.js';
 import { onShutdownSignal } from '../util/shutdown.js';
 import { action, contextFrom, parseIntOption } from './context.js';
@@ -52,97 +49,22 @@ export function registerConsume(program: Command): void {
     .action(
       action(async (opts: ConsumeOptions, cmd: Command) => {
         const { config, logger } = contextFrom(cmd, 'consume');
-        const topic = opts.topic ?? (opts.predictions ? config.topics.predictions : config.topics.events);
-        const kafka = createKafka({ config, logger });
-        const decoder = eventDecoderFor(config);
-        const consumer = kafka.consumer({
+        const counts = await consumeTopic({
+          kafka: createKafka({ config, logger }),
+          config,
+          logger,
+          topic: opts.topic ?? (opts.predictions ? config.topics.predictions : config.topics.events),
           groupId: opts.group ?? `intentstream-consume-${process.pid}-${Date.now()}`,
+          fromBeginning: opts.fromBeginning ?? false,
+          predictions: opts.predictions ?? false,
+          deadLetter: opts.deadLetter ?? false,
+          quiet: opts.quiet ?? false,
+          ...(opts.maxMessages !== undefined ? { maxMessages: opts.maxMessages } : {}),
+          ...(opts.idleTimeout ? { idleMs: parseDuration(opts.idleTimeout) } : {}),
+          write: (lines) => process.stdout.write(lines),
+          onStop: (stop) => onShutdownSignal(logger, async () => stop()),
         });
-        const producer = opts.deadLetter ? kafka.producer({ idempotent: true }) : undefined;
-        await consumer.connect();
-        await producer?.connect();
-        await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning ?? false });
-
-        const counts = { events: 0, rejected: 0, byReason: {} as Record<string, number> };
-        const idleMs = opts.idleTimeout ? parseDuration(opts.idleTimeout) : undefined;
-        let lastActivity = Date.now();
-        let resolveDone!: () => void;
-        const done = new Promise<void>((r) => {
-          resolveDone = r;
-        });
-        const reachedMax = () =>
-          opts.maxMessages !== undefined && counts.events + counts.rejected >= opts.maxMessages;
-
-        await consumer.run({
-          eachBatchAutoResolve: false,
-          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
-            lastActivity = Date.now();
-            await decoder.prepare(batch.messages.map((m) => m.value));
-            const out: string[] = [];
-            const dead: Message[] = [];
-            for (const message of batch.messages) {
-              if (!isRunning() || reachedMax()) break;
-              if (opts.predictions) {
-                try {
-                  const prediction = decodePrediction(message.value ?? Buffer.alloc(0));
-                  counts.events++;
-                  if (!opts.quiet) out.push(JSON.stringify(prediction));
-                } catch (error) {
-                  counts.rejected++;
-                  logger.warn('not a prediction', {
-                    detail: (error as Error).message,
-                    offset: message.offset,
-                  });
-                }
-                resolveOffset(message.offset);
-                continue;
-              }
-              const result = decoder.decode(message.value);
-              if (result.ok) {
-                counts.events++;
-                if (!opts.quiet) out.push(JSON.stringify(result.event));
-              } else {
-                const { reason, field, message: why } = result.rejection;
-                counts.rejected++;
-                counts.byReason[reason] = (counts.byReason[reason] ?? 0) + 1;
-                logger.warn('rejected message', {
-                  reason,
-                  field,
-                  detail: why,
-                  topic: batch.topic,
-                  partition: batch.partition,
-                  offset: message.offset,
-                });
-                if (producer) {
-                  const source = { topic: batch.topic, partition: batch.partition, ...message };
-                  dead.push(deadLetterMessage(source, result.rejection));
-                }
-              }
-              resolveOffset(message.offset);
-            }
-            if (dead.length > 0) await producer!.send({ topic: config.topics.deadLetter, messages: dead });
-            if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
-            await heartbeat();
-            if (reachedMax()) resolveDone();
-          },
-        });
-
-        const idleTimer =
-          idleMs === undefined
-            ? undefined
-            : setInterval(
-                () => {
-                  if (Date.now() - lastActivity > idleMs) resolveDone();
-                },
-                Math.min(1_000, idleMs),
-              );
-        const removeSignals = onShutdownSignal(logger, async () => resolveDone());
-        await done;
-        if (idleTimer) clearInterval(idleTimer);
-        removeSignals();
-        await consumer.disconnect();
-        await producer?.disconnect();
-        logger.info('consume finished', counts);
+        logger.info('consume finished', { ...counts });
       }),
     );
 }
