@@ -11,6 +11,7 @@
  */
 import { appendFile, mkdir, readFile, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { IntentstreamError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { ModelStore } from './model-store.js';
 
@@ -194,9 +195,7 @@ export function candidatesPath(root: string): string {
 }
 
 /** A candidate directory that cannot be renamed into the registry (another file system). */
-export class CrossDeviceError extends Error {
-  override name = 'CrossDeviceError';
-}
+export class CrossDeviceError extends IntentstreamError {}
 
 /**
  * The models directory as a ModelStore: the layout above, unchanged. Switching CURRENT is one atomic
