@@ -6,6 +6,8 @@ import { createLogger } from '../../src/log/logger.js';
 import { encodeEvent } from '../../src/schemas/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 
+export { waitFor } from './wait.js';
+
 /** The broker under test: KAFKA_BROKERS if set, else the local one scripts/kafka starts. */
 export const testConfig = loadConfig();
 export const testLogger = createLogger({ level: 'warn', bindings: { component: 'test' } });
@@ -29,29 +31,6 @@ export async function createTopic(kafka: Kafka, topic: string, numPartitions = 4
     });
   } finally {
     await admin.disconnect();
-  }
-}
-
-/** Polls `condition` until it returns a truthy value or the timeout passes (no fixed sleeps). */
-export async function waitFor<T>(
-  condition: () => T | Promise<T>,
-  { timeoutMs = 30_000, intervalMs = 50, what = 'condition' } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await condition();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

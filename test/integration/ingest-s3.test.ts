@@ -17,6 +17,7 @@ import type { ObjectStorage } from '../../src/storage/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
 import { ingestRun, runCli, startIngest } from '../helpers/cli.js';
 import { committedTotal, createTopic, endOffsets, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
+import { seededRandom } from '../helpers/seeded.js';
 import { s3StorageEnv, testS3Env, testS3Prefix, testS3Storage } from '../helpers/storage.js';
 
 const PARTITIONS = 4;
@@ -115,6 +116,7 @@ describe('ingest on S3', () => {
   });
 
   it('survives SIGKILLs during live traffic on S3: the same sessions and open state as an uninterrupted local run', async (t) => {
+    const rand = seededRandom(t);
     const EVENTS = 30_000;
     const topic = uniqueName('ingest-s3-crash');
     const dlq = uniqueName('ingest-s3-crash-dlq');
@@ -136,7 +138,7 @@ describe('ingest on S3', () => {
         timeoutMs: 60_000,
         what: `progress after restart ${kills}`,
       });
-      await new Promise((r) => setTimeout(r, Math.random() * 400));
+      await new Promise((r) => setTimeout(r, rand(0, 400)));
       child.kill('SIGKILL');
       const [, signal] = await exited;
       assert.equal(signal, 'SIGKILL');

@@ -8,6 +8,7 @@ import { createMemoryLogger } from '../../src/log/logger.js';
 import { TRAINER_METRICS, createTrainerMetrics } from '../../src/metrics/trainer-metrics.js';
 import { acquireLock } from '../../src/trainer/lock.js';
 import { type RunOutcome, createTrainerService } from '../../src/trainer/service.js';
+import { waitFor } from '../helpers/wait.js';
 
 async function setup(
   runOnce: () => Promise<RunOutcome>,
@@ -120,7 +121,7 @@ describe('trainer service', () => {
     await ran;
     const checksAtRun = checks;
     // Later checks keep answering false: no second run.
-    while (checks < checksAtRun + 3) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => checks >= checksAtRun + 3, { intervalMs: 5, what: 'three more first-model checks' });
     await service.stop();
     assert.equal(runs, 1, 'exactly one first-model run');
     assert.equal(checksAtRun, 3, 'the run started on the first check that was due');
