@@ -60,9 +60,15 @@ describe('a consumer crash kafkajs does not restart from', () => {
     }
     assert.deepEqual(consumed, ['a', 'b', 'c']);
     assert.deepEqual(fatal, []);
-    const crash = logger.lines.find((l) => l['msg'] === 'consumer crashed');
+    // On a broker that just started, a retriable crash (the coordinator still loading) may come first;
+    // kafkajs restarts from that one itself. The crash under test is the bug's.
+    const crash = logger.lines.find(
+      (l) =>
+        l['msg'] === 'consumer crashed' && JSON.stringify(l['error']).includes('a bug in the first batch'),
+    );
     assert.equal(crash?.['restart'], false, 'kafkajs gave up on the consumer');
-    assert.deepEqual(assignments, [[0], [], [0]], 'state dropped before the restart, then reassigned');
+    assert.deepEqual(assignments[0], [0]);
+    assert.deepEqual(assignments.slice(-2), [[], [0]], 'state dropped before the restart, then reassigned');
   });
 
   it('that keeps failing ends the process with code 1 so a supervisor restarts it', async () => {
