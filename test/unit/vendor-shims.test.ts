@@ -35,7 +35,12 @@ const TXN_ENCODER = 'const encodePartition = ({ partition, offset, metadata }) =
 describe('vendor shims self-check', () => {
   it('passes for the installed packages (the versions pinned in package.json)', async () => {
     assert.deepEqual(await findShimProblems(['kafkajs', 'avsc', 'tfjs']), []);
-    assert.deepEqual(checkWebgpuTensorMap({ tensorMap: new Map() }), []);
+    const limits = {
+      maxComputeWorkgroupStorageSize: 16_384,
+      maxComputeInvocationsPerWorkgroup: 256,
+      maxComputeWorkgroupSizeX: 256,
+    };
+    assert.deepEqual(checkWebgpuTensorMap({ tensorMap: new Map(), device: { limits } }), []);
   });
 
   it('names each avsc internal that moved', () => {
@@ -101,11 +106,15 @@ describe('vendor shims self-check', () => {
     assert.deepEqual(internals(await checkWebgpuBackendInternals({ runWebGPUProgram: 1 })), [
       'fatal WebGPUBackend.prototype.shouldExecuteOnCPU',
       'fatal WebGPUBackend.prototype.runWebGPUProgram',
+      'fatal WebGPUBackend.prototype.disposeData',
     ]);
     assert.deepEqual(internals(await checkCpuBackendInternals({ makeTensorInfo: fn })), [
       'fatal MathBackendCPU.prototype.disposeIntermediateTensorInfo',
     ]);
-    assert.deepEqual(internals(checkWebgpuTensorMap({})), ['fatal WebGPUBackend.tensorMap.get']);
+    assert.deepEqual(internals(checkWebgpuTensorMap({})), [
+      'fatal WebGPUBackend.tensorMap.get',
+      'fatal WebGPUBackend.device.limits',
+    ]);
     class NotLstm {}
     assert.deepEqual(
       internals(checkTfjsLayersInternals({ lstm: () => new NotLstm(), dropout: () => ({ rate: 0.5 }) })),
