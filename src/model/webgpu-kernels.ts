@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { VendorShimError } from '../vendor-shims/check.js';
-import { checkWebgpuTensorMap, webgpuBackend } from '../vendor-shims/tfjs-backend-webgpu.js';
+import { checkLiveWebgpuBackend, webgpuBackend } from '../vendor-shims/tfjs-backend-webgpu.js';
 import { type KernelArgs, replaceKernel } from '../vendor-shims/tfjs-core.js';
 import { installWebgpuLstm } from './webgpu-lstm.js';
 
@@ -68,7 +68,7 @@ let installed = false;
 export function installWebgpuKernels(): void {
   if (installed) return;
   if (tf.getKernel('Transpose', 'webgpu') === undefined) return;
-  const problems = checkWebgpuTensorMap(tf.backend());
+  const problems = checkLiveWebgpuBackend(tf.backend());
   if (problems.length > 0) throw new VendorShimError(problems);
   installed = true;
   installWebgpuLstm(tf.backend());

@@ -62,26 +62,24 @@ export async function checkWebgpuBackendInternals(prototype?: unknown): Promise<
 }
 
 /**
- * The live backend's `tensorMap` and `device.limits` (instance fields, so not on the prototype):
- * fatal problems when missing.
+ * The live backend: the methods above, and `tensorMap` and `device.limits` (instance fields, so not
+ * on the prototype). Fatal problems when missing.
  */
-export function checkWebgpuTensorMap(backend: unknown): ShimProblem[] {
+export function checkLiveWebgpuBackend(backend: unknown): ShimProblem[] {
+  const pkg = '@tensorflow/tfjs-backend-webgpu';
   const live = backend as { tensorMap?: unknown; device?: { limits?: unknown } } | null;
-  const problems = missingFunctions(
-    '@tensorflow/tfjs-backend-webgpu',
-    'WebGPUBackend.tensorMap',
-    live?.tensorMap,
-    ['get'],
-  );
+  const problems = [
+    ...missingFunctions(pkg, 'WebGPUBackend', live, METHODS),
+    ...missingFunctions(pkg, 'WebGPUBackend.tensorMap', live?.tensorMap, ['get']),
+  ];
   if (
     typeof (live?.device?.limits as ComputeLimits | undefined)?.maxComputeWorkgroupStorageSize !== 'number'
   ) {
     problems.push({
-      package: '@tensorflow/tfjs-backend-webgpu',
+      package: pkg,
       internal: 'WebGPUBackend.device.limits',
       severity: 'fatal',
-      message:
-        '@tensorflow/tfjs-backend-webgpu: the backend no longer keeps its GPUDevice in a device field, so the fused LSTM kernels cannot size their tiles; the installed tfjs is not the version src/vendor-shims/tfjs-backend-webgpu.ts was written for',
+      message: `${pkg}: the backend no longer keeps its GPUDevice in a device field, so the fused LSTM kernels cannot size their tiles; the installed tfjs is not the version src/vendor-shims/tfjs-backend-webgpu.ts was written for`,
     });
   }
   return problems;

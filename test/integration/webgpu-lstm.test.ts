@@ -20,6 +20,7 @@ import {
   recurrencePath,
 } from '../../src/model/fused-lstm.js';
 import { lstmTiling } from '../../src/model/webgpu-lstm.js';
+import { findShimProblems } from '../../src/vendor-shims/check.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 /** Largest |webgpu − cpu| allowed, relative to the largest |cpu| value of the same tensor. */
@@ -164,6 +165,16 @@ const SHAPES: Array<Shape & { name: string }> = [
 ];
 
 describe('fused LSTM kernels on webgpu (SwiftShader unless VK_ICD_FILENAMES names another)', () => {
+  // First in this process: the CLI runs the shim check before any backend is chosen, and importing
+  // the webgpu package before navigator.gpu exists would keep its backend from ever registering.
+  it('webgpu still starts after the start-up vendor-shim check, with the fused kernels', async () => {
+    assert.deepEqual(await findShimProblems(['tfjs']), []);
+    const selection = await selectBackend({ requested: 'webgpu' });
+    assert.equal(selection.backend, 'webgpu');
+    assert.equal(recurrencePath(8), 'webgpu kernel');
+    assert.equal(recurrencePath(8, 'ops'), 'tfjs ops');
+  });
+
   it('sizes tiles from the device limits and refuses what workgroup memory cannot hold', () => {
     const small = {
       maxComputeWorkgroupStorageSize: 16_384,

@@ -15,8 +15,8 @@ import type { ShimProblem } from '../../src/vendor-shims/problems.js';
 import { checkCpuBackendInternals } from '../../src/vendor-shims/tfjs-backend-cpu.js';
 import { checkWasmBackendInternals } from '../../src/vendor-shims/tfjs-backend-wasm.js';
 import {
+  checkLiveWebgpuBackend,
   checkWebgpuBackendInternals,
-  checkWebgpuTensorMap,
 } from '../../src/vendor-shims/tfjs-backend-webgpu.js';
 import { checkTfjsCoreInternals } from '../../src/vendor-shims/tfjs-core.js';
 import { checkTfjsLayersInternals } from '../../src/vendor-shims/tfjs-layers.js';
@@ -40,7 +40,10 @@ describe('vendor shims self-check', () => {
       maxComputeInvocationsPerWorkgroup: 256,
       maxComputeWorkgroupSizeX: 256,
     };
-    assert.deepEqual(checkWebgpuTensorMap({ tensorMap: new Map(), device: { limits } }), []);
+    // The start-up check leaves webgpu out where navigator.gpu is not set up yet (as here).
+    assert.deepEqual(await checkWebgpuBackendInternals(), []);
+    const methods = { shouldExecuteOnCPU: fn, runWebGPUProgram: fn, disposeData: fn };
+    assert.deepEqual(checkLiveWebgpuBackend({ ...methods, tensorMap: new Map(), device: { limits } }), []);
   });
 
   it('names each avsc internal that moved', () => {
@@ -111,7 +114,10 @@ describe('vendor shims self-check', () => {
     assert.deepEqual(internals(await checkCpuBackendInternals({ makeTensorInfo: fn })), [
       'fatal MathBackendCPU.prototype.disposeIntermediateTensorInfo',
     ]);
-    assert.deepEqual(internals(checkWebgpuTensorMap({})), [
+    assert.deepEqual(internals(checkLiveWebgpuBackend({})), [
+      'fatal WebGPUBackend.shouldExecuteOnCPU',
+      'fatal WebGPUBackend.runWebGPUProgram',
+      'fatal WebGPUBackend.disposeData',
       'fatal WebGPUBackend.tensorMap.get',
       'fatal WebGPUBackend.device.limits',
     ]);
