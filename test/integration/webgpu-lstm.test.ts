@@ -235,6 +235,17 @@ describe('fused LSTM kernels on webgpu (SwiftShader unless VK_ICD_FILENAMES name
     });
   }
 
+  it('leaves no tensor and no GPU buffer behind', async () => {
+    await selectBackend({ requested: 'webgpu' });
+    const shape = SHAPES[0]!;
+    await opResults(shape, true); // compiles the programs and settles tfjs's own caches
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const before = { tensors: tf.memory().numTensors, data: backend.numDataIds() };
+    await opResults(shape, true);
+    await opResults({ ...shape, returnSequences: false }, false);
+    assert.deepEqual({ tensors: tf.memory().numTensors, data: backend.numDataIds() }, before);
+  });
+
   it('dispatches as many GPU programs per training step at 6 steps as at 11 (the ops path does not)', async (t) => {
     await selectBackend({ requested: 'webgpu' });
     // Small tensors would otherwise run on the CPU depending on their size, i.e. on T.
