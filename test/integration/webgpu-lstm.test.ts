@@ -19,7 +19,7 @@ import {
   lstmLayer,
   recurrencePath,
 } from '../../src/model/fused-lstm.js';
-import { lstmTiling } from '../../src/model/webgpu-lstm.js';
+import { lstmTiling } from '../../src/model/webgpu-lstm-programs.js';
 import { findShimProblems } from '../../src/vendor-shims/check.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
