@@ -76,7 +76,10 @@ if [[ ",$PARTS," == *,b,* ]]; then
   ((failed == 0)) || exit 1
   one() {
     local f="$RESULTS/train-$1.json"
-    echo "{\"backend\": $(field "$f" backend), \"steps_per_s\": $(field "$f" stepsPerSecond), \"test_roc_auc\": $(field "$f" test.rocAuc), \"seconds\": $(field "$f" seconds), \"epochs\": $(field "$f" epochs), \"sessions\": $(field "$f" sessions)}"
+    # The trainer logs which code ran each LSTM layer's recurrence ('webgpu kernel', 'tfjs ops', ...).
+    local recurrence
+    recurrence="$(grep -m1 '"msg":"lstm recurrence"' "$RESULTS/train-$1.log" >"$WORK/recurrence-$1.json" && field "$WORK/recurrence-$1.json" perLayer || echo null)"
+    echo "{\"backend\": $(field "$f" backend), \"recurrence\": $recurrence, \"steps_per_s\": $(field "$f" stepsPerSecond), \"test_roc_auc\": $(field "$f" test.rocAuc), \"seconds\": $(field "$f" seconds), \"epochs\": $(field "$f" epochs), \"sessions\": $(field "$f" sessions)}"
   }
   b="{\"stored_sessions\": $sessions, \"webgpu\": $(one webgpu), \"wasm\": $(one wasm)}"
   say "(b) $b"
