@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import type { Kafka, Message } from 'kafkajs';
 import { createGenerator } from '../src/generator/index.js';
 import { encodeEvent } from '../src/schemas/index.js';
@@ -20,9 +21,13 @@ export interface BenchResult {
   [extra: string]: unknown;
 }
 
-/** Writes bench/results/<name>.json and prints it. */
+/** Writes bench/results/<name>.json (or $BENCH_RESULTS_DIR/<name>.json) and prints it. */
 export function writeResult(name: string, result: BenchResult): void {
-  const dir = new URL('./results/', import.meta.url);
+  // BENCH_RESULTS_DIR: somewhere else than the committed bench/results/ (checks, device runs).
+  const override = process.env['BENCH_RESULTS_DIR'];
+  const dir = override
+    ? pathToFileURL(`${override.replace(/\/$/, '')}/`)
+    : new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   writeFileSync(new URL(`${name}.json`, dir), `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify({ bench: name, ...result })}\n`);

@@ -9,8 +9,11 @@
  * on every tfjs backend that starts here (tensorflow, webgpu, wasm, cpu), each with the
  * tfjs-layers LSTM and with the fused op (src/model/fused-lstm.ts); on wasm the layers LSTM also
  * without the transpose-then-matMul BatchMatMul (src/model/wasm-kernels.ts), the stock baseline.
- * PyTorch's nn.LSTM with the same shapes on the same CPU is the reference
- * (bench/reference/torch_lstm.py; `pip install torch==2.13.0`).
+ * Each fused run names the recurrence it ran (`path`): the backend's kernel (cpu, wasm: host loops;
+ * webgpu: the WGSL kernels of src/model/webgpu-lstm.ts) or tfjs ops.
+ * PyTorch's nn.LSTM with the same shapes is the reference (bench/reference/torch_lstm.py;
+ * `pip install torch==2.13.0`): on the same CPU, and in the same run on the GPU (cuDNN) where
+ * PyTorch sees CUDA.
  *
  * Each measurement runs in its own child process (a wasm kernel registration is per process) for
  * a time window after one warm-up batch; a run whose warm-up batch alone outlasts the window is
@@ -24,18 +27,21 @@
  * and reported as slower than one batch per limit (`timed_out`).
  *
  *   npx tsx bench/train.ts [--seconds=10] [--limit=120] [--configs=small,realistic] [--backends=tensorflow,webgpu,wasm,cpu]
+ *                          [--implementations=layers,fused] [--pytorch=cpu,cuda]
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { createLogger } from '../src/log/logger.js';
 import { BACKENDS, type BackendName, selectBackend } from '../src/model/backend.js';
-import { type LstmImplementation, lstmLayer } from '../src/model/fused-lstm.js';
+import { type LstmImplementation, lstmLayer, recurrencePath } from '../src/model/fused-lstm.js';
 import { machine, writeResult } from './common.js';
 
 const CONFIGS = {
   small: { batch: 128, steps: 30, features: 32, units: 64 },
   realistic: { batch: 1024, steps: 50, features: 32, units: 128 },
+  // Not a measurement: checks the benchmark and its scripts end to end on a software device.
+  tiny: { batch: 16, steps: 6, features: 4, units: 8 },
 } as const;
 type ConfigName = keyof typeof CONFIGS;
 
@@ -56,6 +62,8 @@ type Measured =
       seconds: number;
       warmupSeconds: number;
       warmupOnly: boolean;
+      /** The fused op's recurrence: the backend's kernel or tfjs ops (absent for the layers LSTM). */
+      path?: string;
     }
   | { skipped: string };
 
@@ -76,6 +84,7 @@ async function child(run: Run, seconds: number): Promise<Measured> {
   const x = tf.randomNormal([c.batch, c.steps, c.features], 0, 1, 'float32', 1);
   const y = tf.cast(tf.greater(tf.randomUniform([c.batch, 1], 0, 1, 'float32', 2), 0.5), 'float32');
   const stepsPerBatch = c.batch * c.steps;
+  const path = run.implementation === 'fused' ? { path: recurrencePath(c.units) } : {};
   const cpuSeconds = (since: NodeJS.CpuUsage) => {
     const used = process.cpuUsage(since);
     return (used.user + used.system) / 1e6;
@@ -92,6 +101,7 @@ async function child(run: Run, seconds: number): Promise<Measured> {
       seconds: warmupSeconds,
       warmupSeconds,
       warmupOnly: true,
+      ...path,
     };
   }
   let batches = 0;
@@ -109,6 +119,7 @@ async function child(run: Run, seconds: number): Promise<Measured> {
     seconds: elapsed,
     warmupSeconds,
     warmupOnly: false,
+    ...path,
   };
 }
 
@@ -127,8 +138,11 @@ interface TimedOut {
   timedOut: string;
   stepsPerSecondBelow: number;
 }
-const configs = (arg('configs')?.split(',') ?? Object.keys(CONFIGS)) as ConfigName[];
+const configs = (arg('configs')?.split(',') ?? ['small', 'realistic']) as ConfigName[];
 const backends = (arg('backends')?.split(',') ?? [...BACKENDS]) as BackendName[];
+const implementations = (arg('implementations')?.split(',') ?? ['layers', 'fused']) as LstmImplementation[];
+/** Where PyTorch runs the reference: cpu (all cores, then one thread) and cuda (where available). */
+const pytorchDevices = arg('pytorch')?.split(',') ?? ['cpu', 'cuda'];
 const self = fileURLToPath(import.meta.url);
 
 function measure(run: Run): Measured | TimedOut {
@@ -161,11 +175,12 @@ function measure(run: Run): Measured | TimedOut {
   return result;
 }
 
-/** PyTorch with its default thread count (all cores), or with `threads`. */
-function torch(config: ConfigName, threads?: number) {
+/** PyTorch on the CPU with its default thread count (all cores) or with `threads`, or on `device`. */
+function torch(config: ConfigName, threads?: number, device = 'cpu') {
+  if (!pytorchDevices.includes(device)) return { skipped: 'not requested (--pytorch)' };
   const script = fileURLToPath(new URL('./reference/torch_lstm.py', import.meta.url));
   const c = CONFIGS[config];
-  logger.info('measuring', { config, backend: 'pytorch', threads, seconds });
+  logger.info('measuring', { config, backend: 'pytorch', device, threads, seconds });
   try {
     const out = execFileSync(
       'python3',
@@ -174,6 +189,7 @@ function torch(config: ConfigName, threads?: number) {
         ...[c.batch, c.steps, c.features, c.units].map(String),
         String(seconds),
         ...(threads === undefined ? [] : [String(threads)]),
+        ...['--device', device],
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -183,12 +199,13 @@ function torch(config: ConfigName, threads?: number) {
       batches: number;
       torch: string;
       threads: number;
+      device: string;
     };
     logger.info('measured', { config, backend: 'pytorch', ...result });
     return result;
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0]! : String(error);
-    logger.warn('pytorch reference unavailable', { config, reason });
+    logger.warn('pytorch reference unavailable', { config, device, reason });
     return { skipped: reason };
   }
 }
@@ -211,7 +228,7 @@ for (const config of configs) {
             ['layers', true],
             ['fused', true],
           ];
-    for (const [implementation, fastMatMul] of variants) {
+    for (const [implementation, fastMatMul] of variants.filter(([i]) => implementations.includes(i))) {
       const run: Run = { config, backend, implementation, fastMatMul };
       const result = measure(run);
       if ('skipped' in result) {
@@ -230,6 +247,11 @@ const pytorch = Object.fromEntries(configs.map((c) => [c, torch(c)])) as Record<
 // One thread as well: the tfjs backends measured here use one, and PyTorch's threads suffered
 // most from other load on this machine.
 const pytorchOneThread = Object.fromEntries(configs.map((c) => [c, torch(c, 1)])) as Record<
+  ConfigName,
+  ReturnType<typeof torch>
+>;
+// cuDNN on the GPU the webgpu runs used (where PyTorch sees one).
+const pytorchCuda = Object.fromEntries(configs.map((c) => [c, torch(c, undefined, 'cuda')])) as Record<
   ConfigName,
   ReturnType<typeof torch>
 >;
@@ -283,6 +305,9 @@ const perConfig = Object.fromEntries(
     const referenceCpu = 'skipped' in torchRun ? null : torchRun.steps_per_cpu_second;
     const one = pytorchOneThread[config];
     const oneThread = 'skipped' in one ? null : one.steps_per_second;
+    const gpu = find(config, 'webgpu', 'fused');
+    const cuda = pytorchCuda[config];
+    const cudaRate = 'skipped' in cuda ? null : cuda.steps_per_second;
     return [
       config,
       {
@@ -293,6 +318,11 @@ const perConfig = Object.fromEntries(
         cpu_time: figures(fusedCpu, layersCpu, stockCpu, referenceCpu),
         pytorch_one_thread: oneThread && round(oneThread),
         fused_over_pytorch_one_thread: fused && oneThread ? round(fused / oneThread, 3) : null,
+        webgpu_fused: gpu && round(gpu.stepsPerSecond),
+        webgpu_fused_path: gpu?.path ?? null,
+        pytorch_cuda: cudaRate && round(cudaRate),
+        pytorch_cuda_device: 'skipped' in cuda ? null : cuda.device,
+        webgpu_fused_over_pytorch_cuda: gpu && cudaRate ? round(gpu.stepsPerSecond / cudaRate, 4) : null,
       },
     ];
   }),
@@ -331,6 +361,7 @@ if (best) {
     })),
     pytorch,
     pytorch_one_thread: pytorchOneThread,
+    pytorch_cuda: pytorchCuda,
   });
 }
 

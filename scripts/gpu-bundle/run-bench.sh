@@ -4,10 +4,9 @@
 #
 #   ./run-bench.sh [arguments of bench/train.ts]     (see the comment at the top of app/bench/train.ts)
 #
-# Vulkan: the machine's loader (libvulkan.so.1) where it has one, else the one in lib/. The driver:
-# VK_ICD_FILENAMES or VK_DRIVER_FILES where set, else the first NVIDIA ICD file found in the usual
-# places (/usr/local/nvidia/share/vulkan/icd.d, /usr/share/vulkan/icd.d, /etc/vulkan/icd.d). For a
-# CPU-only check: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json ./run-bench.sh
+# Vulkan: see vulkan-env.sh. For a CPU-only check:
+# VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json ./run-bench.sh
+# The acceptance figures in one command: acceptance.sh.
 #
 # Writes the benchmark's results (bench/results/*.json), results/gpu.json (the GPU as nvidia-smi and
 # the WebGPU adapter describe it) and results/bench.log into results/ beside this script, or RESULTS_DIR.
@@ -18,23 +17,8 @@ APP="$HERE/app"
 RESULTS="${RESULTS_DIR:-$HERE/results}"
 mkdir -p "$RESULTS"
 
-if ! { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q 'libvulkan\.so\.1 '; then
-  export LD_LIBRARY_PATH="$HERE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  echo "[run-bench] no Vulkan loader on the machine: using lib/libvulkan.so.1" >&2
-fi
-for dir in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
-  if [[ -d $dir ]]; then export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$dir"; fi
-done
-if [[ -z "${VK_ICD_FILENAMES:-}" && -z "${VK_DRIVER_FILES:-}" ]]; then
-  for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
-    /etc/vulkan/icd.d/nvidia_icd.json; do
-    if [[ -f $icd ]]; then
-      export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd"
-      break
-    fi
-  done
-fi
-echo "[run-bench] Vulkan driver: ${VK_ICD_FILENAMES:-${VK_DRIVER_FILES:-the default search of the loader}}" >&2
+# shellcheck source=scripts/gpu-bundle/vulkan-env.sh
+source "$HERE/vulkan-env.sh"
 
 gpu="$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1 || true)"
 # The adapter Dawn picks, as the trainer would (a failure is recorded; the benchmark still runs).

@@ -9,8 +9,9 @@
  *   kernel (below) loops over time with plain matMuls through the backend's own BatchMatMul (h·U
  *   forward; dz·[Uᵀ | Wᵀ] and dzᵀ·[h₋₁ | x] backward) and computes the gates and their
  *   derivatives in plain Float32Array loops: no per-step op dispatch, no autodiff graph, no `tanh`
- *   kernel (slow in wasm), no transposed matMul (10× slower in wasm); other backends (webgpu,
- *   tensorflow) run the same recurrence as tfjs ops;
+ *   kernel (slow in wasm), no transposed matMul (10× slower in wasm); on webgpu, WGSL kernels with
+ *   the time loop inside one dispatch (model/webgpu-lstm.ts); other backends (tensorflow), and
+ *   layer sizes a GPU's workgroup memory cannot hold, run the same recurrence as tfjs ops;
  * - the input gradient is skipped where the input is data (the layer's input is a model input),
  *   and every gradient is only handed out where something needs it.
  *
@@ -37,7 +38,7 @@ export interface FusedLstmOptions {
   recurrentActivation: RecurrentActivation;
   /** [batch, time, units] (every step's output) instead of [batch, units] (the last one). */
   returnSequences: boolean;
-  /** 'auto': the host kernel where the active backend has one (cpu, wasm), else tfjs ops. */
+  /** 'auto': the recurrence kernel where the active backend has one (cpu, wasm, webgpu), else tfjs ops. */
   implementation?: 'auto' | 'ops';
   /**
    * false where x is data that no gradient will be asked for (the layer's input is a model input):
@@ -490,13 +491,32 @@ function backwardOps(
 // ---------------------------------------------------------------------------------------------
 // The op.
 
-function useHost(options: FusedLstmOptions, kernelName: string): boolean {
-  return options.implementation !== 'ops' && tf.getKernel(kernelName, tf.getBackend()) !== undefined;
+/** Per backend, whether its recurrence kernels take `units` (absent: any); set by the kernels' installer. */
+const kernelFits = new Map<string, (units: number) => boolean>();
+
+/** Declares which layer sizes the recurrence kernels registered for `backendName` can run. */
+export function setRecurrenceKernelFit(backendName: string, fits: (units: number) => boolean): void {
+  kernelFits.set(backendName, fits);
+}
+
+function useHost(options: FusedLstmOptions, kernelName: string, units: number): boolean {
+  const backend = tf.getBackend();
+  return (
+    options.implementation !== 'ops' &&
+    tf.getKernel(kernelName, backend) !== undefined &&
+    (kernelFits.get(backend)?.(units) ?? true)
+  );
+}
+
+/** Which implementation of the recurrence the op runs now for `units` (for logs and benchmarks). */
+export function recurrencePath(units: number, implementation: FusedLstmOptions['implementation'] = 'auto') {
+  const options = { recurrentActivation: 'hardSigmoid', returnSequences: false, implementation } as const;
+  return useHost(options, FORWARD_KERNEL, units) ? `${tf.getBackend()} kernel` : 'tfjs ops';
 }
 
 function recurrenceForward(xw: tf.Tensor3D, mask: tf.Tensor2D, u: tf.Tensor2D, options: FusedLstmOptions) {
   const hard = options.recurrentActivation === 'hardSigmoid';
-  if (!useHost(options, FORWARD_KERNEL)) return forwardOps(xw, mask, u, hard);
+  if (!useHost(options, FORWARD_KERNEL, u.shape[0])) return forwardOps(xw, mask, u, hard);
   const [hs, cs, tc, gates] = tf
     .engine()
     .runKernel(FORWARD_KERNEL, { xw, mask, u }, { hard }) as tf.Tensor3D[];
@@ -523,7 +543,7 @@ function recurrenceBackward(
   const lastOnly = !options.returnSequences;
   const ut = tf.transpose(w.recurrentKernel);
   const wt = tf.transpose(w.kernel);
-  if (!useHost(options, BACKWARD_KERNEL))
+  if (!useHost(options, BACKWARD_KERNEL, w.recurrentKernel.shape[0]))
     return backwardOps(dy, lastOnly, r, mask, { x: w.x, ut, wt }, hard, inputGrad);
   const [kernel, recurrentKernel, bias, x] = tf
     .engine()

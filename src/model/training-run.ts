@@ -19,6 +19,7 @@ import { saveEncoder } from '../registry/model-files.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import type { ProgressFactory } from '../util/progress.js';
 import { encodeSplit } from './batches.js';
+import { recurrencePath } from './fused-lstm.js';
 import { buildModel, correctPriorShift } from './lstm.js';
 import { type EvaluationReport, evaluateModel } from './report.js';
 import { type TrainResult, train } from './train.js';
@@ -150,6 +151,15 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   }
 
   const model = buildModel(encoder, { ...config.model, seed: config.seed });
+  // Which code runs each LSTM layer's recurrence (the backend's fused kernel or tfjs ops): a GPU
+  // run on the slow path must be visible in the log.
+  logger.info('lstm recurrence', {
+    implementation: config.model.lstmImplementation ?? 'fused',
+    perLayer:
+      config.model.lstmImplementation === 'layers'
+        ? config.model.lstmUnits.map(() => 'tfjs-layers')
+        : config.model.lstmUnits.map((units) => recurrencePath(units)),
+  });
   const validationSplit = {
     sessions: dataset.validation.sessions,
     examples: dataset.validation.sessions.map((s, session) => ({

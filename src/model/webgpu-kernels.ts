@@ -12,8 +12,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { VendorShimError } from '../vendor-shims/check.js';
-import { checkWebgpuTensorMap, webgpuBackend } from '../vendor-shims/tfjs-backend-webgpu.js';
+import { checkLiveWebgpuBackend, webgpuBackend } from '../vendor-shims/tfjs-backend-webgpu.js';
 import { type KernelArgs, replaceKernel } from '../vendor-shims/tfjs-core.js';
+import { installWebgpuLstm } from './webgpu-lstm.js';
 
 const COORDS = ['x', 'y', 'z', 'w', 'u', 'v'];
 const coordsType = (rank: number) => (rank <= 4 ? `vec${rank}<i32>` : `vec${rank}`);
@@ -60,13 +61,17 @@ class IntTransposeProgram {
 
 let installed = false;
 
-/** Registers the kernels above for the webgpu backend (once per process), after it started. */
+/**
+ * Registers the kernels above, and the fused LSTM's recurrence kernels (model/webgpu-lstm.ts), for
+ * the webgpu backend (once per process), after it started.
+ */
 export function installWebgpuKernels(): void {
   if (installed) return;
   if (tf.getKernel('Transpose', 'webgpu') === undefined) return;
-  const problems = checkWebgpuTensorMap(tf.backend());
+  const problems = checkLiveWebgpuBackend(tf.backend());
   if (problems.length > 0) throw new VendorShimError(problems);
   installed = true;
+  installWebgpuLstm(tf.backend());
   replaceKernel('Transpose', 'webgpu', (stock) => (args: KernelArgs) => {
     const x = args.inputs['x']!;
     const perm = args.attrs['perm'] as number[];

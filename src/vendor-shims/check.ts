@@ -31,7 +31,12 @@ export async function findShimProblems(packages: readonly ShimPackage[]): Promis
       problems.push(...(await import('./tfjs-layers.js')).checkTfjsLayersInternals());
       problems.push(...(await (await import('./tfjs-backend-cpu.js')).checkCpuBackendInternals()));
       problems.push(...(await (await import('./tfjs-backend-wasm.js')).checkWasmBackendInternals()));
-      problems.push(...(await (await import('./tfjs-backend-webgpu.js')).checkWebgpuBackendInternals()));
+      // Imported before navigator.gpu exists (Dawn is set up only when webgpu is chosen), the webgpu
+      // package skips registering its backend for good: then its internals are checked on the live
+      // backend when webgpu starts (checkLiveWebgpuBackend, model/webgpu-kernels.ts).
+      if ((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu !== undefined) {
+        problems.push(...(await (await import('./tfjs-backend-webgpu.js')).checkWebgpuBackendInternals()));
+      }
     }
   }
   return problems;

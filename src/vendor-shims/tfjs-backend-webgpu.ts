@@ -1,7 +1,7 @@
 /**
  * tfjs-backend-webgpu internals (4.22): the dtype of a tensor's GPU buffer (which can differ from the
- * tensor's), its CPU-forwarding test and its program runner, for the Transpose fix in
- * model/webgpu-kernels.ts.
+ * tensor's), its CPU-forwarding test, its program runner, intermediate disposal and the device's compute limits,
+ * for the kernels in model/webgpu-kernels.ts and model/webgpu-lstm.ts.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { type ShimProblem, missingFunctions } from './problems.js';
@@ -12,15 +12,27 @@ export interface WebgpuBackend {
   bufferDtype(dataId: tf.DataId): tf.DataType | undefined;
   shouldExecuteOnCPU(inputs: tf.TensorInfo[]): boolean;
   runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
+  /** Drops one reference to an intermediate result (what tfjs's own kernels do with theirs). */
+  disposeData(dataId: tf.DataId): void;
+  /** The device's compute limits (the backend requests the adapter's own). */
+  limits(): ComputeLimits;
+}
+
+export interface ComputeLimits {
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
 }
 
 interface WebGPUBackendInternals {
+  device: { limits: ComputeLimits };
+  disposeData(dataId: tf.DataId): boolean;
   tensorMap: { get(dataId: tf.DataId): { dtype: tf.DataType } | undefined };
   shouldExecuteOnCPU(inputs: tf.TensorInfo[]): boolean;
   runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
 }
 
-const METHODS = ['shouldExecuteOnCPU', 'runWebGPUProgram'] as const;
+const METHODS = ['shouldExecuteOnCPU', 'runWebGPUProgram', 'disposeData'] as const;
 
 /** `backend` (a kernel's backend argument) as a WebgpuBackend. */
 export function webgpuBackend(backend: unknown): WebgpuBackend {
@@ -29,6 +41,8 @@ export function webgpuBackend(backend: unknown): WebgpuBackend {
     bufferDtype: (dataId) => b.tensorMap.get(dataId)?.dtype,
     shouldExecuteOnCPU: (inputs) => b.shouldExecuteOnCPU(inputs),
     runWebGPUProgram: (program, inputs, dtype) => b.runWebGPUProgram(program, inputs, dtype),
+    disposeData: (dataId) => void b.disposeData(dataId),
+    limits: () => b.device.limits,
   };
 }
 
@@ -47,8 +61,26 @@ export async function checkWebgpuBackendInternals(prototype?: unknown): Promise<
   return missingFunctions('@tensorflow/tfjs-backend-webgpu', 'WebGPUBackend.prototype', proto, METHODS);
 }
 
-/** The live backend's `tensorMap` (an instance field, so not on the prototype): fatal problems when missing. */
-export function checkWebgpuTensorMap(backend: unknown): ShimProblem[] {
-  const map = (backend as { tensorMap?: unknown } | null)?.tensorMap;
-  return missingFunctions('@tensorflow/tfjs-backend-webgpu', 'WebGPUBackend.tensorMap', map, ['get']);
+/**
+ * The live backend: the methods above, and `tensorMap` and `device.limits` (instance fields, so not
+ * on the prototype). Fatal problems when missing.
+ */
+export function checkLiveWebgpuBackend(backend: unknown): ShimProblem[] {
+  const pkg = '@tensorflow/tfjs-backend-webgpu';
+  const live = backend as { tensorMap?: unknown; device?: { limits?: unknown } } | null;
+  const problems = [
+    ...missingFunctions(pkg, 'WebGPUBackend', live, METHODS),
+    ...missingFunctions(pkg, 'WebGPUBackend.tensorMap', live?.tensorMap, ['get']),
+  ];
+  if (
+    typeof (live?.device?.limits as ComputeLimits | undefined)?.maxComputeWorkgroupStorageSize !== 'number'
+  ) {
+    problems.push({
+      package: pkg,
+      internal: 'WebGPUBackend.device.limits',
+      severity: 'fatal',
+      message: `${pkg}: the backend no longer keeps its GPUDevice in a device field, so the fused LSTM kernels cannot size their tiles; the installed tfjs is not the version src/vendor-shims/tfjs-backend-webgpu.ts was written for`,
+    });
+  }
+  return problems;
 }

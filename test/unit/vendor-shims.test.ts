@@ -15,8 +15,8 @@ import type { ShimProblem } from '../../src/vendor-shims/problems.js';
 import { checkCpuBackendInternals } from '../../src/vendor-shims/tfjs-backend-cpu.js';
 import { checkWasmBackendInternals } from '../../src/vendor-shims/tfjs-backend-wasm.js';
 import {
+  checkLiveWebgpuBackend,
   checkWebgpuBackendInternals,
-  checkWebgpuTensorMap,
 } from '../../src/vendor-shims/tfjs-backend-webgpu.js';
 import { checkTfjsCoreInternals } from '../../src/vendor-shims/tfjs-core.js';
 import { checkTfjsLayersInternals } from '../../src/vendor-shims/tfjs-layers.js';
@@ -35,7 +35,15 @@ const TXN_ENCODER = 'const encodePartition = ({ partition, offset, metadata }) =
 describe('vendor shims self-check', () => {
   it('passes for the installed packages (the versions pinned in package.json)', async () => {
     assert.deepEqual(await findShimProblems(['kafkajs', 'avsc', 'tfjs']), []);
-    assert.deepEqual(checkWebgpuTensorMap({ tensorMap: new Map() }), []);
+    const limits = {
+      maxComputeWorkgroupStorageSize: 16_384,
+      maxComputeInvocationsPerWorkgroup: 256,
+      maxComputeWorkgroupSizeX: 256,
+    };
+    // The start-up check leaves webgpu out where navigator.gpu is not set up yet (as here).
+    assert.deepEqual(await checkWebgpuBackendInternals(), []);
+    const methods = { shouldExecuteOnCPU: fn, runWebGPUProgram: fn, disposeData: fn };
+    assert.deepEqual(checkLiveWebgpuBackend({ ...methods, tensorMap: new Map(), device: { limits } }), []);
   });
 
   it('names each avsc internal that moved', () => {
@@ -101,11 +109,18 @@ describe('vendor shims self-check', () => {
     assert.deepEqual(internals(await checkWebgpuBackendInternals({ runWebGPUProgram: 1 })), [
       'fatal WebGPUBackend.prototype.shouldExecuteOnCPU',
       'fatal WebGPUBackend.prototype.runWebGPUProgram',
+      'fatal WebGPUBackend.prototype.disposeData',
     ]);
     assert.deepEqual(internals(await checkCpuBackendInternals({ makeTensorInfo: fn })), [
       'fatal MathBackendCPU.prototype.disposeIntermediateTensorInfo',
     ]);
-    assert.deepEqual(internals(checkWebgpuTensorMap({})), ['fatal WebGPUBackend.tensorMap.get']);
+    assert.deepEqual(internals(checkLiveWebgpuBackend({})), [
+      'fatal WebGPUBackend.shouldExecuteOnCPU',
+      'fatal WebGPUBackend.runWebGPUProgram',
+      'fatal WebGPUBackend.disposeData',
+      'fatal WebGPUBackend.tensorMap.get',
+      'fatal WebGPUBackend.device.limits',
+    ]);
     class NotLstm {}
     assert.deepEqual(
       internals(checkTfjsLayersInternals({ lstm: () => new NotLstm(), dropout: () => ({ rate: 0.5 }) })),
