@@ -2,10 +2,10 @@
  * Scale-out: ingest instances in one consumer group on a 6-partition topic — two from the start, a
  * third joining mid-stream, one leaving (SIGTERM) — with the partitions' open-session state moving
  * with them through the checkpoints. Run twice: all instances sharing one local store and checkpoint
- * directory, and as on different machines: each instance with its own local folders, the timelines
- * and checkpoints on one S3 bucket prefix (the real server scripts/s3 starts). Either way the stored
- * sessions equal a single undisturbed sessionizer per partition, each stored exactly once, the sessions
- * open when the leaving instance handed its partitions over included.
+ * directory, and as on different machines: each instance in its own working directory with its own
+ * local folders, the timelines and checkpoints on one S3 bucket prefix (the real server scripts/s3
+ * starts). Either way the stored sessions equal a single undisturbed sessionizer per partition, each
+ * stored exactly once, the sessions open when the leaving instance handed its partitions over included.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -21,12 +21,18 @@ import { type EventPosition, referenceSessions, sessionKey, storedSessions } fro
 import { scaleOutRun } from '../helpers/scale-out.js';
 import { s3StorageEnv, testS3Prefix, testS3Storage } from '../helpers/storage.js';
 
+/** One more instance: its environment and working directory. */
+interface Instance {
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
 /** Where the instances keep their timelines and checkpoints. */
 interface Layout {
   name: string;
-  /** `instance()` is the environment of one more instance; `timelines` is where they all store. */
+  /** `instance()` is where one more instance runs; `timelines` is where they all store. */
   open(options: { topic: string; group: string }): {
-    instance: () => NodeJS.ProcessEnv;
+    instance: () => Instance;
     timelines: string | ObjectStorage;
   };
 }
@@ -36,18 +42,21 @@ const layouts: Layout[] = [
     name: 'one local directory shared by every instance',
     open(options) {
       const dir = mkdtempSync(join(tmpdir(), 'scale-'));
-      return { instance: () => ingestEnv({ ...options, dir }), timelines: join(dir, 'store') };
+      return { instance: () => ({ env: ingestEnv({ ...options, dir }) }), timelines: join(dir, 'store') };
     },
   },
   {
-    name: 'S3, each instance with its own local folders (different machines)',
+    name: 'S3, each instance in its own working directory and local folders (different machines)',
     open(options) {
       const prefix = testS3Prefix();
       return {
-        instance: () => ({
-          ...ingestEnv({ ...options, dir: mkdtempSync(join(tmpdir(), 'scale-machine-')) }),
-          ...s3StorageEnv(prefix),
-        }),
+        instance: () => {
+          const machine = mkdtempSync(join(tmpdir(), 'scale-machine-'));
+          return {
+            env: { ...ingestEnv({ ...options, dir: machine }), ...s3StorageEnv(prefix) },
+            cwd: machine,
+          };
+        },
         timelines: testS3Storage(`${prefix}timelines/`),
       };
     },
@@ -79,11 +88,14 @@ for (const layout of layouts) {
         topic,
         group,
         events,
-        start: () =>
-          startService(['ingest', '--port', '0'], {
-            ...instance(),
-            INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '6s',
-          }),
+        start: () => {
+          const { env, cwd } = instance();
+          return startService(
+            ['ingest', '--port', '0'],
+            { ...env, INTENTSTREAM_KAFKA__SESSION_TIMEOUT: '6s' },
+            cwd === undefined ? {} : { cwd },
+          );
+        },
         noun: 'ingest instances',
         timeoutMs: 120_000,
       });
