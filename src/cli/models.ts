@@ -54,25 +54,28 @@ export function registerModels(program: Command): void {
         const wanted = version ?? (await registry.current());
         if (wanted === undefined) {
           throw new RegistryError(
-            `no model is CURRENT in ${registry.root}: name one (\`intentstream models list\` shows them), or promote one with \`intentstream models promote <version>\``,
+            `no model is CURRENT in ${registry.location}: name one (\`intentstream models list\` shows them), or promote one with \`intentstream models promote <version>\``,
           );
         }
-        const entries = [...(await registry.list()), ...(await registry.listCandidates())];
-        const entry = entries.find((e) => e.version === wanted);
-        if (!entry) {
+        // A registered model may be on object storage: read it from the local copy (fetched first), where
+        // its plots can also be opened.
+        const dir = (await registry.list()).some((e) => e.version === wanted)
+          ? await registry.localDirOf(wanted)
+          : (await registry.listCandidates()).find((e) => e.version === wanted)?.dir;
+        if (dir === undefined) {
           throw new RegistryError(
-            `model ${wanted} is neither registered nor a candidate in ${registry.root}; \`intentstream models list\` shows what is there`,
+            `model ${wanted} is neither registered nor a candidate in ${registry.location}; \`intentstream models list\` shows what is there`,
           );
         }
-        const card = await readFile(join(entry.dir, MODEL_FILES.card), 'utf8').catch(() => undefined);
+        const card = await readFile(join(dir, MODEL_FILES.card), 'utf8').catch(() => undefined);
         if (card === undefined) {
           throw new RegistryError(
-            `model ${wanted} in ${entry.dir} has no ${MODEL_FILES.card}; it was written by a version without cards, or is incomplete (\`intentstream models list\`)`,
+            `model ${wanted} in ${dir} has no ${MODEL_FILES.card}; it was written by a version without cards, or is incomplete (\`intentstream models list\`)`,
           );
         }
-        const plots = (await readdir(entry.dir)).filter((f) => f.endsWith('.svg')).sort();
+        const plots = (await readdir(dir)).filter((f) => f.endsWith('.svg')).sort();
         process.stdout.write(
-          `${card}\n${plots.length ? `Plots (SVG, open in a browser):\n${plots.map((f) => `  ${join(entry.dir, f)}`).join('\n')}\n` : 'No plots (the model was written before they existed).\n'}`,
+          `${card}\n${plots.length ? `Plots (SVG, open in a browser):\n${plots.map((f) => `  ${join(dir, f)}`).join('\n')}\n` : 'No plots (the model was written before they existed).\n'}`,
         );
       }),
     );

@@ -32,6 +32,8 @@ export function createCheckpointStore(where: string | ObjectStorage) {
   const keyOf = (topic: string, partition: number) => `${topic}/p${partition}.ckpt`;
   const pathOf = (topic: string, partition: number) => storage.locate(keyOf(topic, partition));
   return {
+    /** Where the checkpoints are, for messages: a directory or `s3://bucket/prefix`. */
+    location: storage.location,
     pathOf,
     async load(topic: string, partition: number): Promise<PartitionCheckpoint | undefined> {
       const path = pathOf(topic, partition);

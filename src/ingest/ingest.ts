@@ -132,7 +132,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
         {
           partition,
           committed,
-          checkpointDir: config.ingest.checkpointDir,
+          checkpoints: checkpoints.location,
         },
       );
     }
@@ -277,9 +277,19 @@ export function createIngest(options: IngestOptions): IngestProcess {
         if (flushTimer) clearInterval(flushTimer);
         if (retentionTimer) clearInterval(retentionTimer);
         await flushAll('shutdown');
+        // What the partitions' next owners resume from: where, and with how many sessions still open.
+        const handedOver = [...states.values()]
+          .map((s) => ({
+            partition: s.partition,
+            nextOffset: s.nextOffset,
+            openSessions: s.sessionizer.openSessions,
+          }))
+          .sort((a, b) => a.partition - b.partition);
         await input.stop();
         await producer.disconnect();
-        logger.info('ingest stopped: closed sessions stored, state checkpointed, offsets committed');
+        logger.info('ingest stopped: closed sessions stored, state checkpointed, offsets committed', {
+          handedOver,
+        });
       })();
       return stopped;
     },
@@ -308,7 +318,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
       topic,
       groupId,
       store: store.dir,
-      checkpoints: config.ingest.checkpointDir,
+      checkpoints: checkpoints.location,
     });
   }
 }

@@ -15,7 +15,7 @@ import {
   missingFiles,
   readModelJson,
 } from './model-dir.js';
-import type { ModelStore } from './model-store.js';
+import type { CurrentRead, ModelStore } from './model-store.js';
 
 export { type HistoryEntry, MODEL_FILES } from './model-dir.js';
 
@@ -78,12 +78,12 @@ export function createRegistryView(
     );
   const current = async () => (await store.readCurrent()).version;
   return {
+    history: async () => withUnrecordedSwitches(await store.readHistory(), await store.readCurrent()),
     root,
     location: store.location,
     dirOf: (version) => store.locate(checked(version)),
     localDirOf: (version) => store.localDir(checked(version)),
     current,
-    history: () => store.readHistory(),
     async list() {
       return withMetrics(await store.list(), await current(), (e) =>
         store.readJson(e.version, MODEL_FILES.metrics),
@@ -106,6 +106,31 @@ export function createRegistryView(
       return { ...(manifest ? { manifest } : {}), ...(metrics ? { metrics } : {}) };
     },
   };
+}
+
+/**
+ * The history as one unbroken chain of switches ending at CURRENT. A process killed between switching
+ * CURRENT and appending its entry leaves that switch unrecorded: CURRENT (or the `previous` of the next
+ * entry) then names a version the entry before does not. Each such gap is filled, on reading only (two
+ * machines repairing one gap would record it twice), with an entry from the version recorded before it.
+ */
+function withUnrecordedSwitches(recorded: HistoryEntry[], read: CurrentRead): HistoryEntry[] {
+  const chain: HistoryEntry[] = [];
+  const unrecorded = (version: string, at: string): HistoryEntry => ({
+    at,
+    action: 'promote',
+    version,
+    previous: chain.at(-1)?.version ?? null,
+    reason: 'unrecorded: CURRENT was switched by a process that stopped before recording it',
+  });
+  for (const entry of recorded) {
+    if (entry.previous !== null && entry.previous !== (chain.at(-1)?.version ?? null))
+      chain.push(unrecorded(entry.previous, entry.at));
+    chain.push(entry);
+  }
+  if (read.version !== undefined && read.version !== chain.at(-1)?.version)
+    chain.push(unrecorded(read.version, new Date().toISOString()));
+  return chain;
 }
 
 /**

@@ -16,10 +16,21 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts the real CLI from source (never a stale dist/) as a child process, with bin/intentstream.js's V8 flags. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', MAIN, ...args], {
-    cwd: REPO_ROOT,
+/** tsx's loader by path, so a CLI process started in another working directory still finds it. */
+const TSX = import.meta.resolve('tsx');
+
+/**
+ * Starts the real CLI from source (never a stale dist/) as a child process, with bin/intentstream.js's
+ * V8 flags, in the repository root or in `cwd` (relative data paths then resolve there, as on a machine
+ * of its own).
+ */
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  { cwd = REPO_ROOT }: { cwd?: string } = {},
+): ChildProcess {
+  return spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', TSX, MAIN, ...args], {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,9 +73,9 @@ export interface RunningService {
 export async function startService(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  { timeoutMs = 60_000 } = {},
+  { timeoutMs = 60_000, cwd }: { timeoutMs?: number; cwd?: string } = {},
 ): Promise<RunningService> {
-  const child = spawnCli(args, env);
+  const child = spawnCli(args, env, cwd === undefined ? {} : { cwd });
   child.stdout!.resume();
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {

@@ -12,16 +12,19 @@ import {
 import { type ImportSummary, fileInput, importSourceName, runImport } from '../../src/ingest/import.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { DEFAULT_SESSION_RULES } from '../../src/sessionizer/index.js';
+import type { ObjectStorage } from '../../src/storage/index.js';
 import { createTimelineStore } from '../../src/store/index.js';
 
 /**
  * Generated traffic → NDJSON file → `runImport` (the real sessionizer) → a timeline store under
- * `dir`, as `intentstream generate --out` + `intentstream import` would. Returns the oracle records
- * keyed by the id of each session's first event.
+ * `dir` (or in `into`, e.g. a bucket prefix; `storeDir` then stays empty), as `intentstream generate
+ * --out` + `intentstream import` would. Returns the oracle records keyed by the id of each session's
+ * first event.
  */
 export async function fillStoreFromGenerator(
   dir: string,
   options: GeneratorOptions,
+  into?: ObjectStorage,
 ): Promise<{ storeDir: string; summary: ImportSummary; oracle: Map<string, SessionEndItem> }> {
   const input = join(dir, 'generated.ndjson');
   const lines: string[] = [];
@@ -35,7 +38,7 @@ export async function fillStoreFromGenerator(
   const storeDir = join(dir, 'store');
   const summary = await runImport({
     inputs: [fileInput(input)],
-    store: createTimelineStore(storeDir),
+    store: createTimelineStore(into ?? storeDir),
     rules: { ...DEFAULT_SESSION_RULES, graceMs: 3_600_000, dedupeWindow: 500_000 },
     logger: createMemoryLogger('error'),
     source: importSourceName([input]),

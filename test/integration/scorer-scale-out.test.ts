@@ -12,17 +12,11 @@ import { describe, it } from 'node:test';
 import { createGenerator } from '../../src/generator/index.js';
 import { createModelRegistry } from '../../src/registry/index.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
-import { type RunningService, startService } from '../helpers/cli.js';
-import {
-  committedTotal,
-  createTopic,
-  produceEvents,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '../helpers/kafka.js';
+import { startService } from '../helpers/cli.js';
+import { committedTotal, createTopic, testKafka, uniqueName, waitFor } from '../helpers/kafka.js';
 import { writeModelVersion } from '../helpers/models.js';
 import { byEvent, readCommittedPredictions } from '../helpers/predictions.js';
+import { scaleOutRun } from '../helpers/scale-out.js';
 
 describe('scorer scale-out', () => {
   it('two scorers, a third joining, one leaving: predictions equal a single undisturbed scorer', async () => {
@@ -55,40 +49,17 @@ describe('scorer scale-out', () => {
         },
       };
     };
-    const third = Math.floor(events.length / 3);
     const scaled = env('scaled');
     await createTopic(kafka, scaled.predictions, 6);
-    const start = () => startService(['score', '--port', '0'], scaled.env);
-    const committed = () => committedTotal(kafka, scaled.group, topic);
-    const running: RunningService[] = [];
-    try {
-      running.push(await start(), await start());
-      await produceEvents(kafka, topic, events.slice(0, third));
-      await waitFor(async () => (await committed()) >= third || undefined, {
-        what: 'two scorers to score the first third',
-        timeoutMs: 120_000,
-      });
-      running.push(await start());
-      await produceEvents(kafka, topic, events.slice(third, 2 * third));
-      await waitFor(async () => (await committed()) >= third + (third >> 1) || undefined, {
-        what: 'three scorers to make progress',
-        timeoutMs: 120_000,
-      });
-      const leaving = running.shift()!;
-      assert.equal(await leaving.stop(), 0, leaving.stderr().slice(-2000));
-      await produceEvents(kafka, topic, events.slice(2 * third));
-      await waitFor(async () => (await committed()) === events.length || undefined, {
-        what: 'the remaining scorers to score everything',
-        timeoutMs: 180_000,
-      });
-    } finally {
-      const codes = await Promise.all(running.map((r) => r.stop()));
-      assert.deepEqual(
-        codes,
-        codes.map(() => 0),
-        'every scorer exits 0 on SIGTERM',
-      );
-    }
+    await scaleOutRun({
+      kafka,
+      topic,
+      group: scaled.group,
+      events,
+      start: () => startService(['score', '--port', '0'], scaled.env),
+      noun: 'scorers',
+      timeoutMs: 180_000,
+    });
 
     const single = env('single');
     await createTopic(kafka, single.predictions, 6);

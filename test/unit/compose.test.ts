@@ -44,6 +44,17 @@ describe('docker-compose.yml stays in sync with the CLI and config', () => {
   };
   const ours = Object.entries(compose.services).filter(([, s]) => s.image === 'intentstream:local');
 
+  it('pins the SeaweedFS image to the release scripts/s3 builds for the tests', () => {
+    const release = /^WEED_RELEASE="([^"]+)"$/m.exec(readFileSync(`${REPO_ROOT}scripts/s3`, 'utf8'))?.[1];
+    assert.ok(release, 'scripts/s3 names WEED_RELEASE');
+    const seaweed = Object.entries(compose.services).filter(([, s]) =>
+      s.image?.startsWith('chrislusf/seaweedfs'),
+    );
+    assert.ok(seaweed.length > 0, 'a SeaweedFS service');
+    for (const [name, service] of seaweed)
+      assert.equal(service.image, `chrislusf/seaweedfs:${release}`, `${name} runs the tested release`);
+  });
+
   it('runs every pipeline process', () => {
     const commands = ours.map(([, s]) => s.command?.[0]);
     for (const required of ['ingest', 'score', 'trainer', 'generate', 'topics'])

@@ -72,6 +72,36 @@ describe('model registry', () => {
     assert.equal((await registry.rollback()).version, 'v1');
   });
 
+  it('fills in a switch a crash left unrecorded (CURRENT written, history entry not): one chain, rollback works', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'registry-'));
+    const root = join(base, 'models');
+    const registry = createModelRegistry(root);
+    for (const [name, version] of [
+      ['a', 'v1'],
+      ['b', 'v2'],
+      ['c', 'v3'],
+    ] as const)
+      await registry.register(await candidate(base, name, 0.8), version);
+    await registry.promote('v1', 'first');
+    // What a process SIGKILLed right after switching CURRENT to v2 leaves behind.
+    await writeFile(join(root, 'CURRENT'), 'v2\n');
+    const chain = (entries: { action: string; version: string; previous: string | null }[]) =>
+      entries.map((h) => [h.action, h.version, h.previous]);
+    assert.deepEqual(chain(await registry.history()), [
+      ['promote', 'v1', null],
+      ['promote', 'v2', 'v1'],
+    ]);
+    assert.match((await registry.history()).at(-1)!.reason, /unrecorded/);
+    await registry.promote('v3', 'after the crash');
+    assert.deepEqual(chain(await registry.history()), [
+      ['promote', 'v1', null],
+      ['promote', 'v2', 'v1'],
+      ['promote', 'v3', 'v2'],
+    ]);
+    assert.equal((await registry.rollback()).version, 'v2');
+    assert.equal((await registry.rollback()).version, 'v3', 'a second rollback undoes the first');
+  });
+
   it('refuses incomplete models, bad versions, and rollback without a predecessor', async () => {
     const base = await mkdtemp(join(tmpdir(), 'registry-'));
     const registry = createModelRegistry(join(base, 'models'));
