@@ -17,8 +17,8 @@ export function registerIngest(program: Command): void {
     .description(
       'sessionize the events topic in event time and store closed sessions as timelines (group ingest.groupId)',
     )
-    .option('--store <dir>', 'timeline store directory (default: store.dir)')
-    .option('--checkpoints <dir>', 'checkpoint directory (default: ingest.checkpointDir)')
+    .option('--store <dir>', 'timeline store directory, local even where storage.backend is s3 (default: store.dir, or the bucket)')
+    .option('--checkpoints <dir>', 'checkpoint directory, local even where storage.backend is s3 (default: ingest.checkpointDir, or the bucket)')
     .option(
       '--port <port>',
       'HTTP port for /metrics, /healthz, /readyz (default: http.ports.ingest; 0 = any)',
@@ -52,8 +52,9 @@ export function registerIngest(program: Command): void {
               config,
               logger,
               metrics,
-              store: createTimelineStore(createStorageFromConfig(config, 'timelines')),
-              checkpoints: createCheckpointStore(createStorageFromConfig(config, 'checkpoints')),
+              // An explicit directory is that local directory whatever storage.backend says, as in train and import.
+              store: createTimelineStore(createStorageFromConfig(config, 'timelines', opts.store)),
+              checkpoints: createCheckpointStore(createStorageFromConfig(config, 'checkpoints', opts.checkpoints)),
               onFatal,
             }),
           readiness: (ingest) => [{ name: 'partitions_assigned', check: () => ingest()?.ready ?? false }],
