@@ -102,18 +102,7 @@ export function buildDataset(timelines: Iterable<SessionTimeline>, options: Data
     const placed = plan.place(s);
     tally.add(s, placed);
     if (typeof placed === 'string') continue;
-    kept.push({
-      placed,
-      session: {
-        sessionId: s.session_id,
-        cookieId: s.cookie_id,
-        startTime: s.start_time,
-        events: placed.observable,
-        label: placed.label,
-        cut: placed.cut,
-        storedEvents: s.events.length,
-      },
-    });
+    kept.push({ placed, session: datasetSession(s, placed) });
   }
   // Canonical order (start time, session id): the result does not depend on the store's file order.
   kept.sort(
@@ -133,6 +122,19 @@ export function buildDataset(timelines: Iterable<SessionTimeline>, options: Data
     target.examples.push({ session: index, length: session.events.length, full: true });
   }
   return { ...splits, summary: tally.summary() };
+}
+
+/** A stored session as the dataset keeps it, once placed. */
+export function datasetSession(s: SessionTimeline, placed: PlacedSession): DatasetSession {
+  return {
+    sessionId: s.session_id,
+    cookieId: s.cookie_id,
+    startTime: s.start_time,
+    events: placed.observable,
+    label: placed.label,
+    cut: placed.cut,
+    storedEvents: s.events.length,
+  };
 }
 
 /** Labels of a split's examples, in example order. */

@@ -7,6 +7,7 @@ export {
   type DatasetSession,
   type DatasetSplit,
   type DatasetSummary,
+  datasetSession,
   type Example,
   exampleLabels,
   type SplitSummary,
