@@ -56,6 +56,8 @@ export interface EvaluationReport {
     features: string[];
     l2: number;
     iterations: number;
+    /** Training examples it was fitted on, of those the LSTM trained on (a seeded sample on large windows; absent in older reports). */
+    fittedOn?: { examples: number; of: number };
     threshold: number;
     validation: SplitMetrics;
     test: SplitMetrics;
@@ -253,6 +255,7 @@ export async function evaluateModel(
       features: bag.names,
       l2: options.baselineL2,
       iterations: logistic.iterations,
+      fittedOn: { examples: data.baselineSample.rows.length, of: data.baselineSample.examples },
       threshold: baselineThreshold,
       validation: metrics(labels.validation, baselineScores.validation, baselineThreshold),
       test: baselineTest,

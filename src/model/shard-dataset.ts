@@ -49,6 +49,10 @@ export interface ShardEncodingOptions {
   seed: number;
   /** Prefixes per test session for the evaluation of mid-session scores. */
   evaluationPrefixes: number;
+  /** Default SESSIONS_PER_SHARD (tests use small shards). */
+  sessionsPerShard?: number;
+  /** Default BASELINE_SAMPLE. */
+  baselineSample?: number;
 }
 
 export class ShardEncoder {
@@ -68,7 +72,10 @@ export class ShardEncoder {
         new ShardWriter(
           dir,
           name,
-          Math.max(1, Math.ceil(summary.splits[name].sessions / SESSIONS_PER_SHARD)),
+          Math.max(
+            1,
+            Math.ceil(summary.splits[name].sessions / (options.sessionsPerShard ?? SESSIONS_PER_SHARD)),
+          ),
           encoder.numericSize,
           seed,
         ),
@@ -76,7 +83,7 @@ export class ShardEncoder {
     ) as Record<SplitName, ShardWriter>;
     this.bag = orderBlindFeatures(encoder.eventTypeVocabulary);
     const trainExamples = summary.splits.train.examples;
-    this.sampleRate = Math.min(1, BASELINE_SAMPLE / Math.max(1, trainExamples));
+    this.sampleRate = Math.min(1, (options.baselineSample ?? BASELINE_SAMPLE) / Math.max(1, trainExamples));
     this.sample = { rows: [], labels: [], examples: trainExamples };
   }
 

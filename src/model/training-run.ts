@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config/schema.js';
 import {
+  type DatasetOptions,
   DatasetScanner,
   type DatasetSession,
   type DatasetSummary,
@@ -59,6 +60,8 @@ export interface TrainingRunOptions {
   window?: { from: number; to: number; leftOut: { before: number; after: number } };
   /** Where the encoded shards live during the run (a fresh folder under it, removed at the end); default the OS temp dir. */
   shardDir?: string;
+  /** Sessions per shard file (default SESSIONS_PER_SHARD; tests use small shards). */
+  sessionsPerShard?: number;
 }
 
 /** What to tell a user whose window left stored sessions out. */
@@ -93,6 +96,34 @@ export function trainingConfigIdentity(config: TrainerConfig): unknown {
   return { roles, labels, dataset, features, model: modelRest, training: trainingRest, seed };
 }
 
+/** The dataset the trainer config asks for. */
+export function datasetOptionsOf(config: TrainerConfig): DatasetOptions {
+  return {
+    labels: config.labels,
+    roles: config.roles,
+    prefixesPerSession: config.dataset.prefixesPerSession,
+    split: config.dataset.split,
+    cookieSplit: config.dataset.cookieSplit,
+    seed: config.seed,
+  };
+}
+
+/** The options of train() that come from the trainer config. */
+export function trainingOptionsOf(config: TrainerConfig) {
+  const t = config.training;
+  return {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    learningRate: t.learningRate,
+    learningRateDecay: t.learningRateDecay,
+    patience: t.patience,
+    classWeight: t.classWeight,
+    embeddingL2: t.embeddingL2,
+    prefixWeight: config.dataset.prefixWeight,
+    seed: config.seed,
+  };
+}
+
 export function runFingerprint(config: TrainerConfig, datasetFingerprint: string): string {
   return createHash('sha256')
     .update(JSON.stringify({ config: trainingConfigIdentity(config), data: datasetFingerprint }))
@@ -101,14 +132,7 @@ export function runFingerprint(config: TrainerConfig, datasetFingerprint: string
 
 export async function runTraining(options: TrainingRunOptions): Promise<TrainingRun> {
   const { config, logger, progress } = options;
-  const scanner = new DatasetScanner({
-    labels: config.labels,
-    roles: config.roles,
-    prefixesPerSession: config.dataset.prefixesPerSession,
-    split: config.dataset.split,
-    cookieSplit: config.dataset.cookieSplit,
-    seed: config.seed,
-  });
+  const scanner = new DatasetScanner(datasetOptionsOf(config));
   await forEachSession(
     read(options.sessions),
     (s) => scanner.add(s),
@@ -186,6 +210,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
       summary,
       seed: config.seed,
       evaluationPrefixes: Math.max(1, config.dataset.prefixesPerSession),
+      ...(options.sessionsPerShard !== undefined ? { sessionsPerShard: options.sessionsPerShard } : {}),
     });
     await forEachSession(
       read(options.sessions),
@@ -202,15 +227,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
       encoder,
       train: shardedExamples(shards.train, encoder, BUFFER_SHARDS),
       validation: shardedExamples(shards.validation, encoder, BUFFER_SHARDS),
-      epochs: config.training.epochs,
-      batchSize: config.training.batchSize,
-      learningRate: config.training.learningRate,
-      learningRateDecay: config.training.learningRateDecay,
-      patience: config.training.patience,
-      classWeight: config.training.classWeight,
-      embeddingL2: config.training.embeddingL2,
-      prefixWeight: config.dataset.prefixWeight,
-      seed: config.seed,
+      ...trainingOptionsOf(config),
       logger,
       checkpointDir: options.checkpointDir,
       resume: options.resume,
@@ -249,7 +266,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
     logger.info('model evaluated', {
       testRocAuc: report.splits.test.rocAuc,
       baselineTestRocAuc: report.baseline.test.rocAuc,
-      baselineSample: { examples: shards.baselineSample.rows.length, of: shards.baselineSample.examples },
+      baselineFittedOn: report.baseline.fittedOn,
       shuffledTestRocAuc: report.orderAblation.test.rocAuc,
       testPrefixRocAuc: report.testPrefixes.rocAuc,
       overBaseline: report.comparisons.overBaseline,
