@@ -17,8 +17,14 @@ export function registerIngest(program: Command): void {
     .description(
       'sessionize the events topic in event time and store closed sessions as timelines (group ingest.groupId)',
     )
-    .option('--store <dir>', 'timeline store directory, local even where storage.backend is s3 (default: store.dir, or the bucket)')
-    .option('--checkpoints <dir>', 'checkpoint directory, local even where storage.backend is s3 (default: ingest.checkpointDir, or the bucket)')
+    .option(
+      '--store <dir>',
+      'timeline store directory, local even where storage.backend is s3 (default: store.dir, or the bucket)',
+    )
+    .option(
+      '--checkpoints <dir>',
+      'checkpoint directory, local even where storage.backend is s3 (default: ingest.checkpointDir, or the bucket)',
+    )
     .option(
       '--port <port>',
       'HTTP port for /metrics, /healthz, /readyz (default: http.ports.ingest; 0 = any)',
@@ -54,7 +60,9 @@ export function registerIngest(program: Command): void {
               metrics,
               // An explicit directory is that local directory whatever storage.backend says, as in train and import.
               store: createTimelineStore(createStorageFromConfig(config, 'timelines', opts.store)),
-              checkpoints: createCheckpointStore(createStorageFromConfig(config, 'checkpoints', opts.checkpoints)),
+              checkpoints: createCheckpointStore(
+                createStorageFromConfig(config, 'checkpoints', opts.checkpoints),
+              ),
               onFatal,
             }),
           readiness: (ingest) => [{ name: 'partitions_assigned', check: () => ingest()?.ready ?? false }],

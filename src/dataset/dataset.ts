@@ -6,13 +6,12 @@
  * the oracle of the synthetic generator conditions on. Deterministic given the sessions and seed
  * (input order does not matter).
  */
-import { createHash } from 'node:crypto';
 import type { LabelConfig } from '../config/schema.js';
 import type { EventRoles } from '../features/roles.js';
 import type { SessionTimeline, ShopEvent } from '../schemas/types.js';
-import { type CutReason, labelSession, resolveLabels } from './labels.js';
-import { sessionPrefixLengths } from './prefixes.js';
-import { SPLIT_NAMES, type SplitFractions, type SplitName, timeSplit } from './split.js';
+import type { CutReason } from './labels.js';
+import { DatasetScanner, type PlacedSession } from './plan.js';
+import type { SplitFractions, SplitName } from './split.js';
 
 export interface DatasetOptions {
   labels: LabelConfig;
@@ -81,7 +80,7 @@ export interface DatasetSummary {
   droppedForCookieSplit: number;
   cuts: Record<CutReason, number>;
   splits: Record<SplitName, SplitSummary>;
-  /** sha256 over (session id, label, observable length) of every kept session: "same data". */
+  /** Identity of (split, session id, label, observable length) of every kept session: "same data". */
   fingerprint: string;
 }
 
@@ -93,96 +92,48 @@ export interface Dataset {
 }
 
 export function buildDataset(timelines: Iterable<SessionTimeline>, options: DatasetOptions): Dataset {
-  const kept: DatasetSession[] = [];
-  const cuts: Record<CutReason, number> = { target: 0, truncate: 0, end: 0 };
-  let sessionsRead = 0;
-  let droppedEmpty = 0;
-  const typeCounts = new Map<string, number>();
-  const labels = resolveLabels(options.labels, options.roles);
-  for (const s of timelines) {
-    sessionsRead++;
-    for (const e of s.events) typeCounts.set(e.event_type, (typeCounts.get(e.event_type) ?? 0) + 1);
-    const { observable, label, cut } = labelSession(s, labels);
-    if (observable.length === 0) {
-      droppedEmpty++;
-      continue;
-    }
-    cuts[cut]++;
-    kept.push({
-      sessionId: s.session_id,
-      cookieId: s.cookie_id,
-      startTime: s.start_time,
-      events: observable,
-      label,
-      cut,
-      storedEvents: s.events.length,
-    });
+  const all = [...timelines];
+  const scanner = new DatasetScanner(options);
+  for (const s of all) scanner.add(s);
+  const plan = scanner.finish();
+  const tally = plan.tally();
+  const kept: { session: DatasetSession; placed: PlacedSession }[] = [];
+  for (const s of all) {
+    const placed = plan.place(s);
+    tally.add(s, placed);
+    if (typeof placed === 'string') continue;
+    kept.push({ placed, session: datasetSession(s, placed) });
   }
   // Canonical order (start time, session id): the result does not depend on the store's file order.
   kept.sort(
-    (a, b) =>
+    ({ session: a }, { session: b }) =>
       a.startTime - b.startTime || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0),
   );
-  const split = timeSplit(kept, options.split, options.cookieSplit);
   const splits: Record<SplitName, DatasetSplit> = {
     train: { name: 'train', sessions: [], examples: [] },
     validation: { name: 'validation', sessions: [], examples: [] },
     test: { name: 'test', sessions: [], examples: [] },
   };
-  kept.forEach((s, i) => {
-    const where = split.assignment[i]!;
-    if (where === 'dropped') return;
-    const target = splits[where];
+  for (const { session, placed } of kept) {
+    const target = splits[placed.split];
     const index = target.sessions.length;
-    target.sessions.push(s);
-    if (where === 'train') {
-      for (const length of sessionPrefixLengths(
-        s.sessionId,
-        s.events.length,
-        options.prefixesPerSession,
-        options.seed,
-      )) {
-        target.examples.push({ session: index, length, full: false });
-      }
-    }
-    target.examples.push({ session: index, length: s.events.length, full: true });
-  });
-
-  const hash = createHash('sha256');
-  for (const name of SPLIT_NAMES) {
-    for (const s of splits[name].sessions)
-      hash.update(`${name}\t${s.sessionId}\t${s.label}\t${s.events.length}\n`);
+    target.sessions.push(session);
+    for (const length of placed.prefixLengths) target.examples.push({ session: index, length, full: false });
+    target.examples.push({ session: index, length: session.events.length, full: true });
   }
-  const summarize = (d: DatasetSplit): SplitSummary => {
-    const positives = d.sessions.reduce((n, s) => n + s.label, 0);
-    const first = d.sessions[0];
-    const last = d.sessions.at(-1);
-    return {
-      sessions: d.sessions.length,
-      positives,
-      positiveRate: d.sessions.length === 0 ? 0 : positives / d.sessions.length,
-      examples: d.examples.length,
-      from: first ? new Date(first.startTime).toISOString() : null,
-      to: last ? new Date(last.startTime).toISOString() : null,
-    };
-  };
+  return { ...splits, summary: tally.summary() };
+}
+
+/** A stored session as the dataset keeps it, once placed. */
+export function datasetSession(s: SessionTimeline, placed: PlacedSession): DatasetSession {
   return {
-    ...splits,
-    summary: {
-      sessionsRead,
-      eventTypes: Object.fromEntries(
-        [...typeCounts].sort(([a, n], [b, m]) => m - n || (a < b ? -1 : a > b ? 1 : 0)),
-      ),
-      droppedEmpty,
-      droppedForCookieSplit: split.droppedForCookie,
-      cuts,
-      splits: {
-        train: summarize(splits.train),
-        validation: summarize(splits.validation),
-        test: summarize(splits.test),
-      },
-      fingerprint: hash.digest('hex'),
-    },
+    sessionId: s.session_id,
+    cookieId: s.cookie_id,
+    startTime: s.start_time,
+    events: placed.observable,
+    label: placed.label,
+    cut: placed.cut,
+    storedEvents: s.events.length,
   };
 }
 

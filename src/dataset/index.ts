@@ -7,6 +7,7 @@ export {
   type DatasetSession,
   type DatasetSplit,
   type DatasetSummary,
+  datasetSession,
   type Example,
   exampleLabels,
   type SplitSummary,
@@ -23,12 +24,22 @@ export {
   labelSession,
   resolveLabels,
 } from './labels.js';
+export {
+  DatasetPlan,
+  DatasetScanner,
+  type DatasetTally,
+  type LeftOut,
+  type PlacedSession,
+} from './plan.js';
 export { samplePrefixLengths, sessionPrefixLengths } from './prefixes.js';
 export {
   SPLIT_NAMES,
+  type SplitBoundaries,
   type SplitFractions,
   type SplitItem,
   type SplitName,
   type TimeSplit,
+  splitBoundaries,
   timeSplit,
+  windowOf,
 } from './split.js';

@@ -31,16 +31,56 @@ export interface TimeSplit {
   droppedForCookie: number;
 }
 
-export function timeSplit(
-  items: readonly SplitItem[],
+export interface SplitBoundaries {
+  /** First start time of the validation and test windows (null when that window is empty). */
+  validation: number | null;
+  test: number | null;
+}
+
+/**
+ * The window boundaries from every kept session's start time, ascending: all timeSplit needs, so a
+ * streaming reader that keeps only start times (a Float64Array) splits exactly as timeSplit does.
+ */
+export function splitBoundaries(
+  sortedStartTimes: ArrayLike<number>,
   fractions: SplitFractions,
-  cookieSplit: 'mixed' | 'exclusive' = 'mixed',
-): TimeSplit {
+): SplitBoundaries {
   if (!(fractions.train > 0 && fractions.validation >= 0 && fractions.train + fractions.validation < 1)) {
     throw new RangeError(
       `split fractions must satisfy train > 0, validation >= 0, train + validation < 1; got ${JSON.stringify(fractions)}`,
     );
   }
+  const n = sortedStartTimes.length;
+  // The window boundary is the start time of the session at the quantile; sessions starting at the
+  // same time as the one just before the boundary stay with it.
+  const boundaryAt = (share: number): number | null => {
+    const k = Math.round(n * share);
+    if (k >= n) return null;
+    const t = sortedStartTimes[k]!;
+    const prev = k > 0 ? sortedStartTimes[k - 1]! : Number.NEGATIVE_INFINITY;
+    return t > prev ? t : nextGreater(sortedStartTimes, k);
+  };
+  return {
+    validation: boundaryAt(fractions.train),
+    test: boundaryAt(fractions.train + fractions.validation),
+  };
+}
+
+/** The window a session starting at `t` falls in. */
+export function windowOf(boundaries: SplitBoundaries, t: number): SplitName {
+  const { validation, test } = boundaries;
+  return test !== null && t >= test
+    ? 'test'
+    : validation !== null && t >= validation
+      ? 'validation'
+      : 'train';
+}
+
+export function timeSplit(
+  items: readonly SplitItem[],
+  fractions: SplitFractions,
+  cookieSplit: 'mixed' | 'exclusive' = 'mixed',
+): TimeSplit {
   const order = items
     .map((_, i) => i)
     .sort((a, b) => {
@@ -50,22 +90,11 @@ export function timeSplit(
         x.startTime - y.startTime || (x.sessionId < y.sessionId ? -1 : x.sessionId > y.sessionId ? 1 : 0)
       );
     });
-  const n = items.length;
-  // The window boundary is the start time of the session at the quantile; sessions starting at the
-  // same time as the one just before the boundary stay with it.
-  const boundaryAt = (share: number): number | null => {
-    const k = Math.round(n * share);
-    if (k >= n) return null;
-    const t = items[order[k]!]!.startTime;
-    const prev = k > 0 ? items[order[k - 1]!]!.startTime : Number.NEGATIVE_INFINITY;
-    return t > prev ? t : nextGreater(order, items, k);
-  };
-  const validation = boundaryAt(fractions.train);
-  const test = boundaryAt(fractions.train + fractions.validation);
-  const windowOf = (t: number): SplitName =>
-    test !== null && t >= test ? 'test' : validation !== null && t >= validation ? 'validation' : 'train';
-
-  const assignment: (SplitName | 'dropped')[] = items.map((it) => windowOf(it.startTime));
+  const boundaries = splitBoundaries(
+    Float64Array.from(order, (i) => items[i]!.startTime),
+    fractions,
+  );
+  const assignment: (SplitName | 'dropped')[] = items.map((it) => windowOf(boundaries, it.startTime));
   let droppedForCookie = 0;
   if (cookieSplit === 'exclusive') {
     const firstWindow = new Map<string, SplitName>();
@@ -82,17 +111,14 @@ export function timeSplit(
   }
   return {
     assignment,
-    boundaries: { validation: orNullIfEmpty(validation, test), test },
+    boundaries: { validation: orNullIfEmpty(boundaries.validation, boundaries.test), test: boundaries.test },
     droppedForCookie,
   };
 }
 
-function nextGreater(order: number[], items: readonly SplitItem[], k: number): number | null {
-  const t = items[order[k]!]!.startTime;
-  for (let j = k + 1; j < order.length; j++) {
-    const u = items[order[j]!]!.startTime;
-    if (u > t) return u;
-  }
+function nextGreater(sorted: ArrayLike<number>, k: number): number | null {
+  const t = sorted[k]!;
+  for (let j = k + 1; j < sorted.length; j++) if (sorted[j]! > t) return sorted[j]!;
   return null;
 }
 

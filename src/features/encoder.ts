@@ -141,30 +141,44 @@ export class FeatureEncoder {
 
   /** Fits the event-type, device and referrer vocabularies on the given (training) sequences. */
   static fit(sequences: Iterable<readonly ShopEvent[]>, options: EncoderOptions): FeatureEncoder {
+    const fitter = FeatureEncoder.fitter(options);
+    for (const events of sequences) fitter.add(events);
+    return fitter.finish();
+  }
+
+  /** The same fit, one sequence at a time (a trainer streaming its training split). */
+  static fitter(options: EncoderOptions): {
+    add(events: readonly ShopEvent[]): void;
+    finish(): FeatureEncoder;
+  } {
     const eventTypes = new ValueCounter();
     const devices = new ValueCounter();
     const referrers = new ValueCounter();
-    for (const events of sequences) {
-      for (const e of events) {
-        eventTypes.add(e.event_type);
-        devices.add(e.device);
-        referrers.add(e.referrer);
-      }
-    }
-    const fitOptions = { maxSize: options.maxVocabulary, minCount: options.minCount };
-    return FeatureEncoder.fromSpec({
-      version: ENCODER_VERSION,
-      maxSteps: options.maxSteps,
-      hashSeed: options.hashSeed ?? 0,
-      itemBuckets: options.itemBuckets,
-      categoryBuckets: options.categoryBuckets,
-      eventTypes: eventTypes.fit(options.eventTypes ?? DEFAULT_EVENT_TYPES),
-      devices: devices.fit(fitOptions),
-      referrers: referrers.fit(fitOptions),
-      sessionState: options.sessionState,
-      numericFeatures: numericFeatureNames(options.sessionState),
-      roles: structuredClone(options.roles ?? DEFAULT_ROLES) as EncoderSpec['roles'],
-    });
+    return {
+      add(events) {
+        for (const e of events) {
+          eventTypes.add(e.event_type);
+          devices.add(e.device);
+          referrers.add(e.referrer);
+        }
+      },
+      finish() {
+        const fitOptions = { maxSize: options.maxVocabulary, minCount: options.minCount };
+        return FeatureEncoder.fromSpec({
+          version: ENCODER_VERSION,
+          maxSteps: options.maxSteps,
+          hashSeed: options.hashSeed ?? 0,
+          itemBuckets: options.itemBuckets,
+          categoryBuckets: options.categoryBuckets,
+          eventTypes: eventTypes.fit(options.eventTypes ?? DEFAULT_EVENT_TYPES),
+          devices: devices.fit(fitOptions),
+          referrers: referrers.fit(fitOptions),
+          sessionState: options.sessionState,
+          numericFeatures: numericFeatureNames(options.sessionState),
+          roles: structuredClone(options.roles ?? DEFAULT_ROLES) as EncoderSpec['roles'],
+        });
+      },
+    };
   }
 
   /** Reads encoder.json of any known version (older ones are upgraded). */

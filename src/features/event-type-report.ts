@@ -16,21 +16,48 @@ export interface EventTypeReport {
   outOfVocabularyShare: Record<string, number>;
 }
 
+/** Events of one split, and those whose type the encoder does not know. */
+export interface OutOfVocabularyCount {
+  events: number;
+  unknown: number;
+}
+
+export function countOutOfVocabulary(
+  encoder: FeatureEncoder,
+  sessions: Iterable<{ events: readonly ShopEvent[] }>,
+  into: OutOfVocabularyCount = { events: 0, unknown: 0 },
+): OutOfVocabularyCount {
+  for (const s of sessions) {
+    for (const e of s.events) {
+      into.events++;
+      if (!encoder.knowsEventType(e.event_type)) into.unknown++;
+    }
+  }
+  return into;
+}
+
 export function eventTypeReport(
   encoder: FeatureEncoder,
   counts: Readonly<Record<string, number>>,
   splits: Readonly<Record<string, Iterable<{ events: readonly ShopEvent[] }>>>,
 ): EventTypeReport {
+  return eventTypeReportFromCounts(
+    encoder,
+    counts,
+    Object.fromEntries(
+      Object.entries(splits).map(([name, sessions]) => [name, countOutOfVocabulary(encoder, sessions)]),
+    ),
+  );
+}
+
+/** eventTypeReport from out-of-vocabulary counts kept while streaming the splits. */
+export function eventTypeReportFromCounts(
+  encoder: FeatureEncoder,
+  counts: Readonly<Record<string, number>>,
+  outOfVocabulary: Readonly<Record<string, OutOfVocabularyCount>>,
+): EventTypeReport {
   const outOfVocabularyShare: Record<string, number> = {};
-  for (const [name, sessions] of Object.entries(splits)) {
-    let events = 0;
-    let unknown = 0;
-    for (const s of sessions) {
-      for (const e of s.events) {
-        events++;
-        if (!encoder.knowsEventType(e.event_type)) unknown++;
-      }
-    }
+  for (const [name, { events, unknown }] of Object.entries(outOfVocabulary)) {
     outOfVocabularyShare[name] = events === 0 ? 0 : unknown / events;
   }
   return {

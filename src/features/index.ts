@@ -43,4 +43,10 @@ export {
   Vocabulary,
   type VocabularyFitOptions,
 } from './vocabulary.js';
-export { type EventTypeReport, eventTypeReport } from './event-type-report.js';
+export {
+  type EventTypeReport,
+  type OutOfVocabularyCount,
+  countOutOfVocabulary,
+  eventTypeReport,
+  eventTypeReportFromCounts,
+} from './event-type-report.js';

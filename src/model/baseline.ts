@@ -143,7 +143,7 @@ export function fitLogistic(
   return { featureNames, means, scales, weights: theta.slice(1), bias: theta[0]!, iterations };
 }
 
-export function predictLogistic(model: LogisticModel, row: readonly number[]): number {
+export function predictLogistic(model: LogisticModel, row: ArrayLike<number>): number {
   let s = model.bias;
   for (let j = 0; j < model.weights.length; j++) {
     const scale = model.scales[j]!;

@@ -38,6 +38,36 @@ export function encodeSplit(
   };
 }
 
+/**
+ * What training draws batches from: one EncodedSplit in memory (inMemoryExamples), or a split's
+ * shards on disk (ShardSet through shardedExamples, shards.ts), whose memory does not grow with it.
+ */
+export interface TrainingExamples {
+  /** Examples per epoch, and those with a positive label (for the class weight). */
+  readonly count: number;
+  readonly positives: number;
+  /** One epoch's batches, in an order drawn from `rng`; each batch indexes its split's examples. */
+  epoch(rng: Rng, batchSize: number): AsyncIterable<{ split: EncodedSplit; batch: number[] }>;
+  /** Labels and scores of the full-sequence examples (validation), in a fixed order. */
+  predictFull(model: tf.LayersModel): Promise<{ labels: Float32Array; scores: Float32Array }>;
+}
+
+/** Training examples held in memory: today's data sets and tests. */
+export function inMemoryExamples(encoder: FeatureEncoder, split: EncodedSplit): TrainingExamples {
+  const labels = split.examples.map((e) => split.labels[e.session]!);
+  return {
+    count: split.examples.length,
+    positives: labels.reduce((n, l) => n + l, 0),
+    async *epoch(rng, batchSize) {
+      const lengths = split.examples.map((e) => stepsOf(encoder, e));
+      for (const batch of planBatches(lengths, batchSize, rng)) yield { split, batch };
+    },
+    async predictFull(model) {
+      return { labels: Float32Array.from(labels), scores: await predictSplit(model, encoder, split) };
+    },
+  };
+}
+
 /** One example per sequence, the whole sequence (for prediction). */
 export function encodeSequences(
   encoder: FeatureEncoder,
@@ -163,4 +193,36 @@ export function predictSessions(
     ),
     batchSize,
   );
+}
+
+/**
+ * Labels and scores of labelled sessions streamed in chunks of `chunk` (the registry scores a
+ * champion on a candidate's test window this way without holding the window).
+ */
+export async function scoreLabelledSessions(
+  model: tf.LayersModel,
+  encoder: FeatureEncoder,
+  sessions: AsyncIterable<{ events: readonly ShopEvent[]; label: number }>,
+  chunk = 4096,
+): Promise<{ labels: Float32Array; scores: Float32Array }> {
+  const labels: number[] = [];
+  const scores: Float32Array[] = [];
+  let pending: { events: readonly ShopEvent[] }[] = [];
+  const flush = async () => {
+    if (pending.length > 0) scores.push(await predictSessions(model, encoder, pending));
+    pending = [];
+  };
+  for await (const s of sessions) {
+    labels.push(s.label);
+    pending.push(s);
+    if (pending.length >= chunk) await flush();
+  }
+  await flush();
+  const out = new Float32Array(labels.length);
+  let at = 0;
+  for (const part of scores) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return { labels: Float32Array.from(labels), scores: out };
 }

@@ -1,8 +1,9 @@
 /**
  * The evaluation report of a trained model (metrics.json): metrics of every split on the full
  * observable sequences (the decision point), plus two references computed on the same split:
- *  - baseline: the strong order-blind logistic regression (baseline.ts), trained on the same
- *    training examples as the model (full sequences and sampled prefixes);
+ *  - baseline: the strong order-blind logistic regression (baseline.ts), trained on the model's
+ *    training examples (full sequences and sampled prefixes; a seeded sample of about
+ *    BASELINE_SAMPLE of them on larger windows, shard-dataset.ts);
  *  - orderAblation: the same model on the test sessions with their events shuffled (seeded).
  * The model minus the baseline is given with a paired bootstrap 95 % interval (bootstrap.ts), on
  * full test sessions and on their mid-session prefixes (what live scoring sees; prefixes of one
@@ -10,21 +11,16 @@
  * the vocabulary) and the label drift between train and test.
  * The threshold for precision/recall/F1 is chosen on validation (max F1) unless configured; the
  * baseline gets its own validation-chosen threshold so each model is judged at its best operating
- * point.
+ * point. Everything is read from the run's shards one shard at a time; only per-example labels and
+ * scores are kept.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { LabelConfig } from '../config/schema.js';
-import {
-  type Dataset,
-  type DatasetSplit,
-  labelClasses,
-  sessionPrefixLengths,
-  shuffleEventOrder,
-} from '../dataset/index.js';
-import { type EventTypeReport, type FeatureEncoder, eventTypeReport } from '../features/index.js';
+import { type DatasetSummary, labelClasses } from '../dataset/index.js';
+import { type EventTypeReport, type FeatureEncoder, eventTypeReportFromCounts } from '../features/index.js';
 import type { ProgressFactory } from '../util/progress.js';
-import { fitLogistic, orderBlindFeatures, predictLogistic } from './baseline.js';
-import { encodeSplit, predictSplit } from './batches.js';
+import { type LogisticModel, fitLogistic, orderBlindFeatures, predictLogistic } from './baseline.js';
+import { predictSplit } from './batches.js';
 import { type AucDifference, pairedBootstrapAucDifference } from './bootstrap.js';
 import { type CurvePoint, precisionRecallCurve, rocCurve } from './curves.js';
 import {
@@ -35,6 +31,14 @@ import {
   rocAuc,
   splitMetrics,
 } from './evaluate.js';
+import type { ShardedDataset } from './shard-dataset.js';
+import {
+  type LoadedShard,
+  type ShardSet,
+  concatFloat32,
+  fullSequencesOf,
+  predictFullSequences,
+} from './shards.js';
 
 /** v2: the strong baseline, bootstrap intervals, label drift and event types. */
 export const REPORT_VERSION = 2;
@@ -52,6 +56,8 @@ export interface EvaluationReport {
     features: string[];
     l2: number;
     iterations: number;
+    /** Training examples it was fitted on, of those the LSTM trained on (a seeded sample on large windows; absent in older reports). */
+    fittedOn?: { examples: number; of: number };
     threshold: number;
     validation: SplitMetrics;
     test: SplitMetrics;
@@ -83,8 +89,6 @@ export interface EvaluateOptions {
   baselineL2: number;
   baselineIterations: number;
   seed: number;
-  /** Prefixes per test session for testPrefixes. */
-  prefixesPerSession: number;
   /** Resamples of the paired bootstrap. */
   bootstrapResamples: number;
   /** Reports the evaluation's steps (predictions, baseline, ablation, bootstrap) as they finish. */
@@ -93,102 +97,140 @@ export interface EvaluateOptions {
 
 /** The evaluation's steps, in order: what a user waiting on a large test window sees pass. */
 const EVALUATION_STEPS = [
+  'fit baseline',
   'predict splits',
   'predict prefixes',
-  'fit baseline',
   'order ablation',
   'bootstrap',
 ] as const;
 
-const labelsOf = (split: DatasetSplit) => split.sessions.map((s) => s.label);
-/** One full-sequence example per session. */
-const fullSequences = (split: DatasetSplit) => ({
-  sessions: split.sessions,
-  examples: split.sessions.map((s, session) => ({ session, length: s.events.length, full: true })),
-});
+/** What evaluation reads: the run's shards and what the encoding pass kept (shard-dataset.ts). */
+export interface EvaluationData extends ShardedDataset {
+  summary: DatasetSummary;
+}
 
 const difference = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
+
+/** Scores of one split's shards, read one shard at a time. */
+interface SplitScores {
+  labels: Float32Array;
+  scores: Float32Array;
+  /** The baseline on the same examples (splits with feature rows). */
+  baseline: Float32Array;
+  /** Test: every example (evaluation prefixes and full sequences), with its session as group. */
+  prefixes: { labels: Float32Array; scores: Float32Array; baseline: Float32Array; groups: Int32Array };
+  /** Test: the full sequences with their events shuffled. */
+  shuffled: Float32Array;
+}
+
+async function scoreShards(
+  set: ShardSet,
+  model: tf.LayersModel,
+  encoder: FeatureEncoder,
+  logistic: LogisticModel | null,
+): Promise<SplitScores> {
+  const parts = {
+    labels: [],
+    scores: [],
+    baseline: [],
+    prefixLabels: [],
+    prefixScores: [],
+    prefixBaseline: [],
+    groups: [],
+    shuffled: [],
+  } as Record<string, Float32Array[]>;
+  const push = (key: string, values: Float32Array) => parts[key]!.push(values);
+  const baselineOf = (shard: LoadedShard, indices: readonly number[]) =>
+    logistic && shard.features.length > 0
+      ? Float32Array.from(indices, (i) => predictLogistic(logistic, shard.features[i]!))
+      : new Float32Array(0);
+  let sessions = 0;
+  for await (const shard of set.each()) {
+    const all = shard.split.examples.map((_, i) => i);
+    const fullIndices = all.filter((i) => shard.split.examples[i]!.full);
+    const full = fullSequencesOf(shard);
+    push(
+      'labels',
+      Float32Array.from(full.examples, (e) => full.labels[e.session]!),
+    );
+    push('scores', await predictSplit(model, encoder, full));
+    push('baseline', baselineOf(shard, fullIndices));
+    if (shard.shuffled.length > 0) {
+      push('shuffled', await predictSplit(model, encoder, { ...full, steps: shard.shuffled }));
+      push(
+        'prefixLabels',
+        Float32Array.from(shard.split.examples, (e) => shard.split.labels[e.session]!),
+      );
+      push('prefixScores', await predictSplit(model, encoder, shard.split));
+      push('prefixBaseline', baselineOf(shard, all));
+      push(
+        'groups',
+        Float32Array.from(shard.split.examples, (e) => sessions + e.session),
+      );
+    }
+    sessions += shard.split.steps.length;
+  }
+  const joined = (key: string) => concatFloat32(parts[key]!);
+  return {
+    labels: joined('labels'),
+    scores: joined('scores'),
+    baseline: joined('baseline'),
+    prefixes: {
+      labels: joined('prefixLabels'),
+      scores: joined('prefixScores'),
+      baseline: joined('prefixBaseline'),
+      groups: Int32Array.from(joined('groups')),
+    },
+    shuffled: joined('shuffled'),
+  };
+}
 
 export async function evaluateModel(
   model: tf.LayersModel,
   encoder: FeatureEncoder,
-  dataset: Dataset,
+  data: EvaluationData,
   options: EvaluateOptions,
 ): Promise<EvaluationReport> {
   const progress = options.progress?.({ label: 'evaluate', unit: 'steps', total: EVALUATION_STEPS.length });
   const stepDone = (step: (typeof EVALUATION_STEPS)[number]) => progress?.tick(1, { step });
-  const predict = (split: DatasetSplit) =>
-    predictSplit(model, encoder, encodeSplit(encoder, fullSequences(split)));
-  const scores = {
-    train: await predict(dataset.train),
-    validation: await predict(dataset.validation),
-    test: await predict(dataset.test),
-  };
-  const labels = {
-    train: labelsOf(dataset.train),
-    validation: labelsOf(dataset.validation),
-    test: labelsOf(dataset.test),
-  };
+
+  // Order-blind baseline, fitted on (a seeded sample of) the model's own training examples.
+  const bag = orderBlindFeatures(encoder.eventTypeVocabulary);
+  const logistic = fitLogistic(data.baselineSample.rows, data.baselineSample.labels, bag.names, {
+    l2: options.baselineL2,
+    maxIterations: options.baselineIterations,
+  });
+  stepDone('fit baseline');
+  const train = await predictFullSequences(data.train, model, encoder);
+  const validation = await scoreShards(data.validation, model, encoder, logistic);
+  const testScores = await scoreShards(data.test, model, encoder, logistic);
+  const labels = { train: train.labels, validation: validation.labels, test: testScores.labels };
+  const scores = { train: train.scores, validation: validation.scores, test: testScores.scores };
+  const baselineScores = { validation: validation.baseline, test: testScores.baseline };
   stepDone('predict splits');
   const threshold =
     options.threshold === null
       ? { value: bestF1Threshold(labels.validation, scores.validation), source: 'validation_max_f1' as const }
       : { value: options.threshold, source: 'config' as const };
-  const metrics = (l: number[], s: ArrayLike<number>, t: number) =>
+  const metrics = (l: ArrayLike<number>, s: ArrayLike<number>, t: number) =>
     splitMetrics(l, s, t, options.calibrationBins);
-
-  // Prefixes of the test sessions, as the scorer sees them mid-session.
-  const prefixExamples = dataset.test.sessions.flatMap((s, session) => [
-    ...sessionPrefixLengths(
-      s.sessionId,
-      s.events.length,
-      options.prefixesPerSession,
-      options.seed ^ 0x7e57,
-    ).map((length) => ({ session, length, full: false })),
-    { session, length: s.events.length, full: true },
-  ]);
-  const prefixScores = await predictSplit(
-    model,
-    encoder,
-    encodeSplit(encoder, { sessions: dataset.test.sessions, examples: prefixExamples }),
-  );
-  const prefixLabels = prefixExamples.map((e) => dataset.test.sessions[e.session]!.label);
+  const {
+    labels: prefixLabels,
+    scores: prefixScores,
+    baseline: baselinePrefixScores,
+    groups,
+  } = testScores.prefixes;
   stepDone('predict prefixes');
-
-  // Order-blind baseline, fitted on the model's own training examples (full sequences and prefixes).
-  const bag = orderBlindFeatures(encoder.eventTypeVocabulary);
-  const rows = (split: DatasetSplit) => split.sessions.map((s) => bag.features(s.events));
-  const logistic = fitLogistic(
-    dataset.train.examples.map((e) =>
-      bag.features(dataset.train.sessions[e.session]!.events.slice(0, e.length)),
-    ),
-    dataset.train.examples.map((e) => dataset.train.sessions[e.session]!.label),
-    bag.names,
-    { l2: options.baselineL2, maxIterations: options.baselineIterations },
-  );
-  const baselineScores = {
-    validation: rows(dataset.validation).map((r) => predictLogistic(logistic, r)),
-    test: rows(dataset.test).map((r) => predictLogistic(logistic, r)),
-  };
-  const baselinePrefixScores = prefixExamples.map((e) =>
-    predictLogistic(logistic, bag.features(dataset.test.sessions[e.session]!.events.slice(0, e.length))),
-  );
-  stepDone('fit baseline');
   const bootstrap = { resamples: options.bootstrapResamples, seed: options.seed };
   const baselineThreshold =
     options.threshold ?? bestF1Threshold(labels.validation, baselineScores.validation);
-
-  // Order ablation.
-  const shuffled = encodeSplit(encoder, fullSequences(dataset.test), (events, s) =>
-    shuffleEventOrder(events, options.seed, s.sessionId),
-  );
-  const shuffledScores = await predictSplit(model, encoder, shuffled);
+  const shuffledScores = testScores.shuffled;
   stepDone('order ablation');
   const overBaseline = {
     full: pairedBootstrapAucDifference(labels.test, scores.test, baselineScores.test, bootstrap),
     prefixes: pairedBootstrapAucDifference(prefixLabels, prefixScores, baselinePrefixScores, {
       ...bootstrap,
-      groups: prefixExamples.map((e) => e.session),
+      groups,
     }),
   };
   stepDone('bootstrap');
@@ -207,16 +249,17 @@ export async function evaluateModel(
       validation: metrics(labels.validation, scores.validation, threshold.value),
       test,
     },
-    testPrefixes: { examples: prefixExamples.length, rocAuc: rocAuc(prefixLabels, prefixScores) },
+    testPrefixes: { examples: prefixLabels.length, rocAuc: rocAuc(prefixLabels, prefixScores) },
     baseline: {
       model: 'logistic_regression_order_blind',
       features: bag.names,
       l2: options.baselineL2,
       iterations: logistic.iterations,
+      fittedOn: { examples: data.baselineSample.rows.length, of: data.baselineSample.examples },
       threshold: baselineThreshold,
       validation: metrics(labels.validation, baselineScores.validation, baselineThreshold),
       test: baselineTest,
-      testPrefixes: { examples: prefixExamples.length, rocAuc: rocAuc(prefixLabels, baselinePrefixScores) },
+      testPrefixes: { examples: prefixLabels.length, rocAuc: rocAuc(prefixLabels, baselinePrefixScores) },
     },
     orderAblation: {
       description:
@@ -229,12 +272,8 @@ export async function evaluateModel(
       testRocAucOverShuffled: difference(test.rocAuc, shuffledTest.rocAuc),
       overBaseline,
     },
-    labelDrift: labelDrift(dataset.summary.splits.train, dataset.summary.splits.test),
-    eventTypes: eventTypeReport(encoder, dataset.summary.eventTypes, {
-      train: dataset.train.sessions,
-      validation: dataset.validation.sessions,
-      test: dataset.test.sessions,
-    }),
+    labelDrift: labelDrift(data.summary.splits.train, data.summary.splits.test),
+    eventTypes: eventTypeReportFromCounts(encoder, data.summary.eventTypes, data.outOfVocabulary),
     curves: {
       model: {
         roc: rocCurve(labels.test, scores.test),

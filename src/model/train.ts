@@ -21,10 +21,10 @@ import { Rng } from '../util/random.js';
 import { setAdamLearningRate } from '../vendor-shims/tfjs-core.js';
 import {
   type EncodedSplit,
+  type TrainingExamples,
   batchInputs,
   batchLabels,
-  planBatches,
-  predictSplit,
+  inMemoryExamples,
   stepsOf,
 } from './batches.js';
 import {
@@ -42,9 +42,10 @@ export type ClassWeight = 'balanced' | 'none' | number;
 export interface TrainOptions {
   model: tf.LayersModel;
   encoder: FeatureEncoder;
-  train: EncodedSplit;
-  /** Early stopping and checkpoints use the ROC-AUC of all its examples. */
-  validation: EncodedSplit;
+  /** In memory (an EncodedSplit) or streamed from shards (TrainingExamples). */
+  train: EncodedSplit | TrainingExamples;
+  /** Early stopping and checkpoints use the ROC-AUC of its full sequences. */
+  validation: EncodedSplit | TrainingExamples;
   epochs: number;
   batchSize: number;
   learningRate: number;
@@ -91,13 +92,21 @@ export interface TrainResult {
 
 /** Positive-class weight relative to the negative class. */
 export function positiveClassWeight(labels: ArrayLike<number>, classWeight: ClassWeight): number {
-  if (classWeight === 'none') return 1;
-  if (typeof classWeight === 'number') return classWeight;
   let positives = 0;
   for (let i = 0; i < labels.length; i++) positives += labels[i]!;
-  const negatives = labels.length - positives;
+  return positiveWeightOf(positives, labels.length, classWeight);
+}
+
+/** positiveClassWeight from counts: `positives` of `total` examples. */
+export function positiveWeightOf(positives: number, total: number, classWeight: ClassWeight): number {
+  if (classWeight === 'none') return 1;
+  if (typeof classWeight === 'number') return classWeight;
+  const negatives = total - positives;
   return positives === 0 || negatives === 0 ? 1 : negatives / positives;
 }
+
+const asExamples = (encoder: FeatureEncoder, data: EncodedSplit | TrainingExamples): TrainingExamples =>
+  'steps' in data ? inMemoryExamples(encoder, data) : data;
 
 const trainableVariables = (model: tf.LayersModel) =>
   model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -112,8 +121,9 @@ const snapshotWeights = (model: tf.LayersModel) => model.getWeights().map((w) =>
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, encoder, logger } = options;
   const started = performance.now();
-  const exampleLabels = options.train.examples.map((e) => options.train.labels[e.session]!);
-  const positiveWeight = positiveClassWeight(exampleLabels, options.classWeight);
+  const trainData = asExamples(encoder, options.train);
+  const validationData = asExamples(encoder, options.validation);
+  const positiveWeight = positiveWeightOf(trainData.positives, trainData.count, options.classWeight);
   const optimizer = tf.train.adam(options.learningRate);
   const variables = trainableVariables(model);
   const embeddingL2 = options.embeddingL2 ?? 0;
@@ -176,9 +186,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const progress = options.progress?.({
     label: 'train',
     unit: 'examples',
-    total: remainingEpochs * options.train.examples.length,
+    total: remainingEpochs * trainData.count,
   });
-  const validationLabels = options.validation.examples.map((e) => options.validation.labels[e.session]!);
 
   let stepsThisRun = 0;
   let trainSeconds = 0;
@@ -193,22 +202,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // Exponential decay per epoch, a function of the epoch alone, so a resumed run gets the same rate.
     setAdamLearningRate(optimizer, options.learningRate * (options.learningRateDecay ?? 1) ** (epoch - 1));
     const epochStart = performance.now();
-    const lengths = options.train.examples.map((e) => stepsOf(encoder, e));
-    const batches = planBatches(lengths, options.batchSize, new Rng(hash32(options.seed, 0x65706f63, epoch)));
+    const batches = trainData.epoch(new Rng(hash32(options.seed, 0x65706f63, epoch)), options.batchSize);
     let lossSum = 0;
     let lossCount = 0;
     let epochSteps = 0;
-    for (const batch of batches) {
+    for await (const { split, batch } of batches) {
       if (options.shouldStop?.()) {
         interrupted = true;
         break;
       }
       reseedDropout(model, options.seed, state.globalStep);
       const loss = tf.tidy(() => {
-        const inputs = batchInputs(encoder, options.train, batch);
-        const labels = batchLabels(options.train, batch);
+        const inputs = batchInputs(encoder, split, batch);
+        const labels = batchLabels(split, batch);
         const exampleWeights = tf.tensor2d(
-          Float32Array.from(batch, (i) => (options.train.examples[i]!.full ? 1 : prefixWeight)),
+          Float32Array.from(batch, (i) => (split.examples[i]!.full ? 1 : prefixWeight)),
           [batch.length, 1],
         );
         const weights = tf.mul(exampleWeights, tf.add(1, tf.mul(labels, positiveWeight - 1)));
@@ -229,7 +237,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       loss.dispose();
       lossSum += value * batch.length;
       lossCount += batch.length;
-      epochSteps += batch.length * Math.max(...batch.map((i) => lengths[i]!));
+      epochSteps += batch.length * Math.max(...batch.map((i) => stepsOf(encoder, split.examples[i]!)));
       state.globalStep++;
       progress?.tick(batch.length, { epoch, loss: Math.round((lossSum / lossCount) * 1e4) / 1e4 });
     }
@@ -238,7 +246,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     trainSeconds += epochTrainSeconds;
     stepsThisRun += epochSteps;
 
-    const scores = await predictSplit(model, encoder, options.validation);
+    const { labels: validationLabels, scores } = await validationData.predictFull(model);
     const validationAuc = rocAuc(validationLabels, scores);
     const record: EpochRecord = {
       epoch,

@@ -1,43 +1,68 @@
 /**
- * One training run, from stored timelines to a trained, evaluated model:
- * dataset (labels, prefixes, time split) → encoder fitted on the training split → LSTM → training
- * loop (checkpoints, early stopping) → prior-shift correction → evaluation report. No I/O besides
- * the checkpoint directory; the caller (CLI today; cron and HTTP later) selects the backend, reads
- * the store and writes the candidate.
+ * One training run, from stored timelines to a trained, evaluated model, in memory bounded by the
+ * batch, the shuffle buffer and the model rather than by the window: three passes over the sessions
+ * (scan: start times for the time split; plan: summary and the encoder fitted on the training
+ * split; encode: every session once into shards on local disk) → LSTM → training loop streaming
+ * shuffled batches from the shards (checkpoints, early stopping) → prior-shift correction →
+ * evaluation report, streamed from the shards too. No I/O besides the checkpoint directory and the
+ * shard folder (removed at the end); the caller (CLI, cron, HTTP) selects the backend, reads the
+ * store and writes the candidate.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config/schema.js';
-import { type Dataset, buildDataset, checkTargetPresent, resolveLabels } from '../dataset/index.js';
+import {
+  type DatasetOptions,
+  DatasetScanner,
+  type DatasetSession,
+  type DatasetSummary,
+  checkTargetPresent,
+  datasetSession,
+  resolveLabels,
+} from '../dataset/index.js';
 import { IntentstreamError } from '../errors.js';
-import { FeatureEncoder, eventTypeReport } from '../features/index.js';
+import { FeatureEncoder, eventTypeReportFromCounts } from '../features/index.js';
 import type { Logger } from '../log/logger.js';
 import { MODEL_FILES } from '../registry/model-dir.js';
 import { saveEncoder } from '../registry/model-files.js';
 import type { SessionTimeline } from '../schemas/types.js';
 import type { ProgressFactory } from '../util/progress.js';
-import { encodeSplit } from './batches.js';
 import { recurrencePath } from './fused-lstm.js';
 import { buildModel, correctPriorShift } from './lstm.js';
 import { type EvaluationReport, evaluateModel } from './report.js';
+import { BUFFER_SHARDS, ShardEncoder, forEachSession } from './shard-dataset.js';
+import { shardedExamples } from './shards.js';
 import { type TrainResult, train } from './train.js';
 
+/**
+ * The stored sessions. The run reads them three times (scan, encoder fit, encoding) and the champion
+ * comparison a fourth (testSessions): an array, or a function that starts a fresh read each call.
+ */
+export type SessionSource =
+  | readonly SessionTimeline[]
+  | (() => Iterable<SessionTimeline> | AsyncIterable<SessionTimeline>);
+
 export interface TrainingRunOptions {
-  sessions: Iterable<SessionTimeline> | AsyncIterable<SessionTimeline>;
+  sessions: SessionSource;
   config: TrainerConfig;
   logger: Logger;
   /** Per-epoch checkpoints (and the fitted encoder) go here; none without it. */
   checkpointDir?: string;
   resume?: boolean;
-  /** Progress of each phase: reading sessions, training, evaluation (a bar on a TTY, log lines otherwise). */
+  /** Progress of each phase: reading sessions, encoder fit, encoding, training, evaluation (a bar on a TTY, log lines otherwise). */
   progress?: ProgressFactory;
   /** Stop after this many epochs in this call, leaving the checkpoint to resume (tests). */
   maxEpochsThisRun?: number;
   shouldStop?: () => boolean;
   /** The window the sessions were read from and the stored sessions it left out, for the log and card. */
   window?: { from: number; to: number; leftOut: { before: number; after: number } };
+  /** Where the encoded shards live during the run (a fresh folder under it, removed at the end); default the OS temp dir. */
+  shardDir?: string;
+  /** Sessions per shard file (default SESSIONS_PER_SHARD; tests use small shards). */
+  sessionsPerShard?: number;
 }
 
 /** What to tell a user whose window left stored sessions out. */
@@ -47,7 +72,9 @@ export const WIDEN_WINDOW_ADVICE =
 export interface TrainingRun {
   model: tf.LayersModel;
   encoder: FeatureEncoder;
-  dataset: Dataset;
+  dataset: { summary: DatasetSummary };
+  /** The test window's sessions, read again from the source (in its order). */
+  testSessions: () => AsyncIterable<DatasetSession>;
   training: TrainResult;
   /** Undefined when the run was interrupted before training finished. */
   report?: EvaluationReport;
@@ -59,16 +86,7 @@ export class TrainingDataError extends IntentstreamError {
   override name = 'TrainingDataError';
 }
 
-async function collect<T>(items: Iterable<T> | AsyncIterable<T>, progress?: ProgressFactory): Promise<T[]> {
-  const reading = progress?.({ label: 'read sessions', unit: 'sessions' });
-  const out: T[] = [];
-  for await (const item of items) {
-    out.push(item);
-    reading?.tick();
-  }
-  reading?.done();
-  return out;
-}
+const read = (source: SessionSource) => (typeof source === 'function' ? source() : source);
 
 /** The config that decides what is trained (not where files go, not how many epochs are left). */
 export function trainingConfigIdentity(config: TrainerConfig): unknown {
@@ -79,6 +97,34 @@ export function trainingConfigIdentity(config: TrainerConfig): unknown {
   return { roles, labels, dataset, features, model: modelRest, training: trainingRest, seed };
 }
 
+/** The dataset the trainer config asks for. */
+export function datasetOptionsOf(config: TrainerConfig): DatasetOptions {
+  return {
+    labels: config.labels,
+    roles: config.roles,
+    prefixesPerSession: config.dataset.prefixesPerSession,
+    split: config.dataset.split,
+    cookieSplit: config.dataset.cookieSplit,
+    seed: config.seed,
+  };
+}
+
+/** The options of train() that come from the trainer config. */
+export function trainingOptionsOf(config: TrainerConfig) {
+  const t = config.training;
+  return {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    learningRate: t.learningRate,
+    learningRateDecay: t.learningRateDecay,
+    patience: t.patience,
+    classWeight: t.classWeight,
+    embeddingL2: t.embeddingL2,
+    prefixWeight: config.dataset.prefixWeight,
+    seed: config.seed,
+  };
+}
+
 export function runFingerprint(config: TrainerConfig, datasetFingerprint: string): string {
   return createHash('sha256')
     .update(JSON.stringify({ config: trainingConfigIdentity(config), data: datasetFingerprint }))
@@ -86,48 +132,20 @@ export function runFingerprint(config: TrainerConfig, datasetFingerprint: string
 }
 
 export async function runTraining(options: TrainingRunOptions): Promise<TrainingRun> {
-  const { config, logger } = options;
-  const dataset = buildDataset(await collect(options.sessions, options.progress), {
-    labels: config.labels,
-    roles: config.roles,
-    prefixesPerSession: config.dataset.prefixesPerSession,
-    split: config.dataset.split,
-    cookieSplit: config.dataset.cookieSplit,
-    seed: config.seed,
-  });
-  if (options.window) {
-    const { from, to, leftOut } = options.window;
-    dataset.summary.window = {
-      from: new Date(from).toISOString(),
-      to: new Date(to).toISOString(),
-      kept: dataset.summary.sessionsRead,
-      leftOutBefore: leftOut.before,
-      leftOutAfter: leftOut.after,
-    };
-    const left = leftOut.before + leftOut.after;
-    logger[left > 0 ? 'warn' : 'info']('training window', {
-      ...dataset.summary.window,
-      ...(left > 0 ? { advice: `the window left ${left} stored sessions out: ${WIDEN_WINDOW_ADVICE}` } : {}),
-    });
-  }
-  logger.info('dataset built', { ...dataset.summary });
+  const { config, logger, progress } = options;
+  const scanner = new DatasetScanner(datasetOptionsOf(config));
+  await forEachSession(
+    read(options.sessions),
+    (s) => scanner.add(s),
+    progress?.({ label: 'read sessions', unit: 'sessions' }),
+  );
+  const plan = scanner.finish();
   checkTargetPresent(
     resolveLabels(config.labels, config.roles),
-    new Map(Object.entries(dataset.summary.eventTypes)),
+    new Map(Object.entries(plan.scanned.eventTypes)),
   );
-  const { train: trainSplit, validation } = dataset.summary.splits;
-  if (trainSplit.positives === 0 || trainSplit.positives === trainSplit.sessions) {
-    throw new TrainingDataError(
-      `the training split needs sessions of both classes (${trainSplit.sessions} sessions, ${trainSplit.positives} positive): widen the data range`,
-    );
-  }
-  if (validation.sessions === 0 || dataset.summary.splits.test.sessions === 0) {
-    throw new TrainingDataError(
-      `validation (${validation.sessions}) and test (${dataset.summary.splits.test.sessions}) windows need sessions: widen the data range`,
-    );
-  }
-  const fingerprint = runFingerprint(config, dataset.summary.fingerprint);
 
+  // Pass 2: the summary, and the encoder fitted on the training split (unless resumed with one).
   let encoder: FeatureEncoder | undefined;
   if (options.resume && options.checkpointDir) {
     encoder = await readFile(join(options.checkpointDir, MODEL_FILES.encoder), 'utf8').then(
@@ -135,87 +153,142 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
       () => undefined,
     );
   }
-  encoder ??= FeatureEncoder.fit(
-    dataset.train.sessions.map((s) => s.events),
-    { ...config.features, hashSeed: config.seed, roles: config.roles },
+  const fitter = encoder
+    ? null
+    : FeatureEncoder.fitter({ ...config.features, hashSeed: config.seed, roles: config.roles });
+  const tally = plan.tally();
+  await forEachSession(
+    read(options.sessions),
+    (s) => {
+      const placed = plan.place(s);
+      tally.add(s, placed);
+      if (fitter && typeof placed !== 'string' && placed.split === 'train') fitter.add(placed.observable);
+    },
+    progress?.({ label: 'fit encoder', unit: 'sessions', total: plan.scanned.sessionsRead }),
   );
-  const eventTypes = eventTypeReport(encoder, dataset.summary.eventTypes, {
-    train: dataset.train.sessions,
-    validation: dataset.validation.sessions,
-    test: dataset.test.sessions,
-  });
-  logger.info('event types', { ...eventTypes });
+  const summary = tally.summary();
+  if (options.window) {
+    const { from, to, leftOut } = options.window;
+    summary.window = {
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      kept: summary.sessionsRead,
+      leftOutBefore: leftOut.before,
+      leftOutAfter: leftOut.after,
+    };
+    const left = leftOut.before + leftOut.after;
+    logger[left > 0 ? 'warn' : 'info']('training window', {
+      ...summary.window,
+      ...(left > 0 ? { advice: `the window left ${left} stored sessions out: ${WIDEN_WINDOW_ADVICE}` } : {}),
+    });
+  }
+  logger.info('dataset built', { ...summary });
+  const { train: trainSplit, validation, test } = summary.splits;
+  if (trainSplit.positives === 0 || trainSplit.positives === trainSplit.sessions) {
+    throw new TrainingDataError(
+      `the training split needs sessions of both classes (${trainSplit.sessions} sessions, ${trainSplit.positives} positive): widen the data range`,
+    );
+  }
+  if (validation.sessions === 0 || test.sessions === 0) {
+    throw new TrainingDataError(
+      `validation (${validation.sessions}) and test (${test.sessions}) windows need sessions: widen the data range`,
+    );
+  }
+  const fingerprint = runFingerprint(config, summary.fingerprint);
+  encoder ??= fitter!.finish();
   if (options.checkpointDir) {
     await mkdir(options.checkpointDir, { recursive: true });
     await saveEncoder(encoder, options.checkpointDir);
   }
 
-  const model = buildModel(encoder, { ...config.model, seed: config.seed });
-  // Which code runs each LSTM layer's recurrence (the backend's fused kernel or tfjs ops): a GPU
-  // run on the slow path must be visible in the log.
-  logger.info('lstm recurrence', {
-    implementation: config.model.lstmImplementation ?? 'fused',
-    perLayer:
-      config.model.lstmImplementation === 'layers'
-        ? config.model.lstmUnits.map(() => 'tfjs-layers')
-        : config.model.lstmUnits.map((units) => recurrencePath(units)),
-  });
-  const validationSplit = {
-    sessions: dataset.validation.sessions,
-    examples: dataset.validation.sessions.map((s, session) => ({
-      session,
-      length: s.events.length,
-      full: true,
-    })),
-  };
-  const training = await train({
-    model,
-    encoder,
-    train: encodeSplit(encoder, dataset.train),
-    validation: encodeSplit(encoder, validationSplit),
-    epochs: config.training.epochs,
-    batchSize: config.training.batchSize,
-    learningRate: config.training.learningRate,
-    learningRateDecay: config.training.learningRateDecay,
-    patience: config.training.patience,
-    classWeight: config.training.classWeight,
-    embeddingL2: config.training.embeddingL2,
-    prefixWeight: config.dataset.prefixWeight,
-    seed: config.seed,
-    logger,
-    checkpointDir: options.checkpointDir,
-    resume: options.resume,
-    fingerprint,
-    progress: options.progress,
-    maxEpochsThisRun: options.maxEpochsThisRun,
-    shouldStop: options.shouldStop,
-  });
-  if (!training.finished) return { model, encoder, dataset, training, fingerprint };
-
-  if (config.training.correctPriorShift) correctPriorShift(model, training.positiveWeight);
-  const report = await evaluateModel(model, encoder, dataset, {
-    labels: config.labels,
-    threshold: config.evaluation.threshold,
-    calibrationBins: config.evaluation.calibrationBins,
-    baselineL2: config.evaluation.baselineL2,
-    baselineIterations: config.evaluation.baselineIterations,
-    seed: config.seed,
-    prefixesPerSession: Math.max(1, config.dataset.prefixesPerSession),
-    bootstrapResamples: config.evaluation.bootstrapResamples,
-    progress: options.progress,
-  });
-  logger.info('model evaluated', {
-    testRocAuc: report.splits.test.rocAuc,
-    baselineTestRocAuc: report.baseline.test.rocAuc,
-    shuffledTestRocAuc: report.orderAblation.test.rocAuc,
-    testPrefixRocAuc: report.testPrefixes.rocAuc,
-    overBaseline: report.comparisons.overBaseline,
-    labelDrift: report.labelDrift,
-  });
-  if (report.labelDrift.flagged) {
-    logger.warn('label drift: the positive rate of the test window differs from the training split', {
-      ...report.labelDrift,
+  // Pass 3: every kept session encoded once into its split's shards.
+  const shardDir = await mkdtemp(join(options.shardDir ?? tmpdir(), 'intentstream-shards-'));
+  try {
+    const shardEncoder = new ShardEncoder({
+      dir: shardDir,
+      encoder,
+      plan,
+      summary,
+      seed: config.seed,
+      evaluationPrefixes: Math.max(1, config.dataset.prefixesPerSession),
+      ...(options.sessionsPerShard !== undefined ? { sessionsPerShard: options.sessionsPerShard } : {}),
     });
+    await forEachSession(
+      read(options.sessions),
+      (s) => shardEncoder.add(s),
+      progress?.({ label: 'encode', unit: 'sessions', total: plan.scanned.sessionsRead }),
+    );
+    const shards = shardEncoder.finish();
+    const eventTypes = eventTypeReportFromCounts(encoder, summary.eventTypes, shards.outOfVocabulary);
+    logger.info('event types', { ...eventTypes });
+
+    const model = buildModel(encoder, { ...config.model, seed: config.seed });
+    // Which code runs each LSTM layer's recurrence (the backend's fused kernel or tfjs ops): a GPU
+    // run on the slow path must be visible in the log.
+    logger.info('lstm recurrence', {
+      implementation: config.model.lstmImplementation ?? 'fused',
+      perLayer:
+        config.model.lstmImplementation === 'layers'
+          ? config.model.lstmUnits.map(() => 'tfjs-layers')
+          : config.model.lstmUnits.map((units) => recurrencePath(units)),
+    });
+    const training = await train({
+      model,
+      encoder,
+      train: shardedExamples(shards.train, encoder, BUFFER_SHARDS),
+      validation: shardedExamples(shards.validation, encoder, BUFFER_SHARDS),
+      ...trainingOptionsOf(config),
+      logger,
+      checkpointDir: options.checkpointDir,
+      resume: options.resume,
+      fingerprint,
+      progress,
+      maxEpochsThisRun: options.maxEpochsThisRun,
+      shouldStop: options.shouldStop,
+    });
+    const testSessions = async function* () {
+      for await (const s of read(options.sessions)) {
+        const placed = plan.place(s);
+        if (typeof placed !== 'string' && placed.split === 'test') {
+          yield datasetSession(s, placed);
+        }
+      }
+    };
+    const dataset = { summary };
+    if (!training.finished) return { model, encoder, dataset, testSessions, training, fingerprint };
+
+    if (config.training.correctPriorShift) correctPriorShift(model, training.positiveWeight);
+    const report = await evaluateModel(
+      model,
+      encoder,
+      { ...shards, summary },
+      {
+        labels: config.labels,
+        threshold: config.evaluation.threshold,
+        calibrationBins: config.evaluation.calibrationBins,
+        baselineL2: config.evaluation.baselineL2,
+        baselineIterations: config.evaluation.baselineIterations,
+        seed: config.seed,
+        bootstrapResamples: config.evaluation.bootstrapResamples,
+        progress,
+      },
+    );
+    logger.info('model evaluated', {
+      testRocAuc: report.splits.test.rocAuc,
+      baselineTestRocAuc: report.baseline.test.rocAuc,
+      baselineFittedOn: report.baseline.fittedOn,
+      shuffledTestRocAuc: report.orderAblation.test.rocAuc,
+      testPrefixRocAuc: report.testPrefixes.rocAuc,
+      overBaseline: report.comparisons.overBaseline,
+      labelDrift: report.labelDrift,
+    });
+    if (report.labelDrift.flagged) {
+      logger.warn('label drift: the positive rate of the test window differs from the training split', {
+        ...report.labelDrift,
+      });
+    }
+    return { model, encoder, dataset, testSessions, training, report, fingerprint };
+  } finally {
+    await rm(shardDir, { recursive: true, force: true });
   }
-  return { model, encoder, dataset, training, report, fingerprint };
 }

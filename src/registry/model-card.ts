@@ -69,8 +69,13 @@ function honestyLines(report: EvaluationReport): string {
       ? 'the LSTM beats the order-blind baseline on full test sessions'
       : '**the LSTM does not beat the order-blind baseline on full test sessions** (the lower bound of the interval is not above 0): on this data it has not shown a gain from the order of events';
   const drift = report.labelDrift;
+  const fitted = report.baseline.fittedOn;
+  const sample =
+    fitted && fitted.examples < fitted.of
+      ? `; fitted on a seeded sample of ${fitted.examples} of the ${fitted.of} training examples`
+      : '';
   return `- LSTM − order-blind baseline (logistic regression on counts of every learned event type, length,
-  duration, last event type, last gap, time of day/week), test ROC-AUC: full sessions
+  duration, last event type, last gap, time of day/week${sample}), test ROC-AUC: full sessions
   **${interval(full)}**; mid-session prefixes (what live scoring sees) ${interval(prefixes)}. Verdict:
   ${verdict}.
 - Label drift: positive rate train ${pct(drift.trainPositiveRate)}, test ${pct(drift.testPositiveRate)}${drift.flagged ? ` — **flagged** (z ${f(drift.z, 1)}): the test window's outcome rate differs from what the model was trained on; its calibration and threshold may not hold` : ' (not flagged)'}.

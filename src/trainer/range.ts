@@ -10,7 +10,7 @@ export async function newestSessionStart(store: TimelineStore, logger: Logger): 
   for (const day of days.reverse()) {
     let newest: number | undefined;
     const from = Date.parse(`${day}T00:00:00Z`);
-    for await (const s of sessionsForTraining(store, { from, to: from + DAY_MS }, logger))
+    for await (const s of sessionsForTraining(store, { from, to: from + DAY_MS }, logger)())
       newest = Math.max(newest ?? s.start_time, s.start_time);
     if (newest !== undefined) return newest;
   }

@@ -5,18 +5,23 @@ import type { CorruptSegment, TimelineStore } from '../store/index.js';
 /**
  * Stored sessions for training: a corrupt timeline file (truncated, bit-flipped, inconsistent) is
  * skipped whole with a warning naming it and why, and added to `skipped`, so one bad file never
- * stops a retrain.
+ * stops a retrain. A function that starts a fresh read each call (a run reads the store several
+ * times); each corrupt file is reported once.
  */
 export function sessionsForTraining(
   store: TimelineStore,
   range: { from?: number; to?: number },
   logger: Logger,
   skipped: CorruptSegment[] = [],
-): AsyncIterable<SessionTimeline> {
-  return store.read(range, {
-    onCorrupt(segment) {
-      skipped.push(segment);
-      logger.warn('skipped a corrupt timeline file; training goes on without its sessions', { ...segment });
-    },
-  });
+): () => AsyncIterable<SessionTimeline> {
+  const reported = new Set<string>();
+  return () =>
+    store.read(range, {
+      onCorrupt(segment) {
+        if (reported.has(segment.path)) return;
+        reported.add(segment.path);
+        skipped.push(segment);
+        logger.warn('skipped a corrupt timeline file; training goes on without its sessions', { ...segment });
+      },
+    });
 }

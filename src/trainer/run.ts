@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { selectBackend } from '../model/backend.js';
-import { predictSessions } from '../model/batches.js';
+import { scoreLabelledSessions } from '../model/batches.js';
 import { rocAuc } from '../model/evaluate.js';
 import { runTraining } from '../model/training-run.js';
 import { saveRunAsCandidate } from '../registry/candidate.js';
@@ -69,16 +69,15 @@ export async function trainOnce(options: TrainOnceOptions): Promise<RunOutcome> 
     const champion = await registry.current();
     let championAuc: number | undefined;
     if (champion) {
-      const test = run.dataset.test.sessions;
       try {
         const loaded = await loadModel(await registry.localDirOf(champion));
         try {
-          const scores = await predictSessions(loaded.model, loaded.encoder, test);
-          championAuc =
-            rocAuc(
-              test.map((s) => s.label),
-              scores,
-            ) ?? undefined;
+          const { labels, scores } = await scoreLabelledSessions(
+            loaded.model,
+            loaded.encoder,
+            run.testSessions(),
+          );
+          championAuc = rocAuc(labels, scores) ?? undefined;
         } finally {
           loaded.model.dispose();
         }

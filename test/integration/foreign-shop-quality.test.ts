@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
+import type { DatasetSession } from '../../src/dataset/index.js';
 import { SHOP2_EVENT_TYPES, SHOP2_ROLES } from '../../src/generator/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { selectBackend } from '../../src/model/backend.js';
@@ -58,7 +59,7 @@ describe('trainer quality on a foreign shop (shop2 taxonomy)', () => {
       const backend = await selectBackend({ requested: 'wasm' });
       const config = { ...loaded, checkpointDir: join(dir, 'checkpoints') };
       const run = await runTraining({
-        sessions: createTimelineStore(exported.storeDir).read(),
+        sessions: () => createTimelineStore(exported.storeDir).read(),
         config,
         logger: createMemoryLogger('info'),
         checkpointDir: config.checkpointDir,
@@ -66,7 +67,8 @@ describe('trainer quality on a foreign shop (shop2 taxonomy)', () => {
       const report = run.report;
       assert.ok(report, 'training finished');
 
-      const test = run.dataset.test.sessions;
+      const test: DatasetSession[] = [];
+      for await (const s of run.testSessions()) test.push(s);
       const oracleOnTest = oracleOn(test, (s) =>
         exported.oracle.get(foreignSessionKey(s.cookieId, s.startTime)),
       );

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
+import type { DatasetSession } from '../../src/dataset/index.js';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { runTraining } from '../../src/model/training-run.js';
@@ -47,7 +48,7 @@ describe('trainer quality against the generator oracle', () => {
       const config = { ...loadConfig({ env: {} }).trainer, checkpointDir: join(dir, 'checkpoints') };
       const logger = createMemoryLogger('info');
       const run = await runTraining({
-        sessions: createTimelineStore(storeDir).read(),
+        sessions: () => createTimelineStore(storeDir).read(),
         config,
         logger,
         checkpointDir: config.checkpointDir,
@@ -59,7 +60,8 @@ describe('trainer quality against the generator oracle', () => {
       assert.ok(sessionsRead >= 20_000, `at least 20,000 sessions (${sessionsRead})`);
 
       // The oracle on exactly the test sessions.
-      const test = run.dataset.test.sessions;
+      const test: DatasetSession[] = [];
+      for await (const s of run.testSessions()) test.push(s);
       const oracleOnTest = oracleOn(test, (s) => oracle.get(s.events[0]!.event_id));
       assert.ok(
         oracleOnTest.joined >= 0.99 * test.length,

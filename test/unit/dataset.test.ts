@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { LabelConfig } from '../../src/config/schema.js';
 import {
   DEFAULT_LABELS,
+  DatasetScanner,
   MissingTargetError,
   buildDataset,
   checkTargetPresent,
@@ -231,6 +232,40 @@ describe('buildDataset', () => {
       assert.ok(!train.has(s.cookieId), `${s.cookieId} is also in train`);
     }
     assert.ok(d.summary.droppedForCookieSplit > 0, 'later sessions of training cookies are dropped');
+  });
+  it('places each session on its own after a scan: the split of timeSplit, in any read order', () => {
+    for (const cookieSplit of ['mixed', 'exclusive'] as const) {
+      const opts = { ...options, cookieSplit };
+      const scanner = new DatasetScanner(opts);
+      for (const s of store().reverse()) scanner.add(s);
+      const plan = scanner.finish();
+      const kept = store().filter((s) => plan.place(s) !== 'empty');
+      const reference = timeSplit(
+        kept.map((s) => ({ startTime: s.start_time, sessionId: s.session_id, cookieId: s.cookie_id })),
+        opts.split,
+        cookieSplit,
+      );
+      const placed = kept.map((s) => plan.place(s));
+      assert.deepEqual(
+        placed.map((p) => (p === 'dropped_for_cookie' ? 'dropped' : typeof p === 'string' ? p : p.split)),
+        reference.assignment,
+        cookieSplit,
+      );
+      const tally = plan.tally();
+      for (const s of store()) tally.add(s, plan.place(s));
+      assert.deepEqual(tally.summary(), buildDataset(store(), opts).summary, cookieSplit);
+    }
+  });
+
+  it('has a fingerprint that changes with a label or an observable length', () => {
+    const a = buildDataset(store(), options).summary.fingerprint;
+    const changed = store();
+    changed[1] = {
+      ...changed[1]!,
+      events: [...changed[1]!.events, { ...changed[1]!.events[0]!, event_type: 'purchase' }],
+    };
+    assert.notEqual(buildDataset(changed, options).summary.fingerprint, a);
+    assert.equal(buildDataset(store(), options).summary.fingerprint, a);
   });
 });
 

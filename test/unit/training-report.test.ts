@@ -56,7 +56,7 @@ describe('what a training run tells', () => {
     const config = tinyTrainerConfig({ training: { epochs: 1 }, evaluation: { bootstrapResamples: 50 } });
     const phases: { label: string; ticks: number; total?: number; done: boolean }[] = [];
     const run = await runTraining({
-      sessions: store.read(range),
+      sessions: () => store.read(range),
       config: { ...config, roles: FOREIGN_ROLES },
       logger,
       window: { ...range, leftOut },
@@ -78,12 +78,15 @@ describe('what a training run tells', () => {
       phases.map((p) => [p.label, p.done]),
       [
         ['read sessions', true],
+        ['fit encoder', true],
+        ['encode', true],
         ['train', true],
         ['evaluate', true],
       ],
     );
     assert.equal(phases[0]!.ticks, inWindow, 'one tick per session read');
-    assert.equal(phases[2]!.ticks, phases[2]!.total, 'every evaluation step');
+    assert.equal(phases[4]!.ticks, phases[4]!.total, 'every evaluation step');
+    assert.equal(phases[2]!.ticks, inWindow, 'every session encoded');
     const report = run.report!;
     const window = logger.lines.find((l) => l['msg'] === 'training window');
     assert.equal(window?.['level'], 'warn');
