@@ -53,29 +53,66 @@ export function pairedBootstrapAucDifference(
   const aucB = rocAuc(labels, b);
   const difference = aucA === null || aucB === null ? null : aucA - aucB;
 
-  const members = new Map<number, number[]>();
+  // Groups as one flat list of members (start offsets per group): a resample is drawn into three
+  // typed buffers reused across resamples, so memory stays at a few copies of the test set however
+  // many resamples run (per-resample arrays let the heap grow with the resample count).
+  const groupOf = new Map<number, number>();
+  const sizes: number[] = [];
+  const groupIndex = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const g = options.groups ? options.groups[i]! : i;
-    const list = members.get(g);
-    if (list) list.push(i);
-    else members.set(g, [i]);
+    const key = options.groups ? options.groups[i]! : i;
+    let g = groupOf.get(key);
+    if (g === undefined) {
+      g = sizes.length;
+      groupOf.set(key, g);
+      sizes.push(0);
+    }
+    groupIndex[i] = g;
+    sizes[g]! += 1;
   }
-  const groups = [...members.values()];
+  groupOf.clear();
+  const groupCount = sizes.length;
+  const start = new Int32Array(groupCount + 1);
+  let largest = 0;
+  for (let g = 0; g < groupCount; g++) {
+    start[g + 1] = start[g]! + sizes[g]!;
+    largest = Math.max(largest, sizes[g]!);
+  }
+  const members = new Int32Array(n);
+  const filled = start.slice(0, groupCount);
+  for (let i = 0; i < n; i++) members[filled[groupIndex[i]!]!++] = i;
   const rng = new Rng(seedFor(options.seed, 'paired-bootstrap'));
   const differences: number[] = [];
+  // A resample holds groupCount groups of at most `largest` members.
+  const capacity = Math.max(1, Math.min(groupCount * largest, 2 * n));
+  let l = new Float64Array(capacity);
+  let x = new Float64Array(capacity);
+  let y = new Float64Array(capacity);
+  const grow = (need: number) => {
+    const size = Math.max(need, 2 * l.length);
+    const bigger = (old: Float64Array) => {
+      const next = new Float64Array(size);
+      next.set(old);
+      return next;
+    };
+    [l, x, y] = [bigger(l), bigger(x), bigger(y)];
+  };
   for (let r = 0; r < options.resamples; r++) {
-    const l: number[] = [];
-    const x: number[] = [];
-    const y: number[] = [];
-    for (let k = 0; k < groups.length; k++) {
-      for (const i of groups[Math.floor(rng.uniform() * groups.length)]!) {
-        l.push(labels[i]!);
-        x.push(a[i]!);
-        y.push(b[i]!);
+    let m = 0;
+    for (let k = 0; k < groupCount; k++) {
+      const g = Math.floor(rng.uniform() * groupCount);
+      const end = start[g + 1]!;
+      if (m + end - start[g]! > l.length) grow(m + end - start[g]!);
+      for (let j = start[g]!; j < end; j++) {
+        const i = members[j]!;
+        l[m] = labels[i]!;
+        x[m] = a[i]!;
+        y[m] = b[i]!;
+        m++;
       }
     }
-    const ra = rocAuc(l, x);
-    const rb = rocAuc(l, y);
+    const ra = rocAuc(l.subarray(0, m), x.subarray(0, m));
+    const rb = rocAuc(l.subarray(0, m), y.subarray(0, m));
     if (ra !== null && rb !== null) differences.push(ra - rb);
   }
   differences.sort((p, q) => p - q);
