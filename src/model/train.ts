@@ -37,6 +37,8 @@ import {
 import { logLoss, rocAuc } from './evaluate.js';
 import { reseedDropout } from './lstm.js';
 
+/** Batches a batch's loss may be read back after it was queued (see the training loop). */
+const LOSS_READBACK_LAG = 4;
 export type ClassWeight = 'balanced' | 'none' | number;
 
 export interface TrainOptions {
@@ -206,6 +208,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let lossSum = 0;
     let lossCount = 0;
     let epochSteps = 0;
+    // Batch losses are read back LOSS_READBACK_LAG batches late: awaiting each one would stall a GPU
+    // backend's queue every batch (on cpu and wasm the value is ready at once). Only reporting reads them.
+    const pendingLosses: { value: Promise<number>; size: number }[] = [];
+    const settleLosses = async (keep: number) => {
+      while (pendingLosses.length > keep) {
+        const { value, size } = pendingLosses.shift()!;
+        lossSum += (await value) * size;
+        lossCount += size;
+        progress?.tick(size, { epoch, loss: Math.round((lossSum / lossCount) * 1e4) / 1e4 });
+      }
+    };
     for await (const { split, batch } of batches) {
       if (options.shouldStop?.()) {
         interrupted = true;
@@ -233,14 +246,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           variables,
         ) as tf.Scalar;
       });
-      const value = (await loss.data())[0]!;
-      loss.dispose();
-      lossSum += value * batch.length;
-      lossCount += batch.length;
+      pendingLosses.push({
+        value: loss.data().then((values) => {
+          loss.dispose();
+          return values[0]!;
+        }),
+        size: batch.length,
+      });
       epochSteps += batch.length * Math.max(...batch.map((i) => stepsOf(encoder, split.examples[i]!)));
       state.globalStep++;
-      progress?.tick(batch.length, { epoch, loss: Math.round((lossSum / lossCount) * 1e4) / 1e4 });
+      await settleLosses(LOSS_READBACK_LAG);
     }
+    await settleLosses(0);
     if (interrupted) break;
     const epochTrainSeconds = (performance.now() - epochStart) / 1000;
     trainSeconds += epochTrainSeconds;
