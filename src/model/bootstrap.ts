@@ -7,7 +7,7 @@
  * because they are not independent. Seeded: the same inputs and seed give the same interval.
  */
 import { Rng, seedFor } from '../util/random.js';
-import { rocAuc } from './evaluate.js';
+import { rocAuc, scoreOrder, weightedRocAuc } from './evaluate.js';
 
 export interface BootstrapOptions {
   resamples: number;
@@ -53,66 +53,34 @@ export function pairedBootstrapAucDifference(
   const aucB = rocAuc(labels, b);
   const difference = aucA === null || aucB === null ? null : aucA - aucB;
 
-  // Groups as one flat list of members (start offsets per group): a resample is drawn into three
-  // typed buffers reused across resamples, so memory stays at a few copies of the test set however
-  // many resamples run (per-resample arrays let the heap grow with the resample count).
+  // A resample is a count per group (how often it was drawn), given to every member as its weight;
+  // the ROC-AUC of the weighted sample is read off each model's score order, sorted once. Memory is
+  // a few arrays of the test set's size however many resamples run, and no resample sorts.
   const groupOf = new Map<number, number>();
-  const sizes: number[] = [];
   const groupIndex = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const key = options.groups ? options.groups[i]! : i;
     let g = groupOf.get(key);
     if (g === undefined) {
-      g = sizes.length;
+      g = groupOf.size;
       groupOf.set(key, g);
-      sizes.push(0);
     }
     groupIndex[i] = g;
-    sizes[g]! += 1;
   }
+  const groupCount = groupOf.size;
   groupOf.clear();
-  const groupCount = sizes.length;
-  const start = new Int32Array(groupCount + 1);
-  let largest = 0;
-  for (let g = 0; g < groupCount; g++) {
-    start[g + 1] = start[g]! + sizes[g]!;
-    largest = Math.max(largest, sizes[g]!);
-  }
-  const members = new Int32Array(n);
-  const filled = start.slice(0, groupCount);
-  for (let i = 0; i < n; i++) members[filled[groupIndex[i]!]!++] = i;
+  const orderA = scoreOrder(a);
+  const orderB = scoreOrder(b);
+  const drawn = new Int32Array(groupCount);
+  const weights = new Int32Array(n);
   const rng = new Rng(seedFor(options.seed, 'paired-bootstrap'));
   const differences: number[] = [];
-  // A resample holds groupCount groups of at most `largest` members.
-  const capacity = Math.max(1, Math.min(groupCount * largest, 2 * n));
-  let l = new Float64Array(capacity);
-  let x = new Float64Array(capacity);
-  let y = new Float64Array(capacity);
-  const grow = (need: number) => {
-    const size = Math.max(need, 2 * l.length);
-    const bigger = (old: Float64Array) => {
-      const next = new Float64Array(size);
-      next.set(old);
-      return next;
-    };
-    [l, x, y] = [bigger(l), bigger(x), bigger(y)];
-  };
   for (let r = 0; r < options.resamples; r++) {
-    let m = 0;
-    for (let k = 0; k < groupCount; k++) {
-      const g = Math.floor(rng.uniform() * groupCount);
-      const end = start[g + 1]!;
-      if (m + end - start[g]! > l.length) grow(m + end - start[g]!);
-      for (let j = start[g]!; j < end; j++) {
-        const i = members[j]!;
-        l[m] = labels[i]!;
-        x[m] = a[i]!;
-        y[m] = b[i]!;
-        m++;
-      }
-    }
-    const ra = rocAuc(l.subarray(0, m), x.subarray(0, m));
-    const rb = rocAuc(l.subarray(0, m), y.subarray(0, m));
+    drawn.fill(0);
+    for (let k = 0; k < groupCount; k++) drawn[Math.floor(rng.uniform() * groupCount)]! += 1;
+    for (let i = 0; i < n; i++) weights[i] = drawn[groupIndex[i]!]!;
+    const ra = weightedRocAuc(labels, a, orderA, weights);
+    const rb = weightedRocAuc(labels, b, orderB, weights);
     if (ra !== null && rb !== null) differences.push(ra - rb);
   }
   differences.sort((p, q) => p - q);

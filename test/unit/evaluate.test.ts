@@ -15,8 +15,10 @@ import {
   labelDrift,
   logLoss,
   rocAuc,
+  scoreOrder,
   splitMetrics,
   thresholdMetrics,
+  weightedRocAuc,
 } from '../../src/model/evaluate.js';
 import type { ShopEvent } from '../../src/schemas/types.js';
 import { Rng } from '../../src/util/random.js';
@@ -230,6 +232,28 @@ describe('strong order-blind baseline', () => {
     };
     close(auc(orderBlindFeatures(['a', 'b'])), 1, 'strong baseline');
     close(auc(bagOfEventsFeatures(['a', 'b'])), 0.5, 'bag of events');
+  });
+});
+
+describe('weightedRocAuc', () => {
+  it('equals rocAuc on the weighted sample written out, ties included, and is null without a class', () => {
+    const rng = new Rng(3);
+    const n = 300;
+    const labels = Array.from({ length: n }, () => (rng.uniform() < 0.3 ? 1 : 0));
+    // Scores on a coarse grid so that many tie, across classes too.
+    const scores = labels.map((l) => Math.round((0.3 * l + rng.uniform()) * 8) / 8);
+    const weights = labels.map(() => Math.floor(rng.uniform() * 4));
+    const l: number[] = [];
+    const s: number[] = [];
+    weights.forEach((w, i) => {
+      for (let k = 0; k < w; k++) {
+        l.push(labels[i]!);
+        s.push(scores[i]!);
+      }
+    });
+    close(weightedRocAuc(labels, scores, scoreOrder(scores), weights), rocAuc(l, s)!, 'weighted', 1e-12);
+    const onlyNegatives = labels.map((x, i) => (x === 1 ? 0 : weights[i]!));
+    assert.equal(weightedRocAuc(labels, scores, scoreOrder(scores), onlyNegatives), null);
   });
 });
 
