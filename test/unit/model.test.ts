@@ -155,7 +155,11 @@ describe('LSTM model (cpu backend)', () => {
     const perEpoch = [1, 2, 3].map((e) => counts.filter((c) => c.epoch === e).map((c) => c.tensors));
     assert.ok(perEpoch[1]!.length > 3, 'several batches');
     assert.deepEqual(perEpoch[2], perEpoch[1], 'tensor counts drift from epoch to epoch');
-    assert.deepEqual(perEpoch[1]!.slice(1), perEpoch[0]!.slice(1), 'tensor counts drift after the first step');
+    assert.deepEqual(
+      perEpoch[1]!.slice(1),
+      perEpoch[0]!.slice(1),
+      'tensor counts drift after the first step',
+    );
     const ends = perEpoch.map((c) => c.at(-1));
     assert.ok(
       ends.every((t) => t === ends[0]),
