@@ -45,7 +45,11 @@ export interface LoadedShard {
 }
 
 const HEADER_INTS = 5;
-const FLUSH_BYTES = 256 * 1024;
+/**
+ * Bytes all shards of a writer may hold before they are written out, together: a budget per writer,
+ * not per shard, since the shard count grows with the window (a per-shard buffer grew with it too).
+ */
+const PENDING_BYTES = 16 * 1024 * 1024;
 const align8 = (n: number) => (n + 7) & ~7;
 
 function stepBytes(steps: number, numericSize: number): number {
@@ -140,8 +144,9 @@ interface ShardFile {
 export class ShardWriter {
   private readonly files: ShardFile[];
   private readonly pending: Uint8Array[][];
-  private readonly pendingBytes: number[];
-  private readonly fds: (number | null)[];
+  /** Whether a shard's file was created (later writes append to it). */
+  private readonly created: boolean[];
+  private pendingBytes = 0;
 
   constructor(
     dir: string,
@@ -149,6 +154,8 @@ export class ShardWriter {
     readonly count: number,
     private readonly numericSize: number,
     private readonly seed: number,
+    /** Pending bytes that trigger a write of every shard (tests use a small budget). */
+    private readonly budget = PENDING_BYTES,
   ) {
     if (!(Number.isInteger(count) && count >= 1))
       throw new RangeError(`shard count must be >= 1, got ${count}`);
@@ -159,8 +166,7 @@ export class ShardWriter {
       positiveExamples: 0,
     }));
     this.pending = this.files.map(() => []);
-    this.pendingBytes = this.files.map(() => 0);
-    this.fds = this.files.map(() => null);
+    this.created = this.files.map(() => false);
   }
 
   /** The shard of a session: a seeded hash of its id, so the same session lands in the same shard. */
@@ -176,23 +182,29 @@ export class ShardWriter {
     file.examples += record.examples.length;
     file.positiveExamples += record.label * record.examples.length;
     this.pending[shard]!.push(bytes);
-    this.pendingBytes[shard]! += bytes.length;
-    if (this.pendingBytes[shard]! >= FLUSH_BYTES) this.flush(shard);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= this.budget) this.flushAll();
   }
 
-  private flush(shard: number): void {
-    this.fds[shard] ??= openSync(this.files[shard]!.path, 'w');
-    for (const bytes of this.pending[shard]!) writeSync(this.fds[shard]!, bytes);
-    this.pending[shard] = [];
-    this.pendingBytes[shard] = 0;
+  /** Writes every shard's pending records (creating each file once), one file open at a time. */
+  private flushAll(): void {
+    for (let shard = 0; shard < this.count; shard++) {
+      const records = this.pending[shard]!;
+      if (records.length === 0 && this.created[shard]) continue;
+      const fd = openSync(this.files[shard]!.path, this.created[shard] ? 'a' : 'w');
+      try {
+        for (const bytes of records) writeSync(fd, bytes);
+      } finally {
+        closeSync(fd);
+      }
+      this.created[shard] = true;
+      this.pending[shard] = [];
+    }
+    this.pendingBytes = 0;
   }
 
   close(): ShardSet {
-    for (let i = 0; i < this.count; i++) {
-      this.flush(i);
-      closeSync(this.fds[i]!);
-      this.fds[i] = null;
-    }
+    this.flushAll();
     return new ShardSet(this.name, this.files, this.numericSize);
   }
 }

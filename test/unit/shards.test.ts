@@ -43,10 +43,10 @@ function record(i: number, rng: Rng, extras: boolean): ShardRecord {
   };
 }
 
-function write(records: ShardRecord[], shards: number): ShardSet {
+function write(records: ShardRecord[], shards: number, budget?: number): ShardSet {
   const dir = mkdtempSync(join(tmpdir(), 'shards-'));
   dirs.push(dir);
-  const writer = new ShardWriter(dir, 'train', shards, NUMERIC, 7);
+  const writer = new ShardWriter(dir, 'train', shards, NUMERIC, 7, budget);
   records.forEach((r, i) => writer.append(`session-${i}`, r));
   return writer.close();
 }
@@ -56,41 +56,45 @@ const keyOf = (steps: { categorical: Int32Array; length: number }) =>
   `${steps.length}:${Array.from(steps.categorical.subarray(0, CATEGORICAL_COUNT)).join(',')}`;
 
 describe('shards', () => {
-  it('give back every record as written, with its examples, shuffled copy and feature rows', async () => {
-    const rng = new Rng(1);
-    const records = Array.from({ length: 200 }, (_, i) => record(i, rng, true));
-    const set = write(records, 5);
-    assert.equal(set.sessions, 200);
-    assert.equal(
-      set.examples,
-      records.reduce((n, r) => n + r.examples.length, 0),
-    );
-    const byKey = new Map(records.map((r) => [keyOf(r.steps), r]));
-    let seen = 0;
-    for await (const shard of set.each()) {
-      let example = 0;
-      shard.split.steps.forEach((steps, s) => {
-        const original = byKey.get(keyOf(steps))!;
-        assert.ok(original, 'a record that was written');
-        assert.deepEqual(steps.categorical, original.steps.categorical);
-        assert.deepEqual(steps.numeric, original.steps.numeric);
-        assert.deepEqual(shard.shuffled[s]!.numeric, original.shuffled!.numeric);
-        assert.equal(shard.split.labels[s], original.label);
-        original.examples.forEach((e, k) => {
-          const got = shard.split.examples[example]!;
-          assert.deepEqual(
-            [got.session, got.length, got.full, shard.kinds[example]],
-            [s, e.length, e.kind === EXAMPLE_KIND.full, e.kind],
-          );
-          assert.deepEqual(shard.features[example], original.features!.subarray(k * 4, (k + 1) * 4));
-          example++;
+  for (const [what, budget] of [
+    ['held until close', undefined],
+    ['written out many times on the way (a tiny pending budget)', 4096],
+  ] as const)
+    it(`give back every record as written, with its examples, shuffled copy and feature rows (${what})`, async () => {
+      const rng = new Rng(1);
+      const records = Array.from({ length: 200 }, (_, i) => record(i, rng, true));
+      const set = write(records, 5, budget);
+      assert.equal(set.sessions, 200);
+      assert.equal(
+        set.examples,
+        records.reduce((n, r) => n + r.examples.length, 0),
+      );
+      const byKey = new Map(records.map((r) => [keyOf(r.steps), r]));
+      let seen = 0;
+      for await (const shard of set.each()) {
+        let example = 0;
+        shard.split.steps.forEach((steps, s) => {
+          const original = byKey.get(keyOf(steps))!;
+          assert.ok(original, 'a record that was written');
+          assert.deepEqual(steps.categorical, original.steps.categorical);
+          assert.deepEqual(steps.numeric, original.steps.numeric);
+          assert.deepEqual(shard.shuffled[s]!.numeric, original.shuffled!.numeric);
+          assert.equal(shard.split.labels[s], original.label);
+          original.examples.forEach((e, k) => {
+            const got = shard.split.examples[example]!;
+            assert.deepEqual(
+              [got.session, got.length, got.full, shard.kinds[example]],
+              [s, e.length, e.kind === EXAMPLE_KIND.full, e.kind],
+            );
+            assert.deepEqual(shard.features[example], original.features!.subarray(k * 4, (k + 1) * 4));
+            example++;
+          });
+          seen++;
         });
-        seen++;
-      });
-      assert.equal(example, shard.split.examples.length);
-    }
-    assert.equal(seen, 200);
-  });
+        assert.equal(example, shard.split.examples.length);
+      }
+      assert.equal(seen, 200);
+    });
 
   it('put a session in the same shard whatever else is written', () => {
     const a = new ShardWriter(tmpdir(), 'x', 16, NUMERIC, 3);
