@@ -136,8 +136,3 @@ export function datasetSession(s: SessionTimeline, placed: PlacedSession): Datas
     storedEvents: s.events.length,
   };
 }
-
-/** Labels of a split's examples, in example order. */
-export function exampleLabels(split: DatasetSplit): number[] {
-  return split.examples.map((e) => split.sessions[e.session]!.label);
-}

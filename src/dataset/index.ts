@@ -9,7 +9,6 @@ export {
   type DatasetSummary,
   datasetSession,
   type Example,
-  exampleLabels,
   type SplitSummary,
   type WindowSummary,
 } from './dataset.js';

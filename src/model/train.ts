@@ -92,14 +92,7 @@ export interface TrainResult {
   finished: boolean;
 }
 
-/** Positive-class weight relative to the negative class. */
-export function positiveClassWeight(labels: ArrayLike<number>, classWeight: ClassWeight): number {
-  let positives = 0;
-  for (let i = 0; i < labels.length; i++) positives += labels[i]!;
-  return positiveWeightOf(positives, labels.length, classWeight);
-}
-
-/** positiveClassWeight from counts: `positives` of `total` examples. */
+/** Positive-class weight relative to the negative class, from counts: `positives` of `total` examples. */
 export function positiveWeightOf(positives: number, total: number, classWeight: ClassWeight): number {
   if (classWeight === 'none') return 1;
   if (typeof classWeight === 'number') return classWeight;
