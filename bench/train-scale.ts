@@ -13,6 +13,11 @@
  * throughput of this trainer ÷ the reference's at the smallest size, and the test ROC-AUC of both.
  *
  *   npx tsx bench/train-scale.ts [--sizes=250000,1000000,4000000] [--reference=main|none] [--days=14] [--seed=1]
+ *                                [--epochs=1] [--result=train-scale] [--generate-only]
+ *
+ * --epochs: both trainers train this many epochs (early stopping as configured); --result: the name of
+ * the results file (a converged comparison, e.g. --epochs=12, is kept apart from the memory run);
+ * --generate-only: make the stores, train nothing.
  *
  * Stores are kept under $TMPDIR/intentstream-train-scale/ and reused by later runs (a store is
  * complete once its `done` marker is written). Progress goes to stderr as JSON lines.
@@ -51,6 +56,9 @@ const sizes = (args['sizes'] ?? process.env['TRAIN_SCALE_SIZES'] ?? '250000,1000
 const days = Number(args['days'] ?? 14);
 const seed = Number(args['seed'] ?? 1);
 const referenceRev = args['reference'] ?? 'main';
+const generateOnly = args['generate-only'] === 'true';
+const epochs = Number(args['epochs'] ?? 1);
+const resultName = args['result'] ?? 'train-scale';
 const root = join(tmpdir(), 'intentstream-train-scale');
 
 /** A store of about `sessions` generated sessions over `days` days (cached). */
@@ -96,8 +104,10 @@ function checkoutOf(rev: string): string {
   if (!existsSync(join(dir, 'package.json'))) {
     mkdirSync(dir, { recursive: true });
     execFileSync('sh', ['-c', `git archive ${commit} | tar -x -C ${dir}`], { cwd: repo });
-    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
   }
+  // Linked anew each run: a cached checkout may point at the packages of a checkout since removed.
+  rmSync(join(dir, 'node_modules'), { force: true });
+  symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
   return dir;
 }
 
@@ -109,9 +119,9 @@ interface TrainMeasure {
   splits: Record<string, number>;
 }
 
-/** `intentstream train --epochs 1` of checkout `dir` on `store`, under /usr/bin/time. */
+/** `intentstream train --epochs <epochs>` of checkout `dir` on `store`, under /usr/bin/time. */
 async function train(dir: string, store: string, tag: string): Promise<TrainMeasure> {
-  const work = join(root, `run-${tag}`);
+  const work = join(root, `run-${resultName}-${tag}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const timeFile = join(work, 'time');
@@ -129,7 +139,7 @@ async function train(dir: string, store: string, tag: string): Promise<TrainMeas
       '--store',
       store,
       '--epochs',
-      '1',
+      String(epochs),
       '--days',
       String(days * 2),
       '--out',
@@ -174,6 +184,7 @@ async function main(): Promise<void> {
   for (const [i, size] of sizes.entries()) {
     const store = await generateStore(size);
     log.info('store ready', { sessions: size, store });
+    if (generateOnly) continue;
     if (i === 0 && referenceRev !== 'none') {
       reference = await train(checkoutOf(referenceRev), store, `reference-${size}`);
       log.info('measured', { trainer: referenceRev, sessions: size, ...reference });
@@ -189,13 +200,13 @@ async function main(): Promise<void> {
 function report(runs: ({ sessions: number } & TrainMeasure)[], reference: TrainMeasure | null): void {
   const first = runs[0]!;
   const last = runs.at(-1)!;
-  writeResult('train-scale', {
+  writeResult(resultName, {
     value: last.peakRssBytes / first.peakRssBytes,
     unit: `peak RSS at ${last.sessions} sessions / at ${first.sessions}`,
     reference: reference ? reference.stepsPerSecond : Number.NaN,
     ratio: reference ? first.stepsPerSecond / reference.stepsPerSecond : Number.NaN,
     ratioMeaning: `training steps/s of this trainer / the ${referenceRev} trainer, at ${first.sessions} sessions`,
-    config: { sizes, days, seed, epochs: 1, referenceRev },
+    config: { sizes, days, seed, epochs, referenceRev },
     machine: machine(),
     runs: runs.map((r) => ({ ...r, peakRssGiB: gib(r.peakRssBytes) })),
     referenceRun: reference ? { ...reference, peakRssGiB: gib(reference.peakRssBytes) } : null,
