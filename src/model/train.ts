@@ -36,6 +36,7 @@ import {
 } from './checkpoint.js';
 import { logLoss, rocAuc } from './evaluate.js';
 import { reseedDropout } from './lstm.js';
+import { FusedAdamOptimizer } from './webgpu-adam.js';
 
 /** Batches a batch's loss may be read back after it was queued (see the training loop). */
 const LOSS_READBACK_LAG = 4;
@@ -119,7 +120,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const trainData = asExamples(encoder, options.train);
   const validationData = asExamples(encoder, options.validation);
   const positiveWeight = positiveWeightOf(trainData.positives, trainData.count, options.classWeight);
-  const optimizer = tf.train.adam(options.learningRate);
+  const optimizer = new FusedAdamOptimizer(options.learningRate);
   const variables = trainableVariables(model);
   const embeddingL2 = options.embeddingL2 ?? 0;
   const prefixWeight = options.prefixWeight ?? 1;

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { VendorShimError } from '../vendor-shims/check.js';
 import { checkLiveWebgpuBackend, webgpuBackend } from '../vendor-shims/tfjs-backend-webgpu.js';
 import { type KernelArgs, replaceKernel } from '../vendor-shims/tfjs-core.js';
+import { installWebgpuAdam } from './webgpu-adam.js';
 import { installWebgpuLstm } from './webgpu-lstm.js';
 
 const COORDS = ['x', 'y', 'z', 'w', 'u', 'v'];
@@ -62,8 +63,8 @@ class IntTransposeProgram {
 let installed = false;
 
 /**
- * Registers the kernels above, and the fused LSTM's recurrence kernels (model/webgpu-lstm.ts), for
- * the webgpu backend (once per process), after it started.
+ * Registers the kernels above, the fused LSTM's recurrence kernels (model/webgpu-lstm.ts) and the
+ * fused Adam step (model/webgpu-adam.ts) for the webgpu backend (once per process), after it started.
  */
 export function installWebgpuKernels(): void {
   if (installed) return;
@@ -72,6 +73,7 @@ export function installWebgpuKernels(): void {
   if (problems.length > 0) throw new VendorShimError(problems);
   installed = true;
   installWebgpuLstm(tf.backend());
+  installWebgpuAdam();
   replaceKernel('Transpose', 'webgpu', (stock) => (args: KernelArgs) => {
     const x = args.inputs['x']!;
     const perm = args.attrs['perm'] as number[];

@@ -11,11 +11,24 @@ export interface WebgpuBackend {
   /** The dtype of the GPU buffer behind `dataId` (int32 under a float32 tensor, say), if it has one. */
   bufferDtype(dataId: tf.DataId): tf.DataType | undefined;
   shouldExecuteOnCPU(inputs: tf.TensorInfo[]): boolean;
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
+  /** `uniforms`: the values of the program's own `uniforms` declaration, in its order. */
+  runWebGPUProgram: RunProgram;
   /** Drops one reference to an intermediate result (what tfjs's own kernels do with theirs). */
   disposeData(dataId: tf.DataId): void;
   /** The device's compute limits (the backend requests the adapter's own). */
   limits(): ComputeLimits;
+}
+
+type RunProgram = (
+  program: object,
+  inputs: tf.TensorInfo[],
+  dtype: tf.DataType,
+  uniforms?: ProgramUniform[],
+) => tf.TensorInfo;
+
+export interface ProgramUniform {
+  type: 'float32' | 'int32' | 'uint32';
+  data: number[];
 }
 
 export interface ComputeLimits {
@@ -29,7 +42,7 @@ interface WebGPUBackendInternals {
   disposeData(dataId: tf.DataId): boolean;
   tensorMap: { get(dataId: tf.DataId): { dtype: tf.DataType } | undefined };
   shouldExecuteOnCPU(inputs: tf.TensorInfo[]): boolean;
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
+  runWebGPUProgram: RunProgram;
 }
 
 const METHODS = ['shouldExecuteOnCPU', 'runWebGPUProgram', 'disposeData'] as const;
@@ -40,7 +53,8 @@ export function webgpuBackend(backend: unknown): WebgpuBackend {
   return {
     bufferDtype: (dataId) => b.tensorMap.get(dataId)?.dtype,
     shouldExecuteOnCPU: (inputs) => b.shouldExecuteOnCPU(inputs),
-    runWebGPUProgram: (program, inputs, dtype) => b.runWebGPUProgram(program, inputs, dtype),
+    runWebGPUProgram: (program, inputs, dtype, uniforms) =>
+      b.runWebGPUProgram(program, inputs, dtype, uniforms),
     disposeData: (dataId) => void b.disposeData(dataId),
     limits: () => b.device.limits,
   };

@@ -5,7 +5,8 @@
  * - a registered kernel's `kernelFunc` called directly with a backend, and a kernel replaced for a
  *   backend (unregister + register keeping its setupFunc): the wasm and webgpu kernel fixes and the
  *   fused op's host kernels;
- * - Adam's `learningRate` field, which it reads at every step and has no public setter for.
+ * - Adam's `learningRate` field, which it reads at every step and has no public setter for, and its
+ *   state fields (moments, bias-correction powers) for the fused webgpu step (model/webgpu-adam.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { type ShimProblem, missingFunctions } from './problems.js';
@@ -78,6 +79,42 @@ export function setAdamLearningRate(optimizer: tf.AdamOptimizer, rate: number): 
   (optimizer as unknown as { learningRate: number }).learningRate = rate;
 }
 
+/** One moment variable of Adam's state, as AdamOptimizer keeps it. */
+export interface AdamMoment {
+  originalName: string;
+  variable: tf.Variable;
+}
+
+/** AdamOptimizer's private state, by reference (the arrays are the optimizer's own). */
+export interface AdamInternals {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  first: (AdamMoment | undefined)[];
+  second: (AdamMoment | undefined)[];
+}
+
+/** The state fields of `optimizer` (read each step: setWeights replaces the moment arrays). */
+export function adamInternals(optimizer: tf.AdamOptimizer): AdamInternals {
+  const o = optimizer as unknown as Omit<AdamInternals, 'first' | 'second'> & {
+    accumulatedFirstMoment: (AdamMoment | undefined)[];
+    accumulatedSecondMoment: (AdamMoment | undefined)[];
+  };
+  return {
+    learningRate: o.learningRate,
+    beta1: o.beta1,
+    beta2: o.beta2,
+    epsilon: o.epsilon,
+    accBeta1: o.accBeta1,
+    accBeta2: o.accBeta2,
+    first: o.accumulatedFirstMoment,
+    second: o.accumulatedSecondMoment,
+  };
+}
+
 /** The tfjs parts the shims rely on; tests pass fakes. */
 export interface TfjsCoreInternals {
   engine: unknown;
@@ -87,15 +124,28 @@ export interface TfjsCoreInternals {
 
 const installed: TfjsCoreInternals = { engine: tf.engine(), AdamOptimizer: tf.AdamOptimizer };
 
+const ADAM_FIELDS = [
+  'learningRate',
+  'beta1',
+  'beta2',
+  'epsilon',
+  'accBeta1',
+  'accBeta2',
+  'accumulatedFirstMoment',
+  'accumulatedSecondMoment',
+];
+
 export function checkTfjsCoreInternals(lib: TfjsCoreInternals = installed): ShimProblem[] {
   const problems = missingFunctions('@tensorflow/tfjs-core', 'engine', lib.engine, ['runKernelFunc']);
-  if (!/this\.learningRate\s*=/.test(lib.AdamOptimizer.toString())) {
+  // learningRate: the schedule sets it; the rest: the fused webgpu step reads and updates them.
+  const source = lib.AdamOptimizer.toString();
+  const missing = ADAM_FIELDS.filter((f) => !new RegExp(`this\\.${f}\\s*=`).test(source));
+  if (missing.length > 0) {
     problems.push({
       package: '@tensorflow/tfjs-core',
-      internal: 'AdamOptimizer.learningRate',
+      internal: `AdamOptimizer.${missing.join(', ')}`,
       severity: 'fatal',
-      message:
-        '@tensorflow/tfjs-core: AdamOptimizer no longer keeps its rate in a learningRate field, so the learning-rate schedule would have no effect; the installed tfjs is not the version src/vendor-shims/tfjs-core.ts was written for',
+      message: `@tensorflow/tfjs-core: AdamOptimizer no longer keeps ${missing.join(', ')} as fields, which the learning-rate schedule (model/train.ts) and the fused webgpu Adam step (model/webgpu-adam.ts) set and read; the installed tfjs is not the version src/vendor-shims/tfjs-core.ts was written for`,
     });
   }
   return problems;

@@ -9,7 +9,6 @@
  * tfjs-ops path, which the same count shows).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
@@ -19,23 +18,16 @@ import {
   lstmLayer,
   recurrencePath,
 } from '../../src/model/fused-lstm.js';
+import { FusedAdamOptimizer } from '../../src/model/webgpu-adam.js';
 import { lstmTiling } from '../../src/model/webgpu-lstm-programs.js';
 import { findShimProblems } from '../../src/vendor-shims/check.js';
+import { countDispatches } from '../helpers/dispatches.js';
+import { useVulkanDevice } from '../helpers/swiftshader.js';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 /** Largest |webgpu − cpu| allowed, relative to the largest |cpu| value of the same tensor. */
 const RELATIVE_TOLERANCE = 1e-4;
 
-before(() => {
-  if (process.env['VK_ICD_FILENAMES'] === undefined) {
-    assert.ok(
-      existsSync(SWIFTSHADER_ICD),
-      `${SWIFTSHADER_ICD} is missing: apt-get install chromium libvulkan1`,
-    );
-    process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
-  }
-  tf.env().set('PROD', true);
-});
+before(useVulkanDevice);
 
 const values = (n: number, k: number, scale = 1) =>
   Float32Array.from({ length: n }, (_, i) => Math.sin(i * k + 0.3) * scale);
@@ -298,24 +290,6 @@ describe('fused LSTM kernels on webgpu (SwiftShader unless VK_ICD_FILENAMES name
   });
 });
 
-/** Runs `work` on the webgpu backend; how many programs it dispatched (and its result, disposed). */
-async function countDispatches<R extends tf.TensorContainer>(work: () => R | Promise<R>): Promise<number> {
-  const backend = tf.backend() as unknown as { recordAndSubmit: (...args: unknown[]) => unknown };
-  const original = backend.recordAndSubmit;
-  let count = 0;
-  backend.recordAndSubmit = function (this: unknown, ...args: unknown[]) {
-    count++;
-    return original.apply(this, args);
-  };
-  try {
-    const result = await work();
-    tf.dispose(result);
-  } finally {
-    backend.recordAndSubmit = original;
-  }
-  return count;
-}
-
 /**
  * A model Masking → `layers` fused LSTM layers → Dense(1) on padded data with set weights: the
  * gradients of its loss w.r.t. every weight, then the losses of `steps` Adam steps (`measure` wraps
@@ -351,7 +325,7 @@ async function modelRun(
   const gradTensors = tf.tidy(() => Object.values(tf.variableGrads(loss, weights).grads));
   const grads = await Promise.all(gradTensors.map(async (g) => (await g.data()) as Float32Array));
   tf.dispose(gradTensors);
-  const optimizer = tf.train.adam(0.05);
+  const optimizer = new FusedAdamOptimizer(0.05);
   const losses: number[] = [];
   const step = async () => [optimizer.minimize(loss, true, weights)!];
   let dispatches = 0;

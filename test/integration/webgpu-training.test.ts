@@ -9,7 +9,6 @@
  * another ICD file (a GPU's) to run the same checks there.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createMemoryLogger } from '../../src/log/logger.js';
@@ -17,9 +16,9 @@ import { type BackendName, selectBackend } from '../../src/model/backend.js';
 import { predictSplit } from '../../src/model/batches.js';
 import { buildModel } from '../../src/model/lstm.js';
 import { train } from '../../src/model/train.js';
+import { SWIFTSHADER_ICD, useVulkanDevice } from '../helpers/swiftshader.js';
 import { tinyTrainerConfig, tinyTrainingData } from '../helpers/trainer.js';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const EPOCHS = 2;
 const LOSS_TOLERANCE = 1e-4;
 const PREDICTION_TOLERANCE = 1e-4;
@@ -28,15 +27,7 @@ const config = tinyTrainerConfig();
 let data: ReturnType<typeof tinyTrainingData>;
 
 before(() => {
-  if (process.env['VK_ICD_FILENAMES'] === undefined) {
-    assert.ok(
-      existsSync(SWIFTSHADER_ICD),
-      `${SWIFTSHADER_ICD} is missing: apt-get install chromium libvulkan1 (scripts/test does), or set VK_ICD_FILENAMES`,
-    );
-    // The Vulkan loader reads it when Dawn creates its instance, i.e. at the first selectBackend.
-    process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
-  }
-  tf.env().set('PROD', true);
+  useVulkanDevice();
   data = tinyTrainingData(config);
 });
 

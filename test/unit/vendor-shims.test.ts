@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import { IntentstreamError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { checkAvscInternals } from '../../src/vendor-shims/avsc.js';
@@ -101,7 +102,18 @@ describe('vendor shims self-check', () => {
       engine: {},
       AdamOptimizer: { toString: () => 'class AdamOptimizer { constructor(lr) { this.rate = lr; } }' },
     });
-    assert.deepEqual(internals(problems), ['fatal engine.runKernelFunc', 'fatal AdamOptimizer.learningRate']);
+    assert.deepEqual(internals(problems), [
+      'fatal engine.runKernelFunc',
+      'fatal AdamOptimizer.learningRate, beta1, beta2, epsilon, accBeta1, accBeta2, accumulatedFirstMoment, accumulatedSecondMoment',
+    ]);
+    const renamedMoments = tf.AdamOptimizer.toString().replaceAll('accumulatedSecondMoment', 'moments2');
+    assert.deepEqual(
+      internals(
+        checkTfjsCoreInternals({ engine: tf.engine(), AdamOptimizer: { toString: () => renamedMoments } }),
+      ),
+      ['fatal AdamOptimizer.accumulatedSecondMoment'],
+    );
+    assert.deepEqual(checkTfjsCoreInternals(), []);
     assert.deepEqual(internals(await checkWasmBackendInternals({ makeOutput: fn })), [
       'fatal BackendWasm.prototype.typedArrayFromHeap',
       'fatal BackendWasm.prototype.disposeData',
