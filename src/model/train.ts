@@ -114,6 +114,53 @@ const trainableVariables = (model: tf.LayersModel) =>
  */
 const snapshotWeights = (model: tf.LayersModel) => model.getWeights().map((w) => tf.clone(w));
 
+export interface TrainingStepOptions {
+  model: tf.LayersModel;
+  encoder: FeatureEncoder;
+  optimizer: tf.Optimizer;
+  /** Loss weight of a positive example relative to a negative one. */
+  positiveWeight: number;
+  /** Loss weight of a sampled prefix relative to a full observable sequence. */
+  prefixWeight: number;
+  /** L2 penalty on the embedding tables; 0 = none. */
+  embeddingL2: number;
+}
+
+/**
+ * One optimizer step on the examples `batch` of `split`: the mean of the class- and prefix-weighted
+ * log loss, plus the embeddings' L2 penalty, minimized over the trainable weights. Returns the
+ * loss (the caller disposes it); every other tensor is released.
+ */
+export function trainingStep(options: TrainingStepOptions) {
+  const { model, encoder, optimizer, positiveWeight, prefixWeight, embeddingL2 } = options;
+  const variables = trainableVariables(model);
+  const embeddingTables = model.layers
+    .filter((layer) => layer.getClassName() === 'Embedding')
+    .flatMap((layer) => layer.trainableWeights.map((w) => w.read()));
+  return (split: EncodedSplit, batch: readonly number[]): tf.Scalar =>
+    tf.tidy(() => {
+      const inputs = batchInputs(encoder, split, batch);
+      const labels = batchLabels(split, batch);
+      const exampleWeights = tf.tensor2d(
+        Float32Array.from(batch, (i) => (split.examples[i]!.full ? 1 : prefixWeight)),
+        [batch.length, 1],
+      );
+      const weights = tf.mul(exampleWeights, tf.add(1, tf.mul(labels, positiveWeight - 1)));
+      return optimizer.minimize(
+        () => {
+          const p = model.apply(inputs, { training: true }) as tf.Tensor;
+          const perExample = tf.losses.logLoss(labels, p, undefined, 1e-7, tf.Reduction.NONE);
+          const dataLoss = tf.mean(tf.mul(perExample, weights)) as tf.Scalar;
+          if (embeddingL2 === 0) return dataLoss;
+          const penalty = tf.addN(embeddingTables.map((table) => tf.sum(tf.square(table))));
+          return tf.add(dataLoss, tf.mul(penalty, embeddingL2)) as tf.Scalar;
+        },
+        true,
+        variables,
+      ) as tf.Scalar;
+    });
+}
+
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, encoder, logger } = options;
   const started = performance.now();
@@ -121,12 +168,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const validationData = asExamples(encoder, options.validation);
   const positiveWeight = positiveWeightOf(trainData.positives, trainData.count, options.classWeight);
   const optimizer = new FusedAdamOptimizer(options.learningRate);
-  const variables = trainableVariables(model);
-  const embeddingL2 = options.embeddingL2 ?? 0;
-  const prefixWeight = options.prefixWeight ?? 1;
-  const embeddingTables = model.layers
-    .filter((layer) => layer.getClassName() === 'Embedding')
-    .flatMap((layer) => layer.trainableWeights.map((w) => w.read()));
+  const step = trainingStep({
+    model,
+    encoder,
+    optimizer,
+    positiveWeight,
+    prefixWeight: options.prefixWeight ?? 1,
+    embeddingL2: options.embeddingL2 ?? 0,
+  });
 
   let state: Omit<CheckpointState, 'files' | 'version'> = {
     fingerprint: options.fingerprint ?? '',
@@ -219,27 +268,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         break;
       }
       reseedDropout(model, options.seed, state.globalStep);
-      const loss = tf.tidy(() => {
-        const inputs = batchInputs(encoder, split, batch);
-        const labels = batchLabels(split, batch);
-        const exampleWeights = tf.tensor2d(
-          Float32Array.from(batch, (i) => (split.examples[i]!.full ? 1 : prefixWeight)),
-          [batch.length, 1],
-        );
-        const weights = tf.mul(exampleWeights, tf.add(1, tf.mul(labels, positiveWeight - 1)));
-        return optimizer.minimize(
-          () => {
-            const p = model.apply(inputs, { training: true }) as tf.Tensor;
-            const perExample = tf.losses.logLoss(labels, p, undefined, 1e-7, tf.Reduction.NONE);
-            const dataLoss = tf.mean(tf.mul(perExample, weights)) as tf.Scalar;
-            if (embeddingL2 === 0) return dataLoss;
-            const penalty = tf.addN(embeddingTables.map((table) => tf.sum(tf.square(table))));
-            return tf.add(dataLoss, tf.mul(penalty, embeddingL2)) as tf.Scalar;
-          },
-          true,
-          variables,
-        ) as tf.Scalar;
-      });
+      const loss = step(split, batch);
       pendingLosses.push({
         value: loss.data().then((values) => {
           loss.dispose();

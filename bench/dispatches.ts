@@ -1,0 +1,100 @@
+/**
+ * bench/dispatches: how many GPU programs one training step of the product's model dispatches on
+ * webgpu, by program, with the fused Adam step (what `intentstream train` runs) and, as the
+ * reference in the same run, with tfjs's own Adam. On a GPU each dispatch pays tfjs's CPU-side
+ * cost, so the count and its breakdown say what to fuse next (docs/trainer.md).
+ *
+ *   npx tsx bench/dispatches.ts [--layers=2] [--batch=64]
+ *
+ * The default config's model (units, embeddings, dropout) with `--layers` LSTM layers, on a small
+ * generated dataset; one warm-up step, then one counted step. VK_ICD_FILENAMES picks the Vulkan
+ * driver (default SwiftShader); `WEBGPU_CPU_FORWARD` is off, so no op runs on the CPU because its
+ * tensors are small.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { loadConfig } from '../src/config/index.js';
+import { adapterName, selectBackend } from '../src/model/backend.js';
+import { buildModel } from '../src/model/lstm.js';
+import { positiveWeightOf, trainingStep } from '../src/model/train.js';
+import { FusedAdamOptimizer } from '../src/model/webgpu-adam.js';
+import { useVulkanDevice } from '../test/helpers/swiftshader.js';
+import { tinyTrainerConfig, tinyTrainingData } from '../test/helpers/trainer.js';
+import { machine, writeResult } from './common.js';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k!, v ?? 'true'];
+  }),
+);
+const layers = Number(args['layers'] ?? 2);
+const batchSize = Number(args['batch'] ?? 64);
+
+useVulkanDevice();
+const defaults = loadConfig({ env: {} }).trainer;
+const config = tinyTrainerConfig({
+  features: { maxSteps: defaults.features.maxSteps },
+  model: {
+    lstmUnits: Array.from({ length: layers }, () => defaults.model.lstmUnits[0]!),
+    embeddingDims: defaults.model.embeddingDims,
+    dropout: defaults.model.dropout,
+  },
+});
+const data = tinyTrainingData(config, 120);
+const selection = await selectBackend({ requested: 'webgpu' });
+tf.env().set('WEBGPU_CPU_FORWARD', false);
+const batch = Array.from({ length: Math.min(batchSize, data.train.examples.length) }, (_, i) => i);
+
+/** Programs dispatched by one step (after a warm-up step), by program class. */
+async function countStep(optimizer: tf.Optimizer): Promise<Map<string, number>> {
+  const model = buildModel(data.encoder, { ...config.model, seed: config.seed });
+  const step = trainingStep({
+    model,
+    encoder: data.encoder,
+    optimizer,
+    positiveWeight: positiveWeightOf(1, 4, 'balanced'),
+    prefixWeight: 1,
+    embeddingL2: 1e-5,
+  });
+  await step(data.train, batch).data();
+  const backend = tf.backend() as unknown as { recordAndSubmit: (...args: unknown[]) => unknown };
+  const original = backend.recordAndSubmit;
+  const counts = new Map<string, number>();
+  backend.recordAndSubmit = function (this: unknown, program: unknown, ...rest: unknown[]) {
+    const name = (program as object).constructor.name;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    return original.call(this, program, ...rest);
+  };
+  try {
+    const loss = step(data.train, batch);
+    await loss.data();
+    loss.dispose();
+  } finally {
+    backend.recordAndSubmit = original;
+  }
+  model.dispose();
+  optimizer.dispose();
+  return counts;
+}
+
+const total = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
+const sorted = (counts: Map<string, number>) =>
+  Object.fromEntries([...counts].sort(([a, n], [b, m]) => m - n || a.localeCompare(b)));
+
+const fused = await countStep(new FusedAdamOptimizer(0.003));
+const stock = await countStep(tf.train.adam(0.003));
+writeResult('dispatches', {
+  value: total(fused),
+  unit: 'GPU programs dispatched per training step (fused Adam)',
+  reference: total(stock),
+  ratio: total(fused) / total(stock),
+  ratioMeaning: 'dispatches with the fused Adam step / with tfjs Adam',
+  config: {
+    lstmUnits: config.model.lstmUnits,
+    embeddingDims: config.model.embeddingDims,
+    batch: batch.length,
+    steps: config.features.maxSteps,
+  },
+  machine: `${selection.adapter ? adapterName(selection.adapter) : 'webgpu'}; ${machine()}`,
+  byProgram: { fused: sorted(fused), tfjsAdam: sorted(stock) },
+});
