@@ -117,6 +117,9 @@ interface TrainMeasure {
   stepsPerSecond: number;
   testRocAuc: number | null;
   splits: Record<string, number>;
+  /** Epochs trained and the one kept (early stopping). */
+  epochs: number;
+  bestEpoch: number;
 }
 
 /** `intentstream train --epochs <epochs>` of checkout `dir` on `store`, under /usr/bin/time. */
@@ -164,6 +167,8 @@ async function train(dir: string, store: string, tag: string): Promise<TrainMeas
     stepsPerSecond: number;
     test: { rocAuc: number | null };
     sessions: Record<string, number>;
+    epochs: number;
+    bestEpoch: number;
   };
   rmSync(work, { recursive: true, force: true });
   return {
@@ -172,6 +177,8 @@ async function train(dir: string, store: string, tag: string): Promise<TrainMeas
     stepsPerSecond: out.stepsPerSecond,
     testRocAuc: out.test.rocAuc,
     splits: out.sessions,
+    epochs: out.epochs,
+    bestEpoch: out.bestEpoch,
   };
 }
 

@@ -14,6 +14,7 @@ import {
   calibrationTable,
   labelDrift,
   logLoss,
+  orderByKey,
   rocAuc,
   scoreOrder,
   splitMetrics,
@@ -46,8 +47,42 @@ describe('ROC-AUC', () => {
       const auc = rocAuc(labels, scores);
       if (expected === null) assert.equal(auc, null);
       else close(auc, expected, name);
+      // Float32Array scores in [0, 1] take the packed-key sort: the same result.
+      assert.equal(rocAuc(labels, Float32Array.from(scores)), auc, `${name} (Float32Array)`);
     });
   }
+});
+
+describe('score order', () => {
+  const rng = new Rng(11);
+  // Scores on a coarse grid, so ties are many; both ends of [0, 1] included.
+  const grid = Float32Array.from({ length: 5000 }, (_, i) =>
+    i < 2 ? i : Math.floor(rng.uniform() * 50) / 49,
+  );
+  const comparatorOrder = (xs: ArrayLike<number>) =>
+    Array.from({ length: xs.length }, (_, i) => i).sort((a, b) => xs[a]! - xs[b]! || a - b);
+
+  it('sorts by score, ties by index, whichever path it takes', () => {
+    const expected = comparatorOrder(grid);
+    assert.deepEqual(Array.from(scoreOrder(grid)), expected, 'packed keys (Float32Array in [0, 1])');
+    assert.deepEqual(Array.from(scoreOrder(Array.from(grid))), expected, 'comparator (number[])');
+    const outside = grid.map((v, i) => (i === 7 ? -0.5 : i === 8 ? 3 : v));
+    assert.deepEqual(Array.from(scoreOrder(outside)), comparatorOrder(outside), 'scores outside [0, 1]');
+  });
+
+  it('packs only integer keys in range and says so', () => {
+    assert.deepEqual(Array.from(orderByKey(4, (i) => [5, 2, 5, 0][i]!)!), [3, 1, 0, 2]);
+    for (const bad of [-1, 0.5, Number.NaN, 0x3f800001]) {
+      assert.equal(
+        orderByKey(3, (i) => (i === 1 ? bad : 1)),
+        null,
+        `key ${bad}`,
+      );
+    }
+    // -0 has the sign bit set: as float bits it is no key, and the comparator path orders it.
+    const negativeZero = Float32Array.from([0.5, -0, 0.25]);
+    assert.deepEqual(Array.from(scoreOrder(negativeZero)), comparatorOrder(negativeZero));
+  });
 });
 
 describe('PR-AUC (average precision)', () => {
