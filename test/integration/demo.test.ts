@@ -116,9 +116,10 @@ describe('scripts/demo', () => {
       const consumer = kafka.consumer({ groupId: uniqueName('demo-reader'), readUncommitted: false });
       let failure: unknown;
       const seen = new Map<number, string>(); // pid -> command line
+      // Read again every time: a pid caught between the script's fork and its exec still shows the
+      // script's own command line, and keeping that first reading lost the process it became.
       const collect = () => {
         for (const pid of descendants(demo.pid!)) {
-          if (seen.has(pid)) continue;
           try {
             seen.set(pid, readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
           } catch {
