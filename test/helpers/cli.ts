@@ -65,9 +65,12 @@ export interface RunningService {
   url: string;
   /** Everything it wrote to stderr so far (JSON log lines). */
   stderr(): string;
-  /** SIGTERM, then the exit code once it has drained. */
-  stop(): Promise<number | null>;
+  /** SIGTERM, then the exit code once it has drained; rejects (and SIGKILLs it) after `drainTimeoutMs`. */
+  stop(drainTimeoutMs?: number): Promise<number | null>;
 }
+
+/** How long stop() waits for a process to drain and exit after SIGTERM. */
+const STOP_TIMEOUT_MS = 120_000;
 
 /** Starts a long-running CLI process (ingest, score, trainer) and waits until its HTTP server listens. */
 export async function startService(
@@ -104,9 +107,21 @@ export async function startService(
     child,
     url,
     stderr: () => stderr,
-    stop: () => {
+    stop: (drainTimeoutMs = STOP_TIMEOUT_MS) => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
+      // A process that never exits must fail its test with its log, not hang the suite.
+      let timer: NodeJS.Timeout | undefined;
+      const overdue = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(
+            new Error(
+              `${args[0]} did not exit within ${drainTimeoutMs} ms of SIGTERM (killed): ${stderr.slice(-3000)}`,
+            ),
+          );
+        }, drainTimeoutMs);
+      });
+      return Promise.race([exited, overdue]).finally(() => clearTimeout(timer));
     },
   };
 }
