@@ -7,7 +7,7 @@
  * because they are not independent. Seeded: the same inputs and seed give the same interval.
  */
 import { Rng, seedFor } from '../util/random.js';
-import { orderByKey, rocAuc, scoreOrder, weightedRocAuc } from './evaluate.js';
+import { ascendingOrder, rocAuc, scoreOrder, weightedRocAuc } from './evaluate.js';
 
 export interface BootstrapOptions {
   resamples: number;
@@ -49,12 +49,7 @@ function denseGroups(n: number, groups?: ArrayLike<number>): { groupIndex: Int32
     for (let i = 0; i < n; i++) groupIndex[i] = i;
     return { groupIndex, groupCount: n };
   }
-  let order = orderByKey(n, (i) => groups[i]!);
-  if (!order) {
-    order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((x, y) => groups[x]! - groups[y]! || x - y);
-  }
+  const order = ascendingOrder(groups);
   let groupCount = 0;
   for (let k = 0; k < n; k++) {
     if (k > 0 && groups[order[k]!] !== groups[order[k - 1]!]) groupCount++;

@@ -40,8 +40,7 @@ function checkInputs(labels: ArrayLike<number>, scores: ArrayLike<number>): void
   }
 }
 
-/** Example indices in ascending score order (a typed array: compact, off the JS heap). */
-/** Indices by ascending score, ties by index. */
+/** Example indices in ascending score order, ties by index (a typed array: compact, off the JS heap). */
 export function scoreOrder(scores: ArrayLike<number>): Uint32Array {
   if (scores instanceof Float32Array) {
     // A float in [+0, 1] orders as its bits: no comparator call per comparison.
@@ -49,9 +48,16 @@ export function scoreOrder(scores: ArrayLike<number>): Uint32Array {
     const packed = orderByKey(scores.length, (i) => bits[i]!);
     if (packed) return packed;
   }
-  const order = new Uint32Array(scores.length);
+  return ascendingOrder(scores);
+}
+
+/** Indices by ascending value, ties by index: packed keys where the values allow (orderByKey), else a comparator. */
+export function ascendingOrder(values: ArrayLike<number>): Uint32Array {
+  const packed = orderByKey(values.length, (i) => values[i]!);
+  if (packed) return packed;
+  const order = new Uint32Array(values.length);
   for (let i = 0; i < order.length; i++) order[i] = i;
-  return order.sort((a, b) => scores[a]! - scores[b]! || a - b);
+  return order.sort((a, b) => values[a]! - values[b]! || a - b);
 }
 
 const INDEX_BITS = 23;
@@ -78,6 +84,11 @@ export function orderByKey(n: number, key: (i: number) => number): Uint32Array |
   return order;
 }
 
+/**
+ * ROC-AUC of a weighted sample, example i counted `weights[i]` times (0: left out), given
+ * `order = scoreOrder(scores)`: the value rocAuc gives on the sample written out (ties count ½),
+ * in one pass without sorting again. Null when the sample lacks a class.
+ */
 export function weightedRocAuc(
   labels: ArrayLike<number>,
   scores: ArrayLike<number>,
@@ -104,7 +115,6 @@ export function weightedRocAuc(
   return pairs / (positives * negativesBelow);
 }
 
-/** Indices sorted by score descending (stable). */
 /** Indices by descending score (tied scores adjacent, in no particular order: callers take ties whole). */
 export function descendingScoreOrder(scores: ArrayLike<number>): Uint32Array {
   return scoreOrder(scores).reverse();
