@@ -36,7 +36,7 @@ import {
 } from './checkpoint.js';
 import { logLoss, rocAuc } from './evaluate.js';
 import { reseedDropout } from './lstm.js';
-import { FusedAdamOptimizer } from './webgpu-adam.js';
+import { FusedAdamOptimizer, isFusedAdam } from './webgpu-adam.js';
 
 /** Batches a batch's loss may be read back after it was queued (see the training loop). */
 const LOSS_READBACK_LAG = 4;
@@ -128,15 +128,21 @@ export interface TrainingStepOptions {
 
 /**
  * One optimizer step on the examples `batch` of `split`: the mean of the class- and prefix-weighted
- * log loss, plus the embeddings' L2 penalty, minimized over the trainable weights. Returns the
- * loss (the caller disposes it); every other tensor is released.
+ * log loss, plus the embeddings' L2 penalty, minimized over the trainable weights. Returns the loss
+ * (the caller disposes it; without the penalty where the fused Adam step applies it); every other
+ * tensor is released.
  */
 export function trainingStep(options: TrainingStepOptions) {
   const { model, encoder, optimizer, positiveWeight, prefixWeight, embeddingL2 } = options;
   const variables = trainableVariables(model);
   const embeddingTables = model.layers
     .filter((layer) => layer.getClassName() === 'Embedding')
-    .flatMap((layer) => layer.trainableWeights.map((w) => w.read()));
+    .flatMap((layer) => layer.trainableWeights.map((w) => w.read() as tf.Variable));
+  // The fused Adam step adds the penalty's gradient itself (a few dispatches fewer per table on a
+  // GPU); any other optimizer gets the penalty in the loss. Same gradient either way.
+  const penaltyInStep = embeddingL2 > 0 && isFusedAdam(optimizer);
+  const tableNames = embeddingTables.map((table) => table.name);
+  if (penaltyInStep) optimizer.setL2(tableNames, embeddingL2);
   return (split: EncodedSplit, batch: readonly number[]): tf.Scalar =>
     tf.tidy(() => {
       const inputs = batchInputs(encoder, split, batch);
@@ -151,7 +157,7 @@ export function trainingStep(options: TrainingStepOptions) {
           const p = model.apply(inputs, { training: true }) as tf.Tensor;
           const perExample = tf.losses.logLoss(labels, p, undefined, 1e-7, tf.Reduction.NONE);
           const dataLoss = tf.mean(tf.mul(perExample, weights)) as tf.Scalar;
-          if (embeddingL2 === 0) return dataLoss;
+          if (embeddingL2 === 0 || penaltyInStep) return dataLoss;
           const penalty = tf.addN(embeddingTables.map((table) => tf.sum(tf.square(table))));
           return tf.add(dataLoss, tf.mul(penalty, embeddingL2)) as tf.Scalar;
         },

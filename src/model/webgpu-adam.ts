@@ -34,10 +34,13 @@ abstract class ElementwiseProgram {
   abstract getUserCode(): string;
 }
 
-/** moment' = moment·β + g·(1 − β), or with g² for the second moment. */
+/**
+ * moment' = moment·β + g·(1 − β), or with g² for the second moment, where g = grad + decay·value:
+ * decay = 2λ adds the gradient of an L2 penalty λ·Σvalue² (0: the gradient as it is).
+ */
 class MomentProgram extends ElementwiseProgram {
-  readonly variableNames = ['moment', 'grad'];
-  readonly uniforms = 'beta : f32, oneMinusBeta : f32,';
+  readonly variableNames = ['moment', 'grad', 'value'];
+  readonly uniforms = 'beta : f32, oneMinusBeta : f32, decay : f32,';
   shaderKey: string;
 
   constructor(
@@ -49,10 +52,11 @@ class MomentProgram extends ElementwiseProgram {
   }
 
   getUserCode(): string {
-    const g = this.squared ? 'grad[index] * grad[index]' : 'grad[index]';
+    const g = this.squared ? 'g * g' : 'g';
     return `
       fn main(index : i32) {
         if (index < uniforms.size) {
+          let g = grad[index] + uniforms.decay * value[index];
           setOutputAtIndex(index, moment[index] * uniforms.beta + ${g} * uniforms.oneMinusBeta);
         }
       }
@@ -83,7 +87,7 @@ function adamKernel({ inputs, backend: raw, attrs }: KernelArgs): tf.TensorInfo[
   const backend = webgpuBackend(raw);
   const { value, m, v, grad, accBeta1, accBeta2 } = inputs as Record<string, tf.TensorInfo>;
   const size = value!.shape.reduce((a, b) => a * b, 1);
-  const [beta1, beta2, epsilon, rate] = ['beta1', 'beta2', 'epsilon', 'learningRate'].map(
+  const [beta1, beta2, epsilon, rate, decay] = ['beta1', 'beta2', 'epsilon', 'learningRate', 'decay'].map(
     (k) => attrs[k] as number,
   );
   // One entry per scalar: an entry of two values is laid out as a vec2 (8-byte aligned).
@@ -91,9 +95,9 @@ function adamKernel({ inputs, backend: raw, attrs }: KernelArgs): tf.TensorInfo[
   const moment = (input: tf.TensorInfo, beta: number, squared: boolean) =>
     backend.runWebGPUProgram(
       new MomentProgram(size, squared),
-      [input, grad!],
+      [input, grad!, value!],
       'float32',
-      f32(beta, 1 - beta),
+      f32(beta, 1 - beta, decay ?? 0),
     );
   const m1 = moment(m!, beta1!, false);
   const v1 = moment(v!, beta2!, true);
@@ -117,17 +121,42 @@ export function installWebgpuAdam(): void {
 }
 
 /**
+ * Whether `optimizer` is a FusedAdamOptimizer (`instanceof` cannot tell: tfjs's optimizers answer it
+ * for any object with applyGradients and minimize).
+ */
+export function isFusedAdam(optimizer: tf.Optimizer): optimizer is FusedAdamOptimizer {
+  return typeof (optimizer as Partial<FusedAdamOptimizer>).setL2 === 'function';
+}
+
+type VariableGradients = Parameters<tf.AdamOptimizer['applyGradients']>[0];
+
+/**
  * tfjs's Adam (β₁ 0.9, β₂ 0.999, the backend's ε), whose step runs ADAM_KERNEL where the backend
- * has it. Same weights (`name/m`, `name/v`), same checkpoints.
+ * has it. Same weights (`name/m`, `name/v`), same checkpoints. `setL2` puts an L2 penalty's gradient
+ * into the step (on webgpu inside the moment programs) instead of the loss, where autodiff would
+ * spend a dozen dispatches per weight on it.
  */
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
+  /** 2λ by variable name: the gradient of λ·Σw² is 2λ·w. */
+  private readonly decay = new Map<string, number>();
+
   constructor(learningRate: number) {
     super(learningRate, 0.9, 0.999);
   }
 
-  override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
+  /** Every later step adds the gradient of `lambda`·Σw² to the gradients of the variables `names`. */
+  setL2(names: Iterable<string>, lambda: number): void {
+    if (!(lambda >= 0)) throw new RangeError(`an L2 coefficient must be >= 0, got ${lambda}`);
+    for (const name of names) {
+      if (lambda === 0) this.decay.delete(name);
+      else this.decay.set(name, 2 * lambda);
+    }
+  }
+
+  override applyGradients(variableGradients: VariableGradients): void {
     if (tf.getKernel(ADAM_KERNEL, tf.getBackend()) === undefined) {
-      super.applyGradients(variableGradients);
+      if (this.decay.size === 0) super.applyGradients(variableGradients);
+      else tf.tidy(() => super.applyGradients(this.withDecay(variableGradients)));
       return;
     }
     const state = adamInternals(this);
@@ -157,6 +186,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
             beta2: state.beta2,
             epsilon: state.epsilon,
             learningRate: state.learningRate,
+            decay: this.decay.get(name) ?? 0,
           },
         ) as tf.Tensor[];
         m.assign(m1!);
@@ -167,5 +197,18 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       state.accBeta2.assign(tf.mul(state.accBeta2, state.beta2));
     });
     this.incrementIterations();
+  }
+
+  /** The gradients with 2λ·w added where an L2 penalty is set (tfjs's own step then does the rest). */
+  private withDecay(variableGradients: VariableGradients): VariableGradients {
+    const decayed = (name: string, gradient: tf.Tensor) => {
+      const decay = this.decay.get(name);
+      if (decay === undefined) return gradient;
+      return tf.add(gradient, tf.mul(tf.engine().registeredVariables[name]!, decay));
+    };
+    const named = Array.isArray(variableGradients)
+      ? variableGradients
+      : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
+    return named.map(({ name, tensor }) => ({ name, tensor: decayed(name, tensor) }));
   }
 }

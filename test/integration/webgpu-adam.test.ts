@@ -2,15 +2,15 @@
  * The fused Adam step (model/webgpu-adam.ts) on a Vulkan device (SwiftShader unless
  * VK_ICD_FILENAMES names another): the same weights and moments as tfjs's own Adam over several
  * steps with a learning-rate change, on weights of odd sizes (one element, not a multiple of the
- * workgroup, more than one workgroup); its saved state has tfjs's names and resumes where it left
- * off; three dispatches per weight where tfjs's takes fourteen; and on other backends it is tfjs's
+ * workgroup, more than one workgroup), with and without an L2 penalty's gradient added in the step;
+ * its saved state has tfjs's names and resumes where it left off; three dispatches per weight where tfjs's takes fourteen; and on other backends it is tfjs's
  * Adam exactly.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
-import { FusedAdamOptimizer } from '../../src/model/webgpu-adam.js';
+import { FusedAdamOptimizer, isFusedAdam } from '../../src/model/webgpu-adam.js';
 import { setAdamLearningRate } from '../../src/vendor-shims/tfjs-core.js';
 import { countDispatches } from '../helpers/dispatches.js';
 import { useVulkanDevice } from '../helpers/swiftshader.js';
@@ -39,19 +39,22 @@ function weights(): tf.Variable[] {
   );
 }
 
-/** Steps from..to-1 of `optimizer` on `vars`: gradients a function of (step, weight), the rate halved at step 3. */
-function steps(optimizer: tf.AdamOptimizer, vars: tf.Variable[], from: number, to: number): void {
+/**
+ * Steps from..to-1 of `optimizer` on `vars`: gradients a function of (step, weight), the rate halved
+ * at step 3; `l2` adds the gradient of an L2 penalty λ·Σw² (2λ·w) to every weight's but the first.
+ */
+function steps(optimizer: tf.AdamOptimizer, vars: tf.Variable[], from: number, to: number, l2 = 0): void {
   for (let step = from; step < to; step++) {
     setAdamLearningRate(optimizer, step >= 3 ? RATE / 2 : RATE);
     const grads = tf.tidy(() =>
-      vars.map((v, w) => ({
-        name: v.name,
+      vars.map((v, w) => {
         // Mixed signs and magnitudes, some exactly zero.
-        tensor: tf.tensor(
+        const given = tf.tensor(
           values(v.size, 1.3 + step + w, step % 2 === 0 ? 1 : 1e-3).map((x, i) => (i % 5 === 4 ? 0 : x)),
           v.shape,
-        ),
-      })),
+        );
+        return { name: v.name, tensor: l2 > 0 && w > 0 ? tf.add(given, tf.mul(v, 2 * l2)) : given };
+      }),
     );
     optimizer.applyGradients(grads);
     tf.dispose(grads.map((g) => g.tensor));
@@ -82,10 +85,16 @@ function assertClose(actual: Map<string, Float32Array>, expected: Map<string, Fl
   return worst;
 }
 
-async function trained(make: () => tf.AdamOptimizer, count: number) {
+/** `count` steps; `l2` > 0: the penalty's gradient in the given gradients, or set on a fused optimizer. */
+async function trained(make: () => tf.AdamOptimizer, count: number, l2 = 0) {
   const vars = weights();
   const optimizer = make();
-  steps(optimizer, vars, 0, count);
+  if (isFusedAdam(optimizer))
+    optimizer.setL2(
+      vars.slice(1).map((v) => v.name),
+      l2,
+    );
+  steps(optimizer, vars, 0, count, isFusedAdam(optimizer) ? 0 : l2);
   const state = await stateOf(optimizer, vars);
   optimizer.dispose();
   tf.dispose(vars);
@@ -99,6 +108,15 @@ describe('fused Adam step on webgpu', () => {
     const fused = await trained(() => new FusedAdamOptimizer(RATE), 6);
     const worst = assertClose(fused, stock);
     t.diagnostic(`max relative error over ${stock.size} tensors after 6 steps: ${worst.toExponential(2)}`);
+  });
+
+  it("adds an L2 penalty's gradient in the step as tfjs Adam does with it in the gradients", async (t) => {
+    await selectBackend({ requested: 'webgpu' });
+    const l2 = 0.05;
+    const stock = await trained(() => tf.train.adam(RATE), 6, l2);
+    const fused = await trained(() => new FusedAdamOptimizer(RATE), 6, l2);
+    const worst = assertClose(fused, stock);
+    t.diagnostic(`with λ = ${l2}: max relative error ${worst.toExponential(2)}`);
   });
 
   it('saves its state under tfjs names and resumes from it as tfjs Adam does', async () => {
@@ -174,5 +192,11 @@ describe('fused Adam step on webgpu', () => {
     const stock = await trained(() => tf.train.adam(RATE), 6);
     const fused = await trained(() => new FusedAdamOptimizer(RATE), 6);
     assert.deepEqual(fused, stock);
+    // With an L2 penalty: tfjs's step on the gradients plus 2λ·w, which the fused optimizer adds.
+    const l2 = 0.05;
+    assert.deepEqual(
+      await trained(() => new FusedAdamOptimizer(RATE), 6, l2),
+      await trained(() => tf.train.adam(RATE), 6, l2),
+    );
   });
 });
