@@ -1,7 +1,8 @@
 /**
- * Fixes to the tfjs webgpu backend (4.22) for the WGSL compiler in current Dawn, registered over it
- * when webgpu is chosen.
+ * Fixes to the tfjs webgpu backend (4.22), registered over it when webgpu is chosen.
  *
+ * - Transpose that keeps the elements' order (an identity permutation, or one that moves only axes
+ *   of length one): a reshape sharing the buffer, not a copy (transposeKeepsOrder).
  * - Transpose of an int32 or bool buffer (other than a 2-D swap): the stock shader passes the i32 it
  *   reads to setOutputAtIndex, which takes an f32; current Tint rejects that (tensorflow/tfjs#8638),
  *   the pipeline is invalid, and the whole command buffer it was batched into is dropped, so the
@@ -13,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { VendorShimError } from '../vendor-shims/check.js';
 import { checkLiveWebgpuBackend, webgpuBackend } from '../vendor-shims/tfjs-backend-webgpu.js';
-import { type KernelArgs, replaceKernel } from '../vendor-shims/tfjs-core.js';
+import { type KernelArgs, registeredKernel, replaceKernel } from '../vendor-shims/tfjs-core.js';
 import { installWebgpuAdam } from './webgpu-adam.js';
 import { installWebgpuLstm } from './webgpu-lstm.js';
 
@@ -60,6 +61,16 @@ class IntTransposeProgram {
   }
 }
 
+/**
+ * Whether transposing `shape` by `perm` leaves the elements in the same order (the axes longer than
+ * one keep their order): then it is a reshape, which shares the buffer instead of dispatching a
+ * copy. tfjs's Gather gradient transposes by the identity twice per embedding table.
+ */
+export function transposeKeepsOrder(shape: readonly number[], perm: readonly number[]): boolean {
+  const moved = perm.filter((axis) => shape[axis]! > 1);
+  return moved.every((axis, i) => i === 0 || moved[i - 1]! < axis);
+}
+
 let installed = false;
 
 /**
@@ -77,6 +88,14 @@ export function installWebgpuKernels(): void {
   replaceKernel('Transpose', 'webgpu', (stock) => (args: KernelArgs) => {
     const x = args.inputs['x']!;
     const perm = args.attrs['perm'] as number[];
+    if (transposeKeepsOrder(x.shape, perm)) {
+      const shape = perm.map((axis) => x.shape[axis]!);
+      return registeredKernel('Reshape', 'webgpu')!({
+        inputs: { x },
+        backend: args.backend,
+        attrs: { shape },
+      });
+    }
     const rank = x.shape.length;
     const backend = webgpuBackend(args.backend);
     const buffer = backend.bufferDtype(x.dataId) ?? x.dtype;

@@ -16,6 +16,7 @@ import { type BackendName, selectBackend } from '../../src/model/backend.js';
 import { predictSplit } from '../../src/model/batches.js';
 import { buildModel } from '../../src/model/lstm.js';
 import { train } from '../../src/model/train.js';
+import { countDispatches } from '../helpers/dispatches.js';
 import { SWIFTSHADER_ICD, useVulkanDevice } from '../helpers/swiftshader.js';
 import { tinyTrainerConfig, tinyTrainingData } from '../helpers/trainer.js';
 
@@ -98,6 +99,37 @@ describe('webgpu backend on a Vulkan device (SwiftShader unless VK_ICD_FILENAMES
       await selectBackend({ requested: 'cpu' });
       const cpu = await transposed(perm);
       gpu.forEach((values, i) => assert.deepEqual(values, cpu[i], `perm ${perm}, input ${i}`));
+    }
+  });
+
+  it("transposes that keep the element order are reshapes: no dispatch, the cpu backend's values", async () => {
+    const uniform = Float32Array.from({ length: 1800 }, (_, i) => Math.sin(i * 12.9898));
+    const cases: [number[], number[], number][] = [
+      // shape, perm, dispatches expected
+      [[6, 20, 3, 5], [0, 1, 2, 3], 0],
+      [[6, 1, 60, 5], [1, 0, 2, 3], 0],
+      [[60, 1, 30], [0, 2, 1], 0],
+      [[6, 1, 60, 5], [0, 2, 1, 3], 0],
+      [[6, 1, 60, 5], [2, 1, 0, 3], 1],
+    ];
+    for (const [shape, perm, expected] of cases) {
+      await selectBackend({ requested: 'webgpu' });
+      tf.env().set('WEBGPU_CPU_FORWARD', false);
+      const x = tf.add(tf.tensor(uniform, shape), 0); // on the GPU
+      const transposed = () => tf.transpose(x, perm);
+      const dispatches = await countDispatches(transposed);
+      const gpu = transposed();
+      assert.deepEqual(
+        gpu.shape,
+        perm.map((axis) => shape[axis]),
+      );
+      const values = Array.from(await gpu.data());
+      tf.dispose([x, gpu]);
+      tf.env().set('WEBGPU_CPU_FORWARD', true);
+      assert.equal(dispatches, expected, `shape ${shape}, perm ${perm}`);
+      await selectBackend({ requested: 'cpu' });
+      const cpu = tf.tidy(() => Array.from(tf.transpose(tf.tensor(uniform, shape), perm).dataSync()));
+      assert.deepEqual(values, cpu, `shape ${shape}, perm ${perm}`);
     }
   });
 
