@@ -3,6 +3,8 @@
  *
  * - Transpose that keeps the elements' order (an identity permutation, or one that moves only axes
  *   of length one): a reshape sharing the buffer, not a copy (transposeKeepsOrder).
+ * - UnsortedSegmentSum (the Gather gradient, i.e. every embedding table's) of float32 data: one
+ *   scatter-add program into a zero-filled output instead of a transpose each way around tfjs's.
  * - Transpose of an int32 or bool buffer (other than a 2-D swap): the stock shader passes the i32 it
  *   reads to setOutputAtIndex, which takes an f32; current Tint rejects that (tensorflow/tfjs#8638),
  *   the pipeline is invalid, and the whole command buffer it was batched into is dropped, so the
@@ -71,6 +73,84 @@ export function transposeKeepsOrder(shape: readonly number[], perm: readonly num
   return moved.every((axis, i) => i === 0 || moved[i - 1]! < axis);
 }
 
+/**
+ * x [N, …] summed by row into [numSegments, …] at the rows segmentIds [N] name (ids outside
+ * [0, numSegments) dropped), by atomic float adds (a compare-exchange loop) into a zero-filled output:
+ * what tfjs's UnsortedSegmentSum does for the Gather gradient, without transposing x there and the
+ * result back.
+ */
+class RowSegmentSumProgram {
+  readonly variableNames = ['x', 'segmentIds'];
+  readonly uniforms = 'numSegments : i32, rowSize : i32, xSize : i32,';
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly atomic = true;
+  readonly outputShape: number[];
+  readonly dispatchLayout = { x: [0, 1] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey = 'intentstream_row_segment_sum';
+
+  constructor(xSize: number, numSegments: number, rowSize: number) {
+    this.outputShape = [numSegments, rowSize];
+    this.dispatch = [Math.ceil(xSize / this.workgroupSize[0]), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.xSize) {
+          let segment = i32(segmentIds[index / uniforms.rowSize]);
+          if (segment >= 0 && segment < uniforms.numSegments) {
+            let value = x[index];
+            let at = segment * uniforms.rowSize + index % uniforms.rowSize;
+            var old = atomicLoad(&result[at]);
+            loop {
+              let swap = atomicCompareExchangeWeak(&result[at], old, bitcast<i32>(bitcast<f32>(old) + value));
+              if (swap.exchanged) { break; }
+              old = swap.old_value;
+            }
+          }
+        }
+      }
+    `;
+  }
+}
+
+/** UnsortedSegmentSum of float32 data: a fill and one RowSegmentSumProgram; the rest to the stock kernel. */
+function rowSegmentSum(stock: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]) {
+  return (args: KernelArgs) => {
+    const { x, segmentIds } = args.inputs as Record<string, tf.TensorInfo>;
+    const numSegments = args.attrs['numSegments'] as number;
+    const backend = webgpuBackend(args.backend);
+    const size = tf.util.sizeFromShape(x!.shape);
+    if (
+      x!.dtype !== 'float32' ||
+      backend.bufferDtype(x!.dataId) !== 'float32' ||
+      x!.shape.length < 1 ||
+      size === 0 ||
+      backend.shouldExecuteOnCPU([x!, segmentIds!])
+    )
+      return stock(args);
+    const rowSize = size / x!.shape[0]!;
+    const zeros = registeredKernel('Fill', 'webgpu')!({
+      inputs: {},
+      backend: args.backend,
+      attrs: { shape: [numSegments, rowSize], value: 0, dtype: 'float32' },
+    });
+    const sums = backend.runWebGPUProgram(
+      new RowSegmentSumProgram(size, numSegments, rowSize),
+      [x!, segmentIds!],
+      'float32',
+      [
+        { type: 'int32', data: [numSegments] },
+        { type: 'int32', data: [rowSize] },
+        { type: 'int32', data: [size] },
+      ],
+      zeros,
+    );
+    return { ...sums, shape: [numSegments, ...x!.shape.slice(1)] };
+  };
+}
+
 let installed = false;
 
 /**
@@ -85,6 +165,7 @@ export function installWebgpuKernels(): void {
   installed = true;
   installWebgpuLstm(tf.backend());
   installWebgpuAdam();
+  replaceKernel('UnsortedSegmentSum', 'webgpu', rowSegmentSum);
   replaceKernel('Transpose', 'webgpu', (stock) => (args: KernelArgs) => {
     const x = args.inputs['x']!;
     const perm = args.attrs['perm'] as number[];

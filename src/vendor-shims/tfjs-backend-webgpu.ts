@@ -19,11 +19,13 @@ export interface WebgpuBackend {
   limits(): ComputeLimits;
 }
 
+/** `output`: write into this (e.g. zero-filled) buffer instead of a fresh one. */
 type RunProgram = (
   program: object,
   inputs: tf.TensorInfo[],
   dtype: tf.DataType,
   uniforms?: ProgramUniform[],
+  output?: tf.TensorInfo,
 ) => tf.TensorInfo;
 
 export interface ProgramUniform {
@@ -53,8 +55,8 @@ export function webgpuBackend(backend: unknown): WebgpuBackend {
   return {
     bufferDtype: (dataId) => b.tensorMap.get(dataId)?.dtype,
     shouldExecuteOnCPU: (inputs) => b.shouldExecuteOnCPU(inputs),
-    runWebGPUProgram: (program, inputs, dtype, uniforms) =>
-      b.runWebGPUProgram(program, inputs, dtype, uniforms),
+    runWebGPUProgram: (program, inputs, dtype, uniforms, output) =>
+      b.runWebGPUProgram(program, inputs, dtype, uniforms, output),
     disposeData: (dataId) => void b.disposeData(dataId),
     limits: () => b.device.limits,
   };

@@ -133,6 +133,36 @@ describe('webgpu backend on a Vulkan device (SwiftShader unless VK_ICD_FILENAMES
     }
   });
 
+  it('sums embedding gradients by row (UnsortedSegmentSum) as the cpu backend does, in two dispatches', async () => {
+    const cases: [number[], number][] = [
+      // x's shape, segments; ids repeat a lot (contended atomic adds), some segments get none
+      [[7], 3],
+      [[50, 3], 11],
+      [[1300, 8], 17],
+      [[40, 2, 3], 5],
+    ];
+    for (const [shape, segments] of cases) {
+      const size = tf.util.sizeFromShape(shape);
+      const values = Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37) * 3);
+      const ids = Int32Array.from({ length: shape[0]! }, (_, i) => (i * 7 + (i >> 2)) % (segments - 1));
+      const sum = () => tf.unsortedSegmentSum(tf.tensor(values, shape), tf.tensor1d(ids, 'int32'), segments);
+      await selectBackend({ requested: 'webgpu' });
+      tf.env().set('WEBGPU_CPU_FORWARD', false);
+      const onGpu = () => tf.tidy(() => sum().add(0).sub(0)); // inputs uploaded, not handed to the CPU
+      const dispatches = (await countDispatches(onGpu)) - 2; // the add and sub
+      const gpuResult = onGpu();
+      const gpu = Array.from(await gpuResult.data());
+      assert.deepEqual(gpuResult.shape, [segments, ...shape.slice(1)]);
+      gpuResult.dispose();
+      tf.env().set('WEBGPU_CPU_FORWARD', true);
+      await selectBackend({ requested: 'cpu' });
+      const cpu = tf.tidy(() => Array.from(sum().dataSync()));
+      const worst = Math.max(...gpu.map((v, i) => Math.abs(v - cpu[i]!)));
+      assert.ok(worst < 1e-4, `shape ${shape}: max difference ${worst}`);
+      assert.equal(dispatches, 2, `shape ${shape}: a fill and the scatter-add`);
+    }
+  });
+
   it('trains the LSTM: the loss falls and matches the cpu backend', { timeout: 10 * 60_000 }, async (t) => {
     const gpu = await trainOn('webgpu');
     assert.equal(gpu.selection.backend, 'webgpu');
