@@ -37,6 +37,7 @@ import {
 import { logLoss, rocAuc } from './evaluate.js';
 import { reseedDropout } from './lstm.js';
 import { FusedAdamOptimizer, isFusedAdam } from './webgpu-adam.js';
+import { weightedLogLoss } from './weighted-log-loss.js';
 
 /** Batches a batch's loss may be read back after it was queued (see the training loop). */
 const LOSS_READBACK_LAG = 4;
@@ -155,8 +156,7 @@ export function trainingStep(options: TrainingStepOptions) {
       return optimizer.minimize(
         () => {
           const p = model.apply(inputs, { training: true }) as tf.Tensor;
-          const perExample = tf.losses.logLoss(labels, p, undefined, 1e-7, tf.Reduction.NONE);
-          const dataLoss = tf.mean(tf.mul(perExample, weights)) as tf.Scalar;
+          const dataLoss = weightedLogLoss(labels, p, weights);
           if (embeddingL2 === 0 || penaltyInStep) return dataLoss;
           const penalty = tf.addN(embeddingTables.map((table) => tf.sum(tf.square(table))));
           return tf.add(dataLoss, tf.mul(penalty, embeddingL2)) as tf.Scalar;

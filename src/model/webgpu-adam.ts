@@ -15,8 +15,8 @@ export const ADAM_KERNEL = 'IntentstreamAdamUpdate';
 
 const WORKGROUP = 128;
 
-/** Elementwise over one weight: a flat dispatch of WORKGROUP-thread workgroups. */
-abstract class ElementwiseProgram {
+/** Elementwise over `size` elements (a weight here, the loss gradient's examples): WORKGROUP-thread groups. */
+export abstract class ElementwiseProgram {
   readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
   readonly size = true;
   readonly dispatchLayout = { x: [0] };

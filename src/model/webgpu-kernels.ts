@@ -19,6 +19,7 @@ import { checkLiveWebgpuBackend, webgpuBackend } from '../vendor-shims/tfjs-back
 import { type KernelArgs, registeredKernel, replaceKernel } from '../vendor-shims/tfjs-core.js';
 import { installWebgpuAdam } from './webgpu-adam.js';
 import { installWebgpuLstm } from './webgpu-lstm.js';
+import { installWebgpuLogLoss } from './weighted-log-loss.js';
 
 const COORDS = ['x', 'y', 'z', 'w', 'u', 'v'];
 const coordsType = (rank: number) => (rank <= 4 ? `vec${rank}<i32>` : `vec${rank}`);
@@ -154,8 +155,9 @@ function rowSegmentSum(stock: (args: KernelArgs) => tf.TensorInfo | tf.TensorInf
 let installed = false;
 
 /**
- * Registers the kernels above, the fused LSTM's recurrence kernels (model/webgpu-lstm.ts) and the
- * fused Adam step (model/webgpu-adam.ts) for the webgpu backend (once per process), after it started.
+ * Registers the kernels above, the fused LSTM's recurrence kernels (model/webgpu-lstm.ts), the fused
+ * Adam step (model/webgpu-adam.ts) and the training loss (model/weighted-log-loss.ts) for the webgpu
+ * backend (once per process), after it started.
  */
 export function installWebgpuKernels(): void {
   if (installed) return;
@@ -165,6 +167,7 @@ export function installWebgpuKernels(): void {
   installed = true;
   installWebgpuLstm(tf.backend());
   installWebgpuAdam();
+  installWebgpuLogLoss();
   replaceKernel('UnsortedSegmentSum', 'webgpu', rowSegmentSum);
   replaceKernel('Transpose', 'webgpu', (stock) => (args: KernelArgs) => {
     const x = args.inputs['x']!;
