@@ -45,9 +45,14 @@ export async function runService<S extends Service>(options: RunServiceOptions<S
     crashed = reject;
     onShutdownSignal(logger, async () => {
       stopRequested = true;
-      await service?.stop();
+      // A stop that fails still closes the HTTP server and the broker probe, then exits non-zero.
+      const failed = await service?.stop().then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      );
       for (const c of close) await c();
-      resolve();
+      if (failed) reject(failed.error);
+      else resolve();
     });
   });
   // A crash may come before anything awaits `stopped`: handled here, still rethrown by the await below.

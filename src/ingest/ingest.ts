@@ -6,6 +6,7 @@ import {
   type ConsumerCrashedError,
   type PartitionedService,
   createPartitionedConsumer,
+  isRebalanceRefusal,
 } from '../kafka/partitioned-consumer.js';
 import type { Logger } from '../log/logger.js';
 import type { IngestMetrics } from '../metrics/ingest-metrics.js';
@@ -76,6 +77,8 @@ export function createIngest(options: IngestOptions): IngestProcess {
     groupId,
     topic,
     maxWaitTimeInMs: 1_000,
+    // A rebalance waits for a flush under way, and no flush starts until the new assignment is known.
+    rejoinGate: (join) => exclusive(join),
     // Partitions we no longer own: drop their in-memory state; the new owner resumes from the checkpoint.
     onAssigned: (mine) =>
       void exclusive(async () => {
@@ -183,7 +186,18 @@ export function createIngest(options: IngestOptions): IngestProcess {
     state.dirty = false;
     state.lastFlush = now();
     metrics.flushes.inc();
-    await input.commit(state.partition, state.nextOffset);
+    try {
+      await input.commit(state.partition, state.nextOffset);
+    } catch (error) {
+      if (!isRebalanceRefusal(error)) throw error;
+      // The checkpoint just saved is where this partition's next owner resumes (see above), so a
+      // commit the coordinator refuses while the group rebalances loses nothing; the next flush commits.
+      logger.warn('offset commit refused while the group rebalances; the checkpoint holds the position', {
+        partition: state.partition,
+        nextOffset: state.nextOffset,
+        error: (error as Error).message,
+      });
+    }
   }
 
   function updateGauges(): void {
@@ -249,13 +263,27 @@ export function createIngest(options: IngestOptions): IngestProcess {
     await heartbeat();
   }
 
-  async function flushAll(reason: string): Promise<void> {
+  /** Flushes every partition due (all of them at shutdown); one that fails does not keep the others from it. */
+  async function flushAll(reason: 'timer' | 'shutdown'): Promise<void> {
     await exclusive(async () => {
+      let failure: { error: unknown } | undefined;
       for (const state of states.values()) {
+        // A partition the last rebalance gave to another member is its to flush (its state is dropped next).
+        if (!input.assigned.includes(state.partition)) continue;
         if (reason === 'timer' && now() - state.lastFlush < config.ingest.flushInterval) continue;
-        await flush(state);
+        try {
+          await flush(state);
+        } catch (error) {
+          logger.error('flush failed: the partition resumes from its last checkpoint', {
+            partition: state.partition,
+            reason,
+            error,
+          });
+          failure ??= { error };
+        }
       }
       updateGauges();
+      if (failure) throw failure.error;
     });
   }
 
@@ -276,7 +304,12 @@ export function createIngest(options: IngestOptions): IngestProcess {
         await starting?.catch(() => undefined);
         if (flushTimer) clearInterval(flushTimer);
         if (retentionTimer) clearInterval(retentionTimer);
-        await flushAll('shutdown');
+        // A failed flush still leaves the group (or the process would stay a member holding its
+        // partitions), then fails the stop; what was not checkpointed is replayed by the next owner.
+        const flushed = await flushAll('shutdown').then(
+          () => ({ ok: true as const }),
+          (error: unknown) => ({ ok: false as const, error }),
+        );
         // What the partitions' next owners resume from: where, and with how many sessions still open.
         const handedOver = [...states.values()]
           .map((s) => ({
@@ -287,6 +320,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
           .sort((a, b) => a.partition - b.partition);
         await input.stop();
         await producer.disconnect();
+        if (!flushed.ok) throw flushed.error;
         logger.info('ingest stopped: closed sessions stored, state checkpointed, offsets committed', {
           handedOver,
         });
@@ -302,7 +336,8 @@ export function createIngest(options: IngestOptions): IngestProcess {
     if (stopping) return;
     flushTimer = setInterval(
       () => {
-        flushAll('timer').catch((error: unknown) => logger.error('periodic flush failed', { error }));
+        // flushAll logs each partition's failure; that partition is flushed again on the next tick.
+        flushAll('timer').catch(() => undefined);
       },
       Math.max(100, Math.floor(config.ingest.flushInterval / 2)),
     );

@@ -2,9 +2,10 @@ import type { Admin, Consumer, ConsumerRunConfig, EachBatchHandler, Kafka } from
 import type { Config } from '../config/index.js';
 import { IntentstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { committedMetadata } from '../vendor-shims/kafkajs.js';
+import { type RejoinGate, committedMetadata, rejoinGatedAssigner } from '../vendor-shims/kafkajs.js';
 import { createBackoff, waitUnless } from './backoff.js';
 import { untilDone } from './connect.js';
+import { type KafkaErrorKinds, hasKafkaError } from './protocol-errors.js';
 
 /** The committed offset of one partition and the metadata stored with it. */
 export interface CommittedOffset {
@@ -28,6 +29,26 @@ export class ConsumerCrashedError extends IntentstreamError {
       { cause },
     );
   }
+}
+
+/** Protocol errors by which the group coordinator refuses a member's request while the group rebalances. */
+const REBALANCE_REFUSALS: KafkaErrorKinds = {
+  types: new Set([
+    'COORDINATOR_NOT_AVAILABLE',
+    'NOT_COORDINATOR',
+    'ILLEGAL_GENERATION',
+    'UNKNOWN_MEMBER_ID',
+    'REBALANCE_IN_PROGRESS',
+  ]),
+  codes: new Set([15, 16, 22, 25, 27]),
+};
+
+/**
+ * True when `error` is the coordinator refusing this member because the group is rebalancing (a
+ * member joined or left, or this one is leaving): the member rejoins, nothing is wrong with the data.
+ */
+export function isRebalanceRefusal(error: unknown): boolean {
+  return hasKafkaError(error, REBALANCE_REFUSALS);
 }
 
 /** What a service built on this runtime (ingest, the scorer) offers the process that runs it. */
@@ -54,6 +75,12 @@ export interface PartitionedConsumerOptions {
    * called with none before a restart after a crash, so every partition resumes from its committed state.
    */
   onAssigned?: (partitions: number[]) => void;
+  /**
+   * Every join of the group (the first, and each rebalance) runs inside this: ingest takes its lock
+   * there, so none of its flushes outside a batch (timer, shutdown) overlaps the group handing this
+   * member's partitions to others, and the assignment is current whenever it holds the lock.
+   */
+  rejoinGate?: RejoinGate;
   /** Restarts after crashes kafkajs does not restart from, in a row without a batch done in between. */
   maxRestarts?: number;
   /** The consumer crashed for good (see ConsumerCrashedError). */
@@ -105,6 +132,7 @@ export function createPartitionedConsumer(options: PartitionedConsumerOptions): 
     maxWaitTimeInMs,
     sessionTimeout: config.kafka.sessionTimeout,
     heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeout / 10)),
+    ...(options.rejoinGate ? { partitionAssigners: [rejoinGatedAssigner(options.rejoinGate)] } : {}),
   });
   const admin = kafka.admin();
   let assigned: number[] = [];

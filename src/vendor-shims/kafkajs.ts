@@ -4,11 +4,19 @@
  *   by scripts/postinstall.mjs) because the stock one is quadratic in the batch size: performance only;
  * - the metadata string of a committed offset inside a transaction: kafkajs passes per-partition
  *   `metadata` through to TxnOffsetCommit, though its types omit it. The scorer's restart depends on it
- *   (scoring/commit-metadata.ts says what it holds).
+ *   (scoring/commit-metadata.ts says what it holds);
+ * - the consumer group's join-and-sync, which ingest runs under its own lock (rejoinGatedAssigner), so
+ *   no flush of a partition's sessions is under way while the group hands partitions to other members:
+ *   kafkajs has no hook before a rejoin (Java's onPartitionsRevoked).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { FetchOffsetsPartition, PartitionOffset } from 'kafkajs';
+import {
+  type FetchOffsetsPartition,
+  type PartitionAssigner,
+  PartitionAssigners,
+  type PartitionOffset,
+} from 'kafkajs';
 import { groupMessagesPath, groupingState } from './kafkajs-grouping-patch.mjs';
 import type { ShimProblem } from './problems.js';
 
@@ -27,6 +35,48 @@ export function committedMetadata(partition: FetchOffsetsPartition | undefined):
 }
 
 const TXN_OFFSET_COMMIT = 'kafkajs/src/protocol/requests/txnOffsetCommit/v0/request.js';
+const CONSUMER_GROUP = 'kafkajs/src/consumer/consumerGroup.js';
+
+/** Runs one join-and-sync of a consumer's group (`join`) and resolves with it. */
+export type RejoinGate = (join: () => Promise<void>) => Promise<void>;
+
+interface ConsumerGroupInternals {
+  cluster: object;
+  joinAndSync(): Promise<void>;
+}
+
+/** Gates by the consumer's cluster object, which kafkajs creates per consumer and hands to its assigners. */
+const gates = new WeakMap<object, RejoinGate>();
+let gatesInstalled = false;
+
+/** Routes ConsumerGroup.prototype.joinAndSync through the gate of its consumer, where one is set (once). */
+function installRejoinGates(): void {
+  if (gatesInstalled) return;
+  const ConsumerGroup = createRequire(import.meta.url)(CONSUMER_GROUP) as {
+    prototype: ConsumerGroupInternals;
+  };
+  const original = ConsumerGroup.prototype.joinAndSync;
+  if (typeof original !== 'function')
+    throw new Error(`kafkajs: ${CONSUMER_GROUP} has no joinAndSync (see src/vendor-shims/kafkajs.ts)`);
+  ConsumerGroup.prototype.joinAndSync = function (this: ConsumerGroupInternals) {
+    const gate = gates.get(this.cluster);
+    return gate === undefined ? original.call(this) : gate(() => original.call(this));
+  };
+  gatesInstalled = true;
+}
+
+/**
+ * kafkajs's round-robin assigner (same protocol name, so members with and without it share a group),
+ * which also makes every join-and-sync of the consumer it is given to run inside `gate`: kafkajs builds
+ * a consumer's assigners with that consumer's cluster object, the one its ConsumerGroup holds.
+ */
+export function rejoinGatedAssigner(gate: RejoinGate): PartitionAssigner {
+  installRejoinGates();
+  return (config) => {
+    gates.set(config.cluster, gate);
+    return PartitionAssigners.roundRobin(config);
+  };
+}
 
 /** The kafkajs sources the checks read; tests pass other texts. */
 export interface KafkajsSources {
@@ -34,6 +84,8 @@ export interface KafkajsSources {
   grouping(): string | undefined;
   /** the TxnOffsetCommit request encoder, or undefined when it cannot be found. */
   txnOffsetCommit(): string | undefined;
+  /** consumer/consumerGroup.js, or undefined when it cannot be found. */
+  consumerGroup(): string | undefined;
 }
 
 function readResolved(specifier: () => string): string | undefined {
@@ -47,6 +99,7 @@ function readResolved(specifier: () => string): string | undefined {
 const installedSources: KafkajsSources = {
   grouping: () => readResolved(groupMessagesPath),
   txnOffsetCommit: () => readResolved(() => createRequire(import.meta.url).resolve(TXN_OFFSET_COMMIT)),
+  consumerGroup: () => readResolved(() => createRequire(import.meta.url).resolve(CONSUMER_GROUP)),
 };
 
 /**
@@ -75,6 +128,19 @@ export function checkKafkajsInternals(sources: KafkajsSources = installedSources
       internal: 'protocol/requests/txnOffsetCommit',
       severity: 'fatal',
       message: `kafkajs: ${TXN_OFFSET_COMMIT} ${txn === undefined ? 'is not found' : 'no longer encodes a partition offset metadata'}, which the scorer's transactional commits carry (its rebuild point after a restart); the installed kafkajs is not the version src/vendor-shims/kafkajs.ts was written for`,
+    });
+  }
+  const group = sources.consumerGroup();
+  if (
+    group === undefined ||
+    !/\n {2}joinAndSync\(\) \{/.test(group) ||
+    !group.includes('this.cluster = cluster')
+  ) {
+    problems.push({
+      package: 'kafkajs',
+      internal: 'consumer/consumerGroup.js joinAndSync',
+      severity: 'fatal',
+      message: `kafkajs: ${CONSUMER_GROUP} ${group === undefined ? 'is not found' : 'no longer has joinAndSync() on a group that keeps its cluster'}, which ingest runs under its lock so that no flush races a rebalance; the installed kafkajs is not the version src/vendor-shims/kafkajs.ts was written for`,
     });
   }
   return problems;

@@ -32,6 +32,8 @@ function capturingLogger() {
 }
 
 const TXN_ENCODER = 'const encodePartition = ({ partition, offset, metadata }) => {}';
+const CONSUMER_GROUP =
+  'class ConsumerGroup {\n  constructor({ cluster }) {\n    this.cluster = cluster\n  }\n\n  joinAndSync() {\n  }\n}';
 
 describe('vendor shims self-check', () => {
   it('passes for the installed packages (the versions pinned in package.json)', async () => {
@@ -78,6 +80,7 @@ describe('vendor shims self-check', () => {
     const sources = (grouping: string | undefined, txn: string | undefined = TXN_ENCODER) => ({
       grouping: () => grouping,
       txnOffsetCommit: () => txn,
+      consumerGroup: () => CONSUMER_GROUP,
     });
     assert.deepEqual(checkKafkajsInternals(sources(`x\n${LINEAR}\n`)), []);
     const unpatched = checkKafkajsInternals(sources(`x\n${QUADRATIC}\n`));
@@ -92,9 +95,25 @@ describe('vendor shims self-check', () => {
     const problems = checkKafkajsInternals({
       grouping: () => LINEAR,
       txnOffsetCommit: () => 'const encodePartition = ({ partition, offset }) => {}',
+      consumerGroup: () => CONSUMER_GROUP,
     });
     assert.deepEqual(internals(problems), ['fatal protocol/requests/txnOffsetCommit']);
     assert.match(problems[0]!.message, /no longer encodes a partition offset metadata/);
+  });
+
+  it("fails when kafkajs's consumer group no longer joins through joinAndSync (ingest's rebalance lock)", () => {
+    const check = (group: string | undefined) =>
+      checkKafkajsInternals({
+        grouping: () => LINEAR,
+        txnOffsetCommit: () => TXN_ENCODER,
+        consumerGroup: () => group,
+      });
+    assert.deepEqual(check(CONSUMER_GROUP), []);
+    for (const group of [CONSUMER_GROUP.replace('joinAndSync', 'rejoin'), undefined]) {
+      const problems = check(group);
+      assert.deepEqual(internals(problems), ['fatal consumer/consumerGroup.js joinAndSync']);
+      assert.match(problems[0]!.message, /ingest runs under its lock/);
+    }
   });
 
   it('names each tfjs internal that moved', async () => {

@@ -2,6 +2,7 @@ import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import type { Config } from '../../config/index.js';
 import { IntentstreamError } from '../../errors.js';
 import type { PartitionedConsumer } from '../../kafka/partitioned-consumer.js';
+import { type KafkaErrorKinds, hasKafkaError } from '../../kafka/protocol-errors.js';
 import type { ScorerMetrics } from '../../metrics/scorer-metrics.js';
 import { offsetWithMetadata } from '../../vendor-shims/kafkajs.js';
 
@@ -24,18 +25,15 @@ export interface TransactionalOutput {
 }
 
 /** kafkajs protocol error types that mean another producer now holds our transactional id. */
-const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTION_COORDINATOR_FENCED']);
-/** The same by Kafka error code (PRODUCER_FENCED is newer than kafkajs's error table). */
-const FENCED_CODES = new Set([47, 52, 90]);
+const FENCED: KafkaErrorKinds = {
+  types: new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTION_COORDINATOR_FENCED']),
+  // PRODUCER_FENCED (90) is newer than kafkajs's error table.
+  codes: new Set([47, 52, 90]),
+};
 
 /** True when `error` (or an error it wraps, as kafkajs's retriers do) says our producer was fenced. */
 export function isProducerFenced(error: unknown): boolean {
-  for (let e = error as { type?: unknown; code?: unknown; cause?: unknown } | undefined; e; ) {
-    if (typeof e.type === 'string' && FENCED_TYPES.has(e.type)) return true;
-    if (typeof e.code === 'number' && FENCED_CODES.has(e.code)) return true;
-    e = e.cause === e ? undefined : (e.cause as typeof e);
-  }
-  return false;
+  return hasKafkaError(error, FENCED);
 }
 
 /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
+import { isRebalanceRefusal } from '../../src/kafka/partitioned-consumer.js';
 import { ProducerFencedError, isProducerFenced } from '../../src/scoring/service/transactional-output.js';
 
 // kafkajs spreads its errors into module.exports, which ESM named imports cannot see.
@@ -37,4 +38,24 @@ describe('isProducerFenced', () => {
     assert.equal(error.retriable, true);
     assert.equal((error as { cause?: unknown }).cause, undefined);
   });
+});
+
+describe('isRebalanceRefusal', () => {
+  const cases: [string, unknown, boolean][] = [
+    ['ILLEGAL_GENERATION', protocolError('ILLEGAL_GENERATION', 22), true],
+    ['REBALANCE_IN_PROGRESS by code only', protocolError('UNKNOWN', 27), true],
+    [
+      'an offset commit the retrier gave up on (as seen at shutdown during a rebalance)',
+      new NonRetriable(protocolError('ILLEGAL_GENERATION', 22), {
+        cause: protocolError('ILLEGAL_GENERATION', 22),
+      }),
+      true,
+    ],
+    ['a fenced producer', protocolError('INVALID_PRODUCER_EPOCH', 47), false],
+    ['an unknown topic', protocolError('UNKNOWN_TOPIC_OR_PARTITION', 3), false],
+    ['a message that merely says rebalancing', new Error('the group is rebalancing'), false],
+    ['not an error', undefined, false],
+  ];
+  for (const [name, error, expected] of cases)
+    it(name, () => assert.equal(isRebalanceRefusal(error), expected));
 });
