@@ -1,7 +1,7 @@
 /**
  * The sequence model (tfjs-layers, functional API):
  *
- *   eventType ─ Embedding ───────────┐   (maskZero: id 0 marks a padded step)
+ *   eventType ─ Embedding ───────────┐   (maskZero: id 0 marks a padded step, as in every id input)
  *   item      ─ Embedding ───────────┤
  *   category  ─ Embedding ───────────┼─ Concatenate ─ LSTM ─ Dropout ─ … ─ LSTM ─ Dropout ─ Dense(1, sigmoid)
  *   device    ─ Embedding ───────────┤
@@ -20,7 +20,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_INPUTS, type CategoricalInput, type FeatureEncoder } from '../features/index.js';
 import { hash32 } from '../util/random.js';
-import { setDropoutSeed } from '../vendor-shims/tfjs-layers.js';
+import {
+  type ConcatenateArgs,
+  type EmbeddingArgs,
+  concatenateLayerClass,
+  embeddingLayerClass,
+  setDropoutSeed,
+} from '../vendor-shims/tfjs-layers.js';
 import { type LstmImplementation, lstmLayer } from './fused-lstm.js';
 
 export interface ModelOptions {
@@ -52,6 +58,48 @@ function withoutOrthogonalWarning<T>(build: () => T): T {
   }
 }
 
+const EmbeddingLayer = embeddingLayerClass();
+const ConcatenateLayer = concatenateLayerClass();
+
+const single = (x: tf.Tensor | tf.Tensor[]) => (Array.isArray(x) ? x[0]! : x);
+/** "No mask": tfjs-layers returns null, though its types say a mask is always a tensor. */
+const NO_MASK = null as unknown as tf.Tensor;
+
+/**
+ * An Embedding whose mask (id ≠ 0) compares the ids with a scalar instead of with zerosLike(ids):
+ * one GPU dispatch fewer each time tfjs-layers asks for it (twice a step). Saves as a plain Embedding.
+ */
+class ScalarMaskEmbedding extends EmbeddingLayer {
+  static className = 'Embedding';
+
+  override computeMask(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    if (!this.maskZero) return NO_MASK;
+    return tf.tidy(() => tf.notEqual(single(inputs), tf.scalar(0, single(inputs).dtype)));
+  }
+}
+
+/**
+ * A Concatenate whose merged mask, when exactly one input has a mask over its steps, is that mask:
+ * tfjs builds ones for the other inputs, concatenates and reduces them with `all` (four dispatches
+ * for the same values, and `all` has no gradient). Saves as a plain Concatenate. (The LSTM gets the
+ * event type's mask either way: tfjs-layers' executor passes a layer's first input mask on in the
+ * kwargs it reuses for the layers after it.)
+ */
+class StepFeaturesConcatenate extends ConcatenateLayer {
+  static className = 'Concatenate';
+
+  override computeMask(
+    inputs: tf.Tensor | tf.Tensor[],
+    mask?: tf.Tensor | tf.Tensor[],
+  ): tf.Tensor | tf.Tensor[] {
+    const given = (Array.isArray(mask) ? mask : []).filter((m): m is tf.Tensor => m != null);
+    const only = given.length === 1 ? given[0]! : undefined;
+    if (only !== undefined && Array.isArray(inputs) && inputs.every((x) => x.rank === only.rank + 1))
+      return only;
+    return super.computeMask(inputs, mask);
+  }
+}
+
 export function buildModel(encoder: FeatureEncoder, options: ModelOptions): tf.LayersModel {
   const seedOf = (...parts: number[]) => hash32(options.seed, ...parts);
   return withoutOrthogonalWarning(() => {
@@ -61,27 +109,24 @@ export function buildModel(encoder: FeatureEncoder, options: ModelOptions): tf.L
     const numeric = tf.input({ shape: [null, encoder.numericSize], name: `${NUMERIC_INPUT}_input` });
     const embedded = CATEGORICAL_INPUTS.map(
       (name, i) =>
-        tf.layers
-          .embedding({
-            name: `${name}_embedding`,
-            inputDim: encoder.cardinalities[name],
-            outputDim: options.embeddingDims[name],
-            // Every categorical id is 0 exactly at padded steps, so each embedding yields the same
-            // mask. Masking all of them (not only eventType) also keeps Concatenate from building
-            // the merged mask out of onesLike(embedding output), which puts tf.all - an op without a
-            // gradient - on the backward path.
-            maskZero: true,
-            embeddingsInitializer: tf.initializers.randomUniform({
-              minval: -0.05,
-              maxval: 0.05,
-              seed: seedOf(1, i),
-            }),
-          })
-          .apply(categorical[i]!) as tf.SymbolicTensor,
+        new ScalarMaskEmbedding({
+          name: `${name}_embedding`,
+          inputDim: encoder.cardinalities[name],
+          outputDim: options.embeddingDims[name],
+          // Every categorical id is 0 exactly at padded steps, so one input's mask is every
+          // input's: the event type's, which the concatenation passes on as it is.
+          maskZero: name === 'eventType',
+          embeddingsInitializer: tf.initializers.randomUniform({
+            minval: -0.05,
+            maxval: 0.05,
+            seed: seedOf(1, i),
+          }),
+        } satisfies EmbeddingArgs).apply(categorical[i]!) as tf.SymbolicTensor,
     );
-    let x = tf.layers
-      .concatenate({ name: 'step_features', axis: -1 })
-      .apply([...embedded, numeric]) as tf.SymbolicTensor;
+    let x = new StepFeaturesConcatenate({ name: 'step_features', axis: -1 } satisfies ConcatenateArgs).apply([
+      ...embedded,
+      numeric,
+    ]) as tf.SymbolicTensor;
     options.lstmUnits.forEach((units, i) => {
       x = lstmLayer(
         {

@@ -153,9 +153,20 @@ describe('vendor shims self-check', () => {
       'fatal WebGPUBackend.device.limits',
     ]);
     class NotLstm {}
+    class Embedding {
+      static className = 'Embedding';
+      maskZero = false; // no longer the field the constructor fills
+    }
     assert.deepEqual(
-      internals(checkTfjsLayersInternals({ lstm: () => new NotLstm(), dropout: () => ({ rate: 0.5 }) })),
-      ['fatal LSTM class', 'fatal Dropout.seed'],
+      internals(
+        checkTfjsLayersInternals({
+          lstm: () => new NotLstm(),
+          dropout: () => ({ rate: 0.5 }),
+          embedding: () => new Embedding(),
+          concatenate: () => ({}),
+        }),
+      ),
+      ['fatal Embedding class', 'fatal Concatenate class', 'fatal LSTM class', 'fatal Dropout.seed'],
     );
   });
 
