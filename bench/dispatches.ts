@@ -7,7 +7,8 @@
  *   npx tsx bench/dispatches.ts [--layers=2] [--batch=64]
  *
  * The default config's model (units, embeddings, dropout) with `--layers` LSTM layers, on a small
- * generated dataset; one warm-up step, then one counted step. VK_ICD_FILENAMES picks the Vulkan
+ * generated dataset; one warm-up step, one counted step, then the host-side time of queuing five
+ * more (what each dispatch costs the CPU). VK_ICD_FILENAMES picks the Vulkan
  * driver (default SwiftShader); `WEBGPU_CPU_FORWARD` is off, so no op runs on the CPU because its
  * tensors are small.
  */
@@ -45,8 +46,8 @@ const selection = await selectBackend({ requested: 'webgpu' });
 tf.env().set('WEBGPU_CPU_FORWARD', false);
 const batch = Array.from({ length: Math.min(batchSize, data.train.examples.length) }, (_, i) => i);
 
-/** Programs dispatched by one step (after a warm-up step), by program class. */
-async function countStep(optimizer: tf.Optimizer): Promise<Map<string, number>> {
+/** Programs dispatched by one step (after a warm-up step), by program class; host ms per step. */
+async function countStep(optimizer: tf.Optimizer): Promise<{ counts: Map<string, number>; hostMs: number }> {
   const model = buildModel(data.encoder, { ...config.model, seed: config.seed });
   const step = trainingStep({
     model,
@@ -72,17 +73,26 @@ async function countStep(optimizer: tf.Optimizer): Promise<Map<string, number>> 
   } finally {
     backend.recordAndSubmit = original;
   }
+  // Host side: the CPU time of queuing HOST_STEPS steps (tfjs, tfjs-layers and Dawn calls), not
+  // waiting for the GPU; on SwiftShader the "GPU" shares the CPU, so this is an upper bound.
+  const started = performance.now();
+  const losses = Array.from({ length: HOST_STEPS }, () => step(data.train, batch));
+  const hostMs = (performance.now() - started) / HOST_STEPS;
+  for (const loss of losses) await loss.data();
+  tf.dispose(losses);
   model.dispose();
   optimizer.dispose();
-  return counts;
+  return { counts, hostMs };
 }
+
+const HOST_STEPS = 5;
 
 const total = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
 const sorted = (counts: Map<string, number>) =>
   Object.fromEntries([...counts].sort(([a, n], [b, m]) => m - n || a.localeCompare(b)));
 
-const fused = await countStep(new FusedAdamOptimizer(0.003));
-const stock = await countStep(tf.train.adam(0.003));
+const { counts: fused, hostMs } = await countStep(new FusedAdamOptimizer(0.003));
+const { counts: stock } = await countStep(tf.train.adam(0.003));
 writeResult('dispatches', {
   value: total(fused),
   unit: 'GPU programs dispatched per training step (fused Adam)',
@@ -97,4 +107,9 @@ writeResult('dispatches', {
   },
   machine: `${selection.adapter ? adapterName(selection.adapter) : 'webgpu'}; ${machine()}`,
   byProgram: { fused: sorted(fused), tfjsAdam: sorted(stock) },
+  host: {
+    msPerStep: hostMs,
+    usPerDispatch: (1000 * hostMs) / total(fused),
+    meaning: 'CPU time to queue one step (not waiting for the GPU); SwiftShader shares the CPU',
+  },
 });
