@@ -585,7 +585,8 @@ export function fusedLstm(
       inputs: { x, kernel, recurrentKernel, bias },
       forwardFunc: (_backend, save) => {
         const xT = tf.transpose(x, [1, 0, 2]);
-        const xw = tf.reshape(tf.add(tf.matMul(tf.reshape(xT, [T * B, F]), kernel), bias), [T, B, G]);
+        // The bias added inside the matMul kernel (one GPU dispatch, not two).
+        const xw = tf.reshape(tf.fused.matMul({ a: tf.reshape(xT, [T * B, F]), b: kernel, bias }), [T, B, G]);
         const r = recurrenceForward(xw as tf.Tensor3D, maskT, recurrentKernel, options);
         save([xT, r.hs, r.cs, r.tc, r.gates, maskT]);
         if (options.returnSequences) return tf.transpose(r.hs, [1, 0, 2]);
