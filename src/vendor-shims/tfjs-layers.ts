@@ -20,9 +20,7 @@ export type EmbeddingArgs = Parameters<typeof tf.layers.embedding>[0];
 export type ConcatenateArgs = NonNullable<Parameters<typeof tf.layers.concatenate>[0]>;
 
 /** The class behind tf.layers.embedding (its `maskZero` field says whether id 0 is masked). */
-export function embeddingLayerClass(): new (
-  args: EmbeddingArgs,
-) => tf.layers.Layer & { maskZero?: boolean } {
+export function embeddingLayerClass(): new (args: EmbeddingArgs) => tf.layers.Layer & { maskZero?: boolean } {
   return Object.getPrototypeOf(tf.layers.embedding({ inputDim: 2, outputDim: 1 })).constructor;
 }
 
@@ -38,7 +36,12 @@ export function setDropoutSeed(layer: tf.layers.Layer, seed: number): void {
 
 /** The layer classes and the Dropout field above; `lib` is for tests. */
 export function checkTfjsLayersInternals(
-  lib: { lstm: () => unknown; dropout: () => unknown; embedding: () => unknown; concatenate: () => unknown } = {
+  lib: {
+    lstm: () => unknown;
+    dropout: () => unknown;
+    embedding: () => unknown;
+    concatenate: () => unknown;
+  } = {
     lstm: () => tf.layers.lstm({ units: 1 }),
     dropout: () => tf.layers.dropout({ rate: 0.5, seed: 1 }),
     embedding: () => tf.layers.embedding({ inputDim: 2, outputDim: 1, maskZero: true }),
