@@ -312,6 +312,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
         );
         // What the partitions' next owners resume from: where, and with how many sessions still open.
         const handedOver = [...states.values()]
+          .filter((s) => input.assigned.includes(s.partition))
           .map((s) => ({
             partition: s.partition,
             nextOffset: s.nextOffset,
