@@ -28,6 +28,12 @@ interface PartitionState {
   closed: SessionTimeline[];
   /** Offsets processed since the last checkpoint. */
   dirty: boolean;
+  /**
+   * The checkpointed position may be ahead of the group's committed offset: after a load from a
+   * checkpoint, and after every join of the group (kafkajs drops a commit silently while its
+   * consumer is between a crash and the next join). The next flush commits even with nothing new.
+   */
+  commitPending: boolean;
   lastFlush: number;
 }
 
@@ -82,7 +88,10 @@ export function createIngest(options: IngestOptions): IngestProcess {
     // Partitions we no longer own: drop their in-memory state; the new owner resumes from the checkpoint.
     onAssigned: (mine) =>
       void exclusive(async () => {
-        for (const p of [...states.keys()]) if (!mine.includes(p)) states.delete(p);
+        for (const [p, state] of [...states]) {
+          if (mine.includes(p)) state.commitPending = true;
+          else states.delete(p);
+        }
       }),
     ...(onFatal ? { onFatal } : {}),
   });
@@ -117,6 +126,7 @@ export function createIngest(options: IngestOptions): IngestProcess {
         epoch: checkpoint.epoch,
         closed: [],
         dirty: false,
+        commitPending: true,
         lastFlush: now(),
       };
     }
@@ -146,13 +156,17 @@ export function createIngest(options: IngestOptions): IngestProcess {
       epoch,
       closed: [],
       dirty: false,
+      commitPending: false,
       lastFlush: now(),
     };
   }
 
   async function flush(state: PartitionState): Promise<void> {
     state.closed.push(...state.sessionizer.drainClosed());
-    if (!state.dirty && state.closed.length === 0) return;
+    if (!state.dirty && state.closed.length === 0) {
+      if (state.commitPending) await commitPosition(state);
+      return;
+    }
     const epoch = state.epoch + 1;
     if (state.closed.length > 0) {
       const end = metrics.storeWrite.startTimer();
@@ -186,12 +200,19 @@ export function createIngest(options: IngestOptions): IngestProcess {
     state.dirty = false;
     state.lastFlush = now();
     metrics.flushes.inc();
+    state.commitPending = true;
+    await commitPosition(state);
+  }
+
+  /** Commits the checkpointed position of `state`'s partition. */
+  async function commitPosition(state: PartitionState): Promise<void> {
     try {
       await input.commit(state.partition, state.nextOffset);
+      state.commitPending = false;
     } catch (error) {
       if (!isRebalanceRefusal(error)) throw error;
-      // The checkpoint just saved is where this partition's next owner resumes (see above), so a
-      // commit the coordinator refuses while the group rebalances loses nothing; the next flush commits.
+      // The checkpoint is where this partition's next owner resumes (see above), so a commit the
+      // coordinator refuses while the group rebalances loses nothing; a later flush commits again.
       logger.warn('offset commit refused while the group rebalances; the checkpoint holds the position', {
         partition: state.partition,
         nextOffset: state.nextOffset,
