@@ -37,6 +37,7 @@ import {
 import { logLoss, rocAuc } from './evaluate.js';
 import { reseedDropout } from './lstm.js';
 import { FusedAdamOptimizer, isFusedAdam } from './webgpu-adam.js';
+import { WebgpuTrainingStep } from './webgpu-step/step.js';
 import { weightedLogLoss } from './weighted-log-loss.js';
 
 /** Batches a batch's loss may be read back after it was queued (see the training loop). */
@@ -75,6 +76,11 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /** Stop after this many epochs in this call (simulates a kill in tests); default no limit. */
   maxEpochsThisRun?: number;
+  /**
+   * On webgpu, train with the step of src/model/webgpu-step (default true) rather than through tfjs
+   * ops; models it does not run train through tfjs either way (logged).
+   */
+  gpuStep?: boolean;
 }
 
 export interface TrainResult {
@@ -167,6 +173,23 @@ export function trainingStep(options: TrainingStepOptions) {
     });
 }
 
+/**
+ * The webgpu training step for the model, where the backend is webgpu and the step runs the model
+ * (logged either way); undefined elsewhere.
+ */
+async function gpuStepFor(options: TrainOptions): Promise<WebgpuTrainingStep | undefined> {
+  if (tf.getBackend() !== 'webgpu' || options.gpuStep === false) return undefined;
+  const created = await WebgpuTrainingStep.forModel(options.model, options.encoder, options.batchSize);
+  if ('unsupported' in created) {
+    options.logger.warn('training through tfjs ops: the webgpu step does not run this model', {
+      reason: created.unsupported,
+    });
+    return undefined;
+  }
+  options.logger.info('training with the webgpu step', { dispatchesPerStep: created.dispatchesPerStep });
+  return created;
+}
+
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, encoder, logger } = options;
   const started = performance.now();
@@ -195,6 +218,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     history: [],
   };
   let best: tf.Tensor[] = snapshotWeights(model);
+  const gpu = await gpuStepFor(options);
 
   if (options.resume && options.checkpointDir) {
     const saved = await readCheckpoint(options.checkpointDir);
@@ -208,7 +232,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       model.setWeights(saved.weights);
       for (const t of saved.weights) t.dispose();
-      if (saved.optimizer.length > 0) await optimizer.setWeights(saved.optimizer);
+      if (saved.optimizer.length > 0) {
+        if (gpu) await gpu.loadOptimizerState(saved.optimizer);
+        else await optimizer.setWeights(saved.optimizer);
+      }
       for (const o of saved.optimizer) o.tensor.dispose();
       for (const t of best) t.dispose();
       best = saved.best;
@@ -232,6 +259,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       });
     }
   }
+  await gpu?.loadWeights();
   const resumedFromEpoch = state.epoch;
   const remainingEpochs = state.finished ? 0 : Math.max(0, options.epochs - state.epoch);
   const progress = options.progress?.({
@@ -251,7 +279,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const epoch = state.epoch + 1;
     // Exponential decay per epoch, a function of the epoch alone, so a resumed run gets the same rate.
-    setAdamLearningRate(optimizer, options.learningRate * (options.learningRateDecay ?? 1) ** (epoch - 1));
+    const learningRate = options.learningRate * (options.learningRateDecay ?? 1) ** (epoch - 1);
+    setAdamLearningRate(optimizer, learningRate);
     const epochStart = performance.now();
     const batches = trainData.epoch(new Rng(hash32(options.seed, 0x65706f63, epoch)), options.batchSize);
     let lossSum = 0;
@@ -273,21 +302,38 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         interrupted = true;
         break;
       }
-      reseedDropout(model, options.seed, state.globalStep);
-      const loss = step(split, batch);
-      pendingLosses.push({
-        value: loss.data().then((values) => {
-          loss.dispose();
-          return values[0]!;
-        }),
-        size: batch.length,
-      });
+      if (gpu) {
+        await gpu.step(split, batch, {
+          learningRate,
+          positiveWeight,
+          prefixWeight: options.prefixWeight ?? 1,
+          embeddingL2: options.embeddingL2 ?? 0,
+          seed: hash32(options.seed, state.globalStep),
+        });
+        lossCount += batch.length;
+        progress?.tick(batch.length, { epoch });
+      } else {
+        reseedDropout(model, options.seed, state.globalStep);
+        const loss = step(split, batch);
+        pendingLosses.push({
+          value: loss.data().then((values) => {
+            loss.dispose();
+            return values[0]!;
+          }),
+          size: batch.length,
+        });
+      }
       epochSteps += batch.length * Math.max(...batch.map((i) => stepsOf(encoder, split.examples[i]!)));
       state.globalStep++;
       await settleLosses(LOSS_READBACK_LAG);
     }
     await settleLosses(0);
     if (interrupted) break;
+    if (gpu) {
+      // The step sums its batches' loss terms on the GPU; the model gets the epoch's weights.
+      lossSum += await gpu.takeLoss();
+      await gpu.saveWeights();
+    }
     const epochTrainSeconds = (performance.now() - epochStart) / 1000;
     trainSeconds += epochTrainSeconds;
     stepsThisRun += epochSteps;
@@ -329,9 +375,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
     if (options.checkpointDir) {
       const weights = model.getWeights();
-      const optimizerWeights = await optimizer.getWeights();
+      const optimizerWeights = gpu ? await gpu.optimizerState() : await optimizer.getWeights();
       await writeCheckpoint(options.checkpointDir, state, { weights, optimizer: optimizerWeights, best });
-      for (const w of optimizerWeights) if (w.name === 'iter') w.tensor.dispose();
+      for (const w of optimizerWeights) if (gpu || w.name === 'iter') w.tensor.dispose();
     }
   }
   progress?.done({
@@ -345,6 +391,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (state.finished) model.setWeights(best);
   for (const t of best) t.dispose();
   optimizer.dispose();
+  gpu?.dispose();
   return {
     history: state.history,
     epochsCompleted: state.epoch,

@@ -37,7 +37,8 @@ export function lstmTiling(units: number, limits: ComputeLimits): LstmTiling | n
   return { rows, threads, unitsPerThread: Math.ceil(units / threads) };
 }
 
-const CLAMPED = `
+/** The gates' functions, with exp and tanh inputs clamped (as onnxruntime's WebGPU LSTM does). */
+export const CLAMPED = `
   fn sigmoidSafe(z : f32) -> f32 { return 1.0 / (1.0 + exp(-clamp(z, -20.0, 20.0))); }
   fn tanhSafe(z : f32) -> f32 { return tanh(clamp(z, -10.0, 10.0)); }
   fn hardSigmoid(z : f32) -> f32 { return clamp(0.2 * z + 0.5, 0.0, 1.0); }

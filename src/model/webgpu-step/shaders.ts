@@ -1,0 +1,501 @@
+/**
+ * The WGSL of the webgpu training step (step.ts): every program of one optimizer step of the
+ * product's model, each written for one model (its sizes and parameter offsets are constants in the
+ * text), so pipelines and bind groups are made once and a step only writes its batch and dispatches.
+ *
+ * Layouts: activations are time-major [T, B, ·] (step t of row b at n = t·B + b), as in the fused
+ * LSTM's kernels; a padded step is t ≥ the row's length (rows are right-padded). Every trainable
+ * weight lives in one flat `params` buffer (layout.ts), gradients and Adam's moments in buffers of
+ * the same layout. Per step the host writes `Step` (uniform) and one `vec4<u32>` per batch row:
+ * (first step's index in the step buffers, length, label bits, loss weight bits).
+ */
+import { CLAMPED, type LstmTiling as Tiling } from '../webgpu-lstm-programs.js';
+import type { ParamLayout } from './layout.js';
+
+/** What the forward recurrence saves per row, step and unit for the backward one: c, tanh c, i, f, g, o. */
+export const SAVED = 6;
+export const GEMM_TILE = 16;
+export const FLAT_WORKGROUP = 64;
+
+const STEP_STRUCT = `
+struct Step {
+  B : u32,
+  T : u32,
+  seed : u32,
+  unused : u32,
+  lr : f32,
+  c1 : f32,
+  c2 : f32,
+  l2 : f32,
+}
+@group(0) @binding(0) var<uniform> s : Step;
+`;
+
+const MATH = `
+${CLAMPED}
+fn rowLength(b : u32) -> u32 { return rows[b].y; }
+fn hash(x : u32) -> u32 {
+  let v = x * 747796405u + 2891336453u;
+  let w = ((v >> ((v >> 28u) + 4u)) ^ v) * 277803737u;
+  return (w >> 22u) ^ w;
+}
+`;
+
+/**
+ * Dropout's keep factor for layer `layer`'s output at step-row n, unit j: 0 or 1/(1 − rate), from a
+ * hash of (step seed, layer, n, j), so the backward pass recomputes the forward's mask.
+ */
+function dropoutFn(rate: number): string {
+  if (rate === 0) return 'fn keep(layer : u32, n : u32, j : u32) -> f32 { return 1.0; }';
+  return `
+fn keep(layer : u32, n : u32, j : u32) -> f32 {
+  let h = hash(hash(hash(s.seed ^ (layer * 2654435769u)) + n) + j);
+  return select(0.0, ${f32(1 / (1 - rate))}, f32(h >> 8u) * (1.0 / 16777216.0) >= ${f32(rate)});
+}`;
+}
+
+const f32 = (v: number) => {
+  const s = Math.fround(v).toString();
+  return /[.e]/.test(s) ? s : `${s}.0`;
+};
+
+/** Flat index of this invocation in a 1-D job spread over a 2-D grid of FLAT_WORKGROUP-wide groups. */
+const FLAT_MAIN = `
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
+        @builtin(local_invocation_id) lid : vec3<u32>) {
+  let e = (wid.y * nwg.x + wid.x) * ${FLAT_WORKGROUP}u + lid.x;
+`;
+
+const ROWS_BINDING = '@group(0) @binding(1) var<storage, read> rows : array<vec4<u32>>;';
+
+/**
+ * Layer 0's input of every step: the embeddings of the step's ids and its numeric features, and the
+ * ids (for the embeddings' gradient). Padded steps get id 0 and zero features, as the model's padding.
+ */
+export function embedShader(layout: ParamLayout): string {
+  const { tables, idCount, numeric, inputSize } = layout;
+  const copies = tables
+    .map(
+      (t, c) => `
+    {
+      var id = 0u;
+      if (real) { id = min(cats[step * ${idCount}u + ${c}u], ${t.rows - 1}u); }
+      ids[n * ${idCount}u + ${c}u] = id;
+      for (var e = 0u; e < ${t.dim}u; e++) { x[n * D + ${t.column}u + e] = params[${t.offset}u + id * ${t.dim}u + e]; }
+    }`,
+    )
+    .join('');
+  return `${STEP_STRUCT}
+${ROWS_BINDING}
+@group(0) @binding(2) var<storage, read> cats : array<u32>;
+@group(0) @binding(3) var<storage, read> nums : array<f32>;
+@group(0) @binding(4) var<storage, read> params : array<f32>;
+@group(0) @binding(5) var<storage, read_write> x : array<f32>;
+@group(0) @binding(6) var<storage, read_write> ids : array<u32>;
+${MATH}
+const D = ${inputSize}u;
+${FLAT_MAIN}
+  if (e >= s.T * s.B) { return; }
+  let n = e;
+  let t = n / s.B;
+  let b = n % s.B;
+  let real = t < rowLength(b);
+  let step = rows[b].x + t;
+  ${copies}
+  for (var k = 0u; k < ${numeric}u; k++) {
+    var v = 0.0;
+    if (real) { v = nums[step * ${numeric}u + k]; }
+    x[n * D + ${layout.embeddedSize}u + k] = v;
+  }
+}`;
+}
+
+export interface GemmSpec {
+  M: string;
+  K: string;
+  N: number;
+  a: string;
+  b: string;
+  write: string;
+}
+
+/**
+ * C = A·B with A [M, K] and B [K, N] as `a(i, k)` and `b(k, j)` read them from the buffers `A` and
+ * `Bm` (called in bounds only) and `write(i, j, v)` stores into `C`; tiled in workgroup memory. M
+ * and K may be runtime expressions of `s`.
+ */
+export function gemmShader(spec: GemmSpec): string {
+  return `${STEP_STRUCT}
+${ROWS_BINDING}
+@group(0) @binding(2) var<storage, read> A : array<f32>;
+@group(0) @binding(3) var<storage, read> Bm : array<f32>;
+@group(0) @binding(4) var<storage, read_write> C : array<f32>;
+const TILE = ${GEMM_TILE}u;
+var<workgroup> As : array<array<f32, ${GEMM_TILE}>, ${GEMM_TILE}>;
+var<workgroup> Bs : array<array<f32, ${GEMM_TILE}>, ${GEMM_TILE}>;
+fn readA(i : u32, k : u32) -> f32 { ${spec.a} }
+fn readB(k : u32, j : u32) -> f32 { ${spec.b} }
+fn writeC(i : u32, j : u32, v : f32) { ${spec.write} }
+@compute @workgroup_size(${GEMM_TILE}, ${GEMM_TILE})
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
+  let M = ${spec.M};
+  let K = ${spec.K};
+  let N = ${spec.N}u;
+  let i = wid.y * TILE + lid.y;
+  let j = wid.x * TILE + lid.x;
+  var acc = 0.0;
+  for (var k0 = 0u; k0 < K; k0 += TILE) {
+    let ka = k0 + lid.x;
+    var av = 0.0;
+    if (i < M && ka < K) { av = readA(i, ka); }
+    As[lid.y][lid.x] = av;
+    let kb = k0 + lid.y;
+    var bv = 0.0;
+    if (kb < K && j < N) { bv = readB(kb, j); }
+    Bs[lid.y][lid.x] = bv;
+    workgroupBarrier();
+    for (var kk = 0u; kk < TILE; kk++) { acc += As[lid.y][kk] * Bs[kk][lid.x]; }
+    workgroupBarrier();
+  }
+  if (i < M && j < N) { writeC(i, j, acc); }
+}`;
+}
+
+function recurrenceConstants(units: number, tiling: Tiling, hard: boolean): string {
+  return `
+const U = ${units}u;
+const G = ${4 * units}u;
+const BT = ${tiling.rows}u;
+const WG = ${tiling.threads}u;
+const UPT = ${tiling.unitsPerThread}u;
+fn gate(z : f32) -> f32 { return ${hard ? 'hardSigmoid(z)' : 'sigmoidSafe(z)'}; }
+fn gateGrad(a : f32) -> f32 { return ${hard ? 'select(0.0, 0.2, a > 0.0 && a < 1.0)' : 'a * (1.0 - a)'}; }
+`;
+}
+
+/**
+ * Layer `layer`'s recurrence over all steps in one dispatch (a workgroup owns BT rows): z [T, B, 4U]
+ * (x·W + b) → h [T, B, U], saved [T, B, 6U], and, with dropout after the layer, hd = h · keep.
+ * A padded step carries h and c over and saves zeros.
+ */
+export function forwardShader(
+  layer: number,
+  units: number,
+  recurrentOffset: number,
+  tiling: Tiling,
+  hard: boolean,
+  dropout: number,
+): string {
+  const regs = tiling.rows * tiling.unitsPerThread;
+  return `${STEP_STRUCT}
+${ROWS_BINDING}
+@group(0) @binding(2) var<storage, read> z : array<f32>;
+@group(0) @binding(3) var<storage, read> params : array<f32>;
+@group(0) @binding(4) var<storage, read_write> hs : array<f32>;
+@group(0) @binding(5) var<storage, read_write> saved : array<f32>;
+${dropout > 0 ? '@group(0) @binding(6) var<storage, read_write> hd : array<f32>;' : ''}
+${MATH}
+${dropoutFn(dropout)}
+${recurrenceConstants(units, tiling, hard)}
+const RK = ${recurrentOffset}u;
+var<workgroup> hShared : array<f32, ${2 * tiling.rows * units}>;
+@compute @workgroup_size(${tiling.threads})
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {
+  let lid = local.x;
+  let row0 = wid.x * BT;
+  let T = s.T;
+  let B = s.B;
+  var c : array<f32, ${regs}>;
+  var h : array<f32, ${regs}>;
+  for (var q = 0u; q < BT * UPT; q++) { c[q] = 0.0; h[q] = 0.0; }
+  for (var q = lid; q < 2u * BT * U; q += WG) { hShared[q] = 0.0; }
+  workgroupBarrier();
+  for (var t = 0u; t < T; t++) {
+    let cur = (t % 2u) * BT * U;
+    let nxt = BT * U - cur;
+    for (var p = 0u; p < UPT; p++) {
+      let j = lid + p * WG;
+      if (j < U) {
+        var acc : array<vec4<f32>, ${tiling.rows}>;
+        for (var r = 0u; r < BT; r++) { acc[r] = vec4<f32>(0.0); }
+        for (var k = 0u; k < U; k++) {
+          let base = RK + k * G + j;
+          let w = vec4<f32>(params[base], params[base + U], params[base + 2u * U], params[base + 3u * U]);
+          for (var r = 0u; r < BT; r++) { acc[r] += hShared[cur + r * U + k] * w; }
+        }
+        for (var r = 0u; r < BT; r++) {
+          let b = row0 + r;
+          let q = r * UPT + p;
+          if (b < B) {
+            let n = t * B + b;
+            let sv = n * ${SAVED}u * U;
+            if (t < rowLength(b)) {
+              let zz = acc[r] + vec4<f32>(z[n * G + j], z[n * G + U + j], z[n * G + 2u * U + j], z[n * G + 3u * U + j]);
+              let ig = gate(zz.x);
+              let fg = gate(zz.y);
+              let gg = tanhSafe(zz.z);
+              let og = gate(zz.w);
+              c[q] = fg * c[q] + ig * gg;
+              let tc = tanhSafe(c[q]);
+              h[q] = og * tc;
+              saved[sv + U + j] = tc;
+              saved[sv + 2u * U + j] = ig;
+              saved[sv + 3u * U + j] = fg;
+              saved[sv + 4u * U + j] = gg;
+              saved[sv + 5u * U + j] = og;
+            } else {
+              for (var m = 1u; m < ${SAVED}u; m++) { saved[sv + m * U + j] = 0.0; }
+            }
+            saved[sv + j] = c[q];
+            hs[n * U + j] = h[q];
+            ${dropout > 0 ? `hd[n * U + j] = h[q] * keep(${layer}u, n, j);` : ''}
+          }
+          hShared[nxt + r * U + j] = h[q];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+}`;
+}
+
+/**
+ * Layer `layer`'s backward recurrence in one dispatch: dy (the gradient of the layer's output after
+ * its dropout: [B, U] of the last step when `lastOnly`, else [T, B, U]), saved → dz [T, B, 4U], the
+ * gradient of each step's gate pre-activations (0 at padded steps, which pass dh and dc through).
+ */
+export function backwardShader(
+  layer: number,
+  units: number,
+  recurrentOffset: number,
+  tiling: Tiling,
+  hard: boolean,
+  dropout: number,
+  lastOnly: boolean,
+): string {
+  const regs = tiling.rows * tiling.unitsPerThread;
+  return `${STEP_STRUCT}
+${ROWS_BINDING}
+@group(0) @binding(2) var<storage, read> dy : array<f32>;
+@group(0) @binding(3) var<storage, read> saved : array<f32>;
+@group(0) @binding(4) var<storage, read> params : array<f32>;
+@group(0) @binding(5) var<storage, read_write> dzOut : array<f32>;
+${MATH}
+${dropoutFn(dropout)}
+${recurrenceConstants(units, tiling, hard)}
+const RK = ${recurrentOffset}u;
+var<workgroup> dzShared : array<f32, ${tiling.rows * 4 * units}>;
+@compute @workgroup_size(${tiling.threads})
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {
+  let lid = local.x;
+  let row0 = wid.x * BT;
+  let T = s.T;
+  let B = s.B;
+  var dh : array<f32, ${regs}>;
+  var dc : array<f32, ${regs}>;
+  for (var p = 0u; p < UPT; p++) {
+    let j = lid + p * WG;
+    for (var r = 0u; r < BT; r++) {
+      let b = row0 + r;
+      let q = r * UPT + p;
+      dc[q] = 0.0;
+      dh[q] = 0.0;
+      ${lastOnly ? 'if (j < U && b < B) { dh[q] = dy[b * U + j] * keep(' + layer + 'u, (T - 1u) * B + b, j); }' : ''}
+    }
+  }
+  for (var tt = 0u; tt < T; tt++) {
+    let t = T - 1u - tt;
+    for (var p = 0u; p < UPT; p++) {
+      let j = lid + p * WG;
+      if (j < U) {
+        for (var r = 0u; r < BT; r++) {
+          let b = row0 + r;
+          let q = r * UPT + p;
+          var d = vec4<f32>(0.0);
+          if (b < B) {
+            let n = t * B + b;
+            ${lastOnly ? '' : `dh[q] += dy[n * U + j] * keep(${layer}u, n, j);`}
+            if (t < rowLength(b)) {
+              let sv = n * ${SAVED}u * U;
+              let tcv = saved[sv + U + j];
+              let ig = saved[sv + 2u * U + j];
+              let fg = saved[sv + 3u * U + j];
+              let gg = saved[sv + 4u * U + j];
+              let og = saved[sv + 5u * U + j];
+              var cPrev = 0.0;
+              if (t > 0u) { cPrev = saved[(n - B) * ${SAVED}u * U + j]; }
+              let dcv = dc[q] + dh[q] * og * (1.0 - tcv * tcv);
+              d = vec4<f32>(
+                dcv * gg * gateGrad(ig),
+                dcv * cPrev * gateGrad(fg),
+                dcv * ig * (1.0 - gg * gg),
+                dh[q] * tcv * gateGrad(og));
+              dc[q] = dcv * fg;
+              dh[q] = 0.0;
+            }
+            dzOut[n * G + j] = d.x;
+            dzOut[n * G + U + j] = d.y;
+            dzOut[n * G + 2u * U + j] = d.z;
+            dzOut[n * G + 3u * U + j] = d.w;
+          }
+          dzShared[r * G + j] = d.x;
+          dzShared[r * G + U + j] = d.y;
+          dzShared[r * G + 2u * U + j] = d.z;
+          dzShared[r * G + 3u * U + j] = d.w;
+        }
+      }
+    }
+    workgroupBarrier();
+    if (t > 0u) {
+      for (var p = 0u; p < UPT; p++) {
+        let j = lid + p * WG;
+        if (j < U) {
+          var acc : array<f32, ${tiling.rows}>;
+          for (var r = 0u; r < BT; r++) { acc[r] = 0.0; }
+          for (var g = 0u; g < G; g++) {
+            let w = params[RK + j * G + g];
+            for (var r = 0u; r < BT; r++) { acc[r] += dzShared[r * G + g] * w; }
+          }
+          for (var r = 0u; r < BT; r++) { dh[r * UPT + p] += acc[r]; }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+}`;
+}
+
+export const HEAD_THREADS = 256;
+
+/**
+ * The dense sigmoid head on the last layer's last step and the weighted log loss (tf.losses.logLoss's
+ * formula, the mean over the batch), in one workgroup: per row p, the loss term and d(loss)/d(logit)
+ * (into `scratch`), dy = d/d(h) [B, U]; then the head's weight gradients, and the batch's summed loss
+ * terms added to loss[0] (loss[1] = this batch's mean).
+ */
+export function headShader(units: number, weightOffset: number, biasOffset: number): string {
+  return `${STEP_STRUCT}
+${ROWS_BINDING}
+@group(0) @binding(2) var<storage, read> h : array<f32>;
+@group(0) @binding(3) var<storage, read> params : array<f32>;
+@group(0) @binding(4) var<storage, read_write> dy : array<f32>;
+@group(0) @binding(5) var<storage, read_write> grads : array<f32>;
+@group(0) @binding(6) var<storage, read_write> loss : array<f32>;
+@group(0) @binding(7) var<storage, read_write> scratch : array<f32>;
+const U = ${units}u;
+const W = ${weightOffset}u;
+const EPS = 1e-7;
+var<workgroup> partial : array<f32, ${HEAD_THREADS}>;
+// 1 − p rounded to f32 before ε is added: a compiler may not fold (1 − p) + ε into 1 − (p − ε).
+fn complement(p : f32) -> f32 { return bitcast<f32>(bitcast<u32>(1.0 - p)); }
+@compute @workgroup_size(${HEAD_THREADS})
+fn main(@builtin(local_invocation_id) local : vec3<u32>) {
+  let lid = local.x;
+  let B = s.B;
+  let last = (s.T - 1u) * B;
+  var sum = 0.0;
+  for (var b = lid; b < B; b += ${HEAD_THREADS}u) {
+    var logit = params[${biasOffset}u];
+    for (var j = 0u; j < U; j++) { logit += h[(last + b) * U + j] * params[W + j]; }
+    let p = 1.0 / (1.0 + exp(-logit));
+    let y = bitcast<f32>(rows[b].z);
+    let w = bitcast<f32>(rows[b].w);
+    let q = complement(p);
+    sum += w * (-y * log(p + EPS) - (1.0 - y) * log(q + EPS));
+    let dp = (w / f32(B)) * (-y / (p + EPS) + (1.0 - y) / (q + EPS));
+    let dl = dp * p * q;
+    scratch[b] = dl;
+    for (var j = 0u; j < U; j++) { dy[b * U + j] = dl * params[W + j]; }
+  }
+  partial[lid] = sum;
+  storageBarrier();
+  workgroupBarrier();
+  for (var j = lid; j <= U; j += ${HEAD_THREADS}u) {
+    var g = 0.0;
+    if (j < U) {
+      for (var b = 0u; b < B; b++) { g += scratch[b] * h[(last + b) * U + j]; }
+      grads[W + j] = g;
+    } else {
+      for (var b = 0u; b < B; b++) { g += scratch[b]; }
+      grads[${biasOffset}u] = g;
+    }
+  }
+  for (var stride = ${HEAD_THREADS / 2}u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) { partial[lid] += partial[lid + stride]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    loss[0] += partial[0];
+    loss[1] = partial[0] / f32(B);
+  }
+}`;
+}
+
+/**
+ * The embeddings' gradient: every real step's input gradient dx [T, B, embeddedSize] added into the
+ * rows of the tables its ids pick (a compare-and-swap float add; the host zeroes the tables' range first).
+ */
+export function scatterShader(layout: ParamLayout): string {
+  const { tables, idCount, embeddedSize } = layout;
+  const pick = tables
+    .map(
+      (t, c) =>
+        `if (col >= ${t.column}u && col < ${t.column + t.dim}u) { return ${t.offset}u + ids[n * ${idCount}u + ${c}u] * ${t.dim}u + col - ${t.column}u; }`,
+    )
+    .join('\n  ');
+  return `${STEP_STRUCT}
+${ROWS_BINDING}
+@group(0) @binding(2) var<storage, read> dx : array<f32>;
+@group(0) @binding(3) var<storage, read> ids : array<u32>;
+@group(0) @binding(4) var<storage, read_write> grads : array<atomic<u32>>;
+${MATH}
+fn tableIndex(n : u32, col : u32) -> u32 {
+  ${pick}
+  return 0u;
+}
+${FLAT_MAIN}
+  let E = ${embeddedSize}u;
+  if (e >= s.T * s.B * E) { return; }
+  let n = e / E;
+  let col = e % E;
+  let t = n / s.B;
+  let b = n % s.B;
+  if (t >= rowLength(b)) { return; }
+  let v = dx[e];
+  if (v == 0.0) { return; }
+  let i = tableIndex(n, col);
+  var old = atomicLoad(&grads[i]);
+  loop {
+    let r = atomicCompareExchangeWeak(&grads[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}`;
+}
+
+/**
+ * Adam over every parameter (tfjs's formula: β₁ 0.9, β₂ 0.999, ε 1e-7, bias-corrected moments), the
+ * embeddings' L2 gradient 2λ·w (s.l2) added to the tables' range first. c1 = 1 − β₁ᵗ, c2 = 1 − β₂ᵗ.
+ */
+export function adamShader(layout: ParamLayout): string {
+  return `${STEP_STRUCT}
+${ROWS_BINDING}
+@group(0) @binding(2) var<storage, read> grads : array<f32>;
+@group(0) @binding(3) var<storage, read_write> params : array<f32>;
+@group(0) @binding(4) var<storage, read_write> m : array<f32>;
+@group(0) @binding(5) var<storage, read_write> v : array<f32>;
+${FLAT_MAIN}
+  if (e >= ${layout.size}u) { return; }
+  let value = params[e];
+  var g = grads[e];
+  if (e < ${layout.tablesEnd}u) { g += s.l2 * value; }
+  let m1 = 0.9 * m[e] + 0.1 * g;
+  let v1 = 0.999 * v[e] + 0.001 * (g * g);
+  m[e] = m1;
+  v[e] = v1;
+  let mh = m1 / s.c1;
+  let vh = v1 / s.c2;
+  params[e] = (mh / (sqrt(vh) + 1e-7)) * (-s.lr) + value;
+}`;
+}
