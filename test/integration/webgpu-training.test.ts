@@ -9,7 +9,10 @@
  * another ICD file (a GPU's) to run the same checks there.
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type TestContext, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createMemoryLogger } from '../../src/log/logger.js';
 import { type BackendName, selectBackend } from '../../src/model/backend.js';
@@ -32,11 +35,19 @@ before(() => {
   data = tinyTrainingData(config);
 });
 
-/** Trains a fresh seeded model for EPOCHS on `backend`; per-epoch losses and validation predictions. */
-async function trainOn(backend: BackendName) {
+/**
+ * Trains a fresh seeded model for EPOCHS on `backend` (on webgpu with the webgpu step unless
+ * `gpuStep` is false); per-epoch losses and validation predictions.
+ */
+async function trainOn(backend: BackendName, options: { gpuStep?: boolean; dropout?: number } = {}) {
   const selection = await selectBackend({ requested: backend });
   assert.equal(tf.getBackend(), backend);
-  const model = buildModel(data.encoder, { ...config.model, seed: config.seed });
+  const logger = createMemoryLogger('info');
+  const model = buildModel(data.encoder, {
+    ...config.model,
+    dropout: options.dropout ?? config.model.dropout,
+    seed: config.seed,
+  });
   const result = await train({
     model,
     encoder: data.encoder,
@@ -48,11 +59,13 @@ async function trainOn(backend: BackendName) {
     patience: 10,
     classWeight: 'balanced',
     seed: config.seed,
-    logger: createMemoryLogger('warn'),
+    logger,
+    ...(options.gpuStep === undefined ? {} : { gpuStep: options.gpuStep }),
   });
+  const steppedOnGpu = logger.lines.some((l) => l['msg'] === 'training with the webgpu step');
   const predictions = Array.from(await predictSplit(model, data.encoder, data.validation));
   model.dispose();
-  return { selection, losses: result.history.map((h) => h.loss), predictions };
+  return { selection, losses: result.history.map((h) => h.loss), predictions, steppedOnGpu };
 }
 
 describe('webgpu backend on a Vulkan device (SwiftShader unless VK_ICD_FILENAMES names another)', () => {
@@ -163,12 +176,14 @@ describe('webgpu backend on a Vulkan device (SwiftShader unless VK_ICD_FILENAMES
     }
   });
 
-  it('trains the LSTM: the loss falls and matches the cpu backend', { timeout: 10 * 60_000 }, async (t) => {
-    const gpu = await trainOn('webgpu');
+  /** Trains on webgpu and on cpu; the losses fall and agree, and so do the validation predictions. */
+  async function matchesCpu(t: TestContext, options: { gpuStep: boolean; dropout: number }) {
+    const gpu = await trainOn('webgpu', options);
     assert.equal(gpu.selection.backend, 'webgpu');
     assert.ok(gpu.selection.adapter !== undefined, 'the selection describes the adapter');
+    assert.equal(gpu.steppedOnGpu, options.gpuStep, 'the webgpu step ran (or not) as asked');
     t.diagnostic(`adapter: ${JSON.stringify(gpu.selection.adapter)}`);
-    const cpu = await trainOn('cpu');
+    const cpu = await trainOn('cpu', { dropout: options.dropout });
     t.diagnostic(`losses webgpu ${gpu.losses.join(', ')}; cpu ${cpu.losses.join(', ')}`);
 
     assert.equal(gpu.losses.length, EPOCHS);
@@ -184,5 +199,94 @@ describe('webgpu backend on a Vulkan device (SwiftShader unless VK_ICD_FILENAMES
     const worst = Math.max(...gpu.predictions.map((p, i) => Math.abs(p - cpu.predictions[i]!)));
     t.diagnostic(`largest prediction difference ${worst}`);
     assert.ok(worst <= PREDICTION_TOLERANCE, `predictions differ by up to ${worst}`);
-  });
+  }
+
+  it(
+    'trains the LSTM with the webgpu step: the loss falls and matches the cpu backend (no dropout)',
+    {
+      timeout: 10 * 60_000,
+    },
+    (t) => matchesCpu(t, { gpuStep: true, dropout: 0 }),
+  );
+
+  it(
+    'trains the LSTM through tfjs ops on webgpu: the same, with dropout (the same masks as cpu)',
+    {
+      timeout: 10 * 60_000,
+    },
+    (t) => matchesCpu(t, { gpuStep: false, dropout: config.model.dropout }),
+  );
+
+  it(
+    'trains with dropout on the webgpu step: the loss falls, and differs from no dropout',
+    {
+      timeout: 10 * 60_000,
+    },
+    async () => {
+      const dropped = await trainOn('webgpu', { dropout: 0.3 });
+      const plain = await trainOn('webgpu', { dropout: 0 });
+      assert.ok(dropped.steppedOnGpu);
+      assert.ok(dropped.losses[EPOCHS - 1]! < dropped.losses[0]!, `the loss falls: ${dropped.losses}`);
+      assert.ok(
+        dropped.losses[0]! > plain.losses[0]! + 1e-3,
+        `dropout makes the training loss higher: ${dropped.losses[0]} vs ${plain.losses[0]}`,
+      );
+    },
+  );
+
+  it(
+    "checkpoints of the webgpu step and of tfjs's Adam are one format: a run resumed across them matches an uninterrupted one",
+    {
+      timeout: 10 * 60_000,
+    },
+    async () => {
+      const run = async (
+        backend: BackendName,
+        dir: string | undefined,
+        extra: Partial<Parameters<typeof train>[0]>,
+      ) => {
+        await selectBackend({ requested: backend });
+        const model = buildModel(data.encoder, {
+          ...config.model,
+          dropout: 0,
+          seed: config.seed + (extra.resume ? 99 : 0),
+        });
+        const result = await train({
+          model,
+          encoder: data.encoder,
+          train: data.train,
+          validation: data.validation,
+          epochs: 3,
+          batchSize: config.training.batchSize,
+          learningRate: 0.01,
+          patience: 10,
+          classWeight: 'balanced',
+          embeddingL2: 0.01,
+          seed: config.seed,
+          logger: createMemoryLogger('warn'),
+          ...(dir ? { checkpointDir: dir, fingerprint: 'f' } : {}),
+          ...extra,
+        });
+        model.dispose();
+        return result.history.map((h) => h.loss);
+      };
+      const reference = await run('cpu', undefined, {});
+      for (const [first, second] of [
+        ['webgpu', 'cpu'],
+        ['cpu', 'webgpu'],
+      ] as const) {
+        const dir = mkdtempSync(join(tmpdir(), 'gpu-ckpt-'));
+        const head = await run(first, dir, { maxEpochsThisRun: 1 });
+        const tail = await run(second, dir, { resume: true });
+        assert.equal(head.length, 1);
+        assert.equal(tail.length, 3, 'the resumed run keeps the first epoch and trains two more');
+        tail.forEach((loss, i) =>
+          assert.ok(
+            Math.abs(loss - reference[i]!) <= LOSS_TOLERANCE,
+            `${first} then ${second}, epoch ${i + 1}: ${loss} vs ${reference[i]}`,
+          ),
+        );
+      }
+    },
+  );
 });
