@@ -16,6 +16,7 @@ import type { EncodedSplit } from '../../src/model/batches.js';
 import { batchInputs, batchLabels } from '../../src/model/batches.js';
 import { lstmLayer } from '../../src/model/fused-lstm.js';
 import { buildModel } from '../../src/model/lstm.js';
+import { splitCount } from '../../src/model/webgpu-step/shaders.js';
 import { type StepOptions, WebgpuTrainingStep } from '../../src/model/webgpu-step/step.js';
 import { weightedLogLoss } from '../../src/model/weighted-log-loss.js';
 import { countDispatches } from '../helpers/dispatches.js';
@@ -88,7 +89,7 @@ async function stepGradients(
   batch: number[],
   extra: { uploadLimitBytes?: number } = {},
 ) {
-  const step = await WebgpuTrainingStep.forModel(model, encoder, 16, extra);
+  const step = await WebgpuTrainingStep.forModel(model, encoder, Math.max(16, batch.length), extra);
   if ('unsupported' in step) throw new Error(step.unsupported);
   await step.loadWeights();
   const options: StepOptions = {
@@ -181,8 +182,10 @@ describe('the webgpu training step', () => {
     assertClose(packed.got.grads, gathered.reference.grads, 'packed batch');
   });
 
-  it('a model without embeddings, sigmoid gates, a layer wider than a workgroup', async () => {
-    const [B, T, F, U] = [5, 3, 4, 300];
+  it('a model without embeddings, sigmoid gates, a layer wider than a workgroup, a split reduction', async () => {
+    // 37 × 9 = 333 step-rows: the weight gradients' reduction runs in two splits
+    const [B, T, F, U] = [37, 9, 4, 300];
+    assert.equal(splitCount(B * T), 2);
     const numeric = Float32Array.from({ length: B * T * F }, (_, i) => Math.sin(i * 0.7) * 0.8);
     const labels = Float32Array.from({ length: B }, (_, b) => b % 2);
     const split: EncodedSplit = {
@@ -229,7 +232,12 @@ describe('the webgpu training step', () => {
     });
     await selectBackend({ requested: 'webgpu' });
     const model = build();
-    const got = await stepGradients(model, { numericSize: F, maxSteps: T }, split, [0, 1, 2, 3, 4]);
+    const got = await stepGradients(
+      model,
+      { numericSize: F, maxSteps: T },
+      split,
+      Array.from({ length: B }, (_, b) => b),
+    );
     got.step.dispose();
     model.dispose();
     assert.ok(Math.abs(got.loss - reference.loss) <= RELATIVE_TOLERANCE * reference.loss);

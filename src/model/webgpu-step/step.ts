@@ -24,6 +24,7 @@ import {
   FLAT_WORKGROUP,
   GEMM_TILE,
   type GemmSpec,
+  MAX_SPLITS,
   SAVED,
   adamShader,
   backwardShader,
@@ -32,6 +33,8 @@ import {
   gemmShader,
   headShader,
   scatterShader,
+  splitCount,
+  splitSumShader,
 } from './shaders.js';
 
 /** A named tensor as tfjs optimizers save their state. */
@@ -49,8 +52,8 @@ interface Kernel {
 interface Dispatch {
   kernel: Kernel;
   group: GPUBindGroup | (() => GPUBindGroup);
-  /** Workgroups along x and y for this batch. */
-  size: (B: number, T: number) => [number, number];
+  /** Workgroups along x, y (and z) for this batch. */
+  size: (B: number, T: number) => [number, number] | [number, number, number];
 }
 
 /** Where a split's steps live on the GPU. */
@@ -208,8 +211,8 @@ export class WebgpuTrainingStep {
       [Math.ceil(cols / GEMM_TILE), Math.ceil(rowsOf(B, T) / GEMM_TILE)] as [number, number];
     const stepRows = (B: number, T: number) => B * T;
     /** A GEMM's program reading A and Bm, writing C (gemmShader). */
-    const gemm = (spec: GemmSpec, buffers: [GPUBuffer, GPUBuffer, GPUBuffer], size: Dispatch['size']) =>
-      add(gemmShader(spec), 'rrw', buffers, size);
+    const gemm = (spec: GemmSpec, buffers: GPUBuffer[], size: Dispatch['size']) =>
+      add(gemmShader(spec), `${'r'.repeat(buffers.length - 1)}w`, buffers, size);
 
     // 2. per layer: z = [x | 1]·[W; b], then the recurrence
     layout.layers.forEach((l, i) => {
@@ -255,6 +258,9 @@ export class WebgpuTrainingStep {
     );
 
     // 4. per layer, last first: the backward recurrence, then dW (with the bias), dU and dx
+    const partial = storage(
+      MAX_SPLITS * Math.max(...layout.layers.map((l) => (l.inputSize + 1 + l.units) * 4 * l.units)),
+    );
     const dx0 = layout.tables.length > 0 ? storage(NT * layout.embeddedSize) : undefined;
     for (let i = lastIndex; i >= 0; i--) {
       const l = layout.layers[i]!;
@@ -268,26 +274,28 @@ export class WebgpuTrainingStep {
         [lb.dy, lb.saved, this.params, lb.z],
         (B) => [Math.ceil(B / tiling.rows), 1],
       );
-      // weight gradients: reductions over every step and row of [A]ᵀ·dz
-      const reduction = (a: string, M: number, offset: number, source: GPUBuffer) =>
-        gemm(
-          {
-            M: `${M}u`,
-            K: 's.T * s.B',
-            N: G,
-            a,
-            b: `return Bm[k * ${G}u + j];`,
-            write: `C[${offset}u + i * ${G}u + j] = v;`,
-          },
-          [source, lb.z, this.grads],
-          () => [Math.ceil(G / GEMM_TILE), Math.ceil(M / GEMM_TILE)],
-        );
-      reduction(`if (i < ${IN}u) { return A[k * ${IN}u + i]; } return 1.0;`, IN + 1, l.kernel, input(i));
-      reduction(
-        `if (k >= s.B) { return A[(k - s.B) * ${l.units}u + i]; } return 0.0;`,
-        l.units,
-        l.recurrent,
-        lb.hs,
+      // The weight gradients [W; b; U] (one block of the layout) = [x | 1 | h₋₁]ᵀ·dz, a reduction over
+      // every step and row: split over K, then the partial sums added up.
+      const M = IN + 1 + l.units;
+      gemm(
+        {
+          M: `${M}u`,
+          K: 's.T * s.B',
+          N: G,
+          inputs: ['X', 'H', 'Bm'],
+          a: `if (i < ${IN}u) { return X[k * ${IN}u + i]; }
+  if (i == ${IN}u) { return 1.0; }
+  if (k >= s.B) { return H[(k - s.B) * ${l.units}u + i - ${IN + 1}u]; }
+  return 0.0;`,
+          b: `return Bm[k * ${G}u + j];`,
+          write: `C[(z * ${M}u + i) * ${G}u + j] = v;`,
+          splitK: true,
+        },
+        [input(i), lb.hs, lb.z, partial],
+        (B, T) => [Math.ceil(G / GEMM_TILE), Math.ceil(M / GEMM_TILE), splitCount(B * T)],
+      );
+      add(splitSumShader(M * G, l.kernel), 'rw', [partial, this.grads], () =>
+        grid(Math.ceil((M * G) / FLAT_WORKGROUP)),
       );
       // the input's gradient dz·Wᵀ: the layer below's output, or the embedded columns of layer 0's input
       const target = i > 0 ? layerBuffers[i - 1]!.dy : dx0;
@@ -497,8 +505,8 @@ export class WebgpuTrainingStep {
       this.lastDispatches++;
       pass.setPipeline(d.kernel.pipeline);
       pass.setBindGroup(0, typeof d.group === 'function' ? d.group() : d.group);
-      const [x, y] = d.size(B, T);
-      pass.dispatchWorkgroups(x, y);
+      const [x, y, z] = d.size(B, T);
+      pass.dispatchWorkgroups(x, y, z ?? 1);
     }
     if (apply) {
       pass.setPipeline(this.adam.pipeline);
