@@ -10,7 +10,9 @@
  * tfjs-layers LSTM and with the fused op (src/model/fused-lstm.ts); on wasm the layers LSTM also
  * without the transpose-then-matMul BatchMatMul (src/model/wasm-kernels.ts), the stock baseline.
  * Each fused run names the recurrence it ran (`path`): the backend's kernel (cpu, wasm: host loops;
- * webgpu: the WGSL kernels of src/model/webgpu-lstm.ts) or tfjs ops.
+ * webgpu: the WGSL kernels of src/model/webgpu-lstm.ts) or tfjs ops. On webgpu also `step`: the same
+ * model and batch through the training step of src/model/webgpu-step (what `intentstream train`
+ * runs on webgpu), which queues a few batches ahead of the GPU and is timed after they finish.
  * PyTorch's nn.LSTM with the same shapes is the reference (bench/reference/torch_lstm.py;
  * `pip install torch==2.13.0`): on the same CPU, and in the same run on the GPU (cuDNN) where
  * PyTorch sees CUDA.
@@ -27,14 +29,16 @@
  * and reported as slower than one batch per limit (`timed_out`).
  *
  *   npx tsx bench/train.ts [--seconds=10] [--limit=120] [--configs=small,realistic] [--backends=tensorflow,webgpu,wasm,cpu]
- *                          [--implementations=layers,fused] [--pytorch=cpu,cuda]
+ *                          [--implementations=layers,fused,step] [--pytorch=cpu,cuda]
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { createLogger } from '../src/log/logger.js';
 import { BACKENDS, type BackendName, selectBackend } from '../src/model/backend.js';
+import type { EncodedSplit } from '../src/model/batches.js';
 import { type LstmImplementation, lstmLayer, recurrencePath } from '../src/model/fused-lstm.js';
+import { WebgpuTrainingStep } from '../src/model/webgpu-step/step.js';
 import { machine, writeResult } from './common.js';
 
 const CONFIGS = {
@@ -45,10 +49,13 @@ const CONFIGS = {
 } as const;
 type ConfigName = keyof typeof CONFIGS;
 
+/** `step`: webgpu only, the training step of src/model/webgpu-step (what `intentstream train` runs there). */
+type Implementation = LstmImplementation | 'step';
+
 interface Run {
   config: ConfigName;
   backend: BackendName;
-  implementation: LstmImplementation;
+  implementation: Implementation;
   /** wasm only: the transpose-then-matMul BatchMatMul kernel. */
   fastMatMul: boolean;
 }
@@ -78,20 +85,32 @@ async function child(run: Run, seconds: number): Promise<Measured> {
   tf.env().set('PROD', true);
   const c = CONFIGS[run.config];
   const model = tf.sequential();
-  model.add(lstmLayer({ units: c.units, inputShape: [c.steps, c.features] }, run.implementation));
+  const lstm = run.implementation === 'step' ? 'fused' : run.implementation;
+  model.add(lstmLayer({ units: c.units, inputShape: [c.steps, c.features] }, lstm));
   model.add(tf.layers.dense({ units: 1, activation: 'sigmoid' }));
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'binaryCrossentropy' });
   const x = tf.randomNormal([c.batch, c.steps, c.features], 0, 1, 'float32', 1);
   const y = tf.cast(tf.greater(tf.randomUniform([c.batch, 1], 0, 1, 'float32', 2), 0.5), 'float32');
   const stepsPerBatch = c.batch * c.steps;
-  const path = run.implementation === 'fused' ? { path: recurrencePath(c.units) } : {};
+  const path =
+    run.implementation === 'fused'
+      ? { path: recurrencePath(c.units) }
+      : run.implementation === 'step'
+        ? { path: 'webgpu step' }
+        : {};
+  // The step queues a few batches ahead of the GPU; `settle` waits for them before a time is taken.
+  const { trainOnBatch, settle } =
+    run.implementation === 'step'
+      ? await stepTrainer(model, x, y)
+      : { trainOnBatch: () => model.trainOnBatch(x, y), settle: async () => {} };
   const cpuSeconds = (since: NodeJS.CpuUsage) => {
     const used = process.cpuUsage(since);
     return (used.user + used.system) / 1e6;
   };
   const w0 = performance.now();
   const wc = process.cpuUsage();
-  await model.trainOnBatch(x, y);
+  await trainOnBatch();
+  await settle();
   const warmupSeconds = (performance.now() - w0) / 1000;
   if (warmupSeconds >= seconds) {
     return {
@@ -108,9 +127,10 @@ async function child(run: Run, seconds: number): Promise<Measured> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   while (batches < 2 || performance.now() - t0 < seconds * 1000) {
-    await model.trainOnBatch(x, y);
+    await trainOnBatch();
     batches++;
   }
+  await settle();
   const elapsed = (performance.now() - t0) / 1000;
   return {
     stepsPerSecond: (stepsPerBatch * batches) / elapsed,
@@ -121,6 +141,31 @@ async function child(run: Run, seconds: number): Promise<Measured> {
     warmupOnly: false,
     ...path,
   };
+}
+
+/**
+ * The same batch as a training step of src/model/webgpu-step: x's rows as the sessions of an encoded
+ * split (no embeddings), every row a full example; the step's own Adam.
+ */
+async function stepTrainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
+  const [B, T, F] = x.shape as [number, number, number];
+  const values = (await x.data()) as Float32Array;
+  const labels = (await y.data()) as Float32Array;
+  const split: EncodedSplit = {
+    steps: Array.from({ length: B }, (_, b) => ({
+      length: T,
+      categorical: new Int32Array(0),
+      numeric: values.slice(b * T * F, (b + 1) * T * F),
+    })),
+    labels,
+    examples: Array.from({ length: B }, (_, session) => ({ session, length: T, full: true })),
+  };
+  const step = await WebgpuTrainingStep.forModel(model, { numericSize: F, maxSteps: T }, B);
+  if ('unsupported' in step) throw new Error(`webgpu step: ${step.unsupported}`);
+  await step.loadWeights();
+  const batch = Array.from({ length: B }, (_, b) => b);
+  const options = { learningRate: 1e-3, positiveWeight: 1, prefixWeight: 1, embeddingL2: 0, seed: 1 };
+  return { trainOnBatch: () => step.step(split, batch, options), settle: () => step.flush() };
 }
 
 if (process.argv.includes('--child')) {
@@ -140,7 +185,11 @@ interface TimedOut {
 }
 const configs = (arg('configs')?.split(',') ?? ['small', 'realistic']) as ConfigName[];
 const backends = (arg('backends')?.split(',') ?? [...BACKENDS]) as BackendName[];
-const implementations = (arg('implementations')?.split(',') ?? ['layers', 'fused']) as LstmImplementation[];
+const implementations = (arg('implementations')?.split(',') ?? [
+  'layers',
+  'fused',
+  'step',
+]) as Implementation[];
 /** Where PyTorch runs the reference: cpu (all cores, then one thread) and cuda (where available). */
 const pytorchDevices = arg('pytorch')?.split(',') ?? ['cpu', 'cuda'];
 const self = fileURLToPath(import.meta.url);
@@ -217,7 +266,7 @@ const skippedBackends = new Map<BackendName, string>();
 for (const config of configs) {
   for (const backend of backends) {
     if (skippedBackends.has(backend)) continue;
-    const variants: [LstmImplementation, boolean][] =
+    const variants: [Implementation, boolean][] =
       backend === 'wasm'
         ? [
             ['layers', false],
@@ -227,6 +276,7 @@ for (const config of configs) {
         : [
             ['layers', true],
             ['fused', true],
+            ...(backend === 'webgpu' ? [['step', true] as [Implementation, boolean]] : []),
           ];
     for (const [implementation, fastMatMul] of variants.filter(([i]) => implementations.includes(i))) {
       const run: Run = { config, backend, implementation, fastMatMul };
@@ -256,12 +306,7 @@ const pytorchCuda = Object.fromEntries(configs.map((c) => [c, torch(c, undefined
   ReturnType<typeof torch>
 >;
 
-const find = (
-  config: ConfigName,
-  backend: BackendName,
-  implementation: LstmImplementation,
-  fastMatMul = true,
-) =>
+const find = (config: ConfigName, backend: BackendName, implementation: Implementation, fastMatMul = true) =>
   runs.find(
     (r) =>
       r.config === config &&
@@ -306,6 +351,7 @@ const perConfig = Object.fromEntries(
     const one = pytorchOneThread[config];
     const oneThread = 'skipped' in one ? null : one.steps_per_second;
     const gpu = find(config, 'webgpu', 'fused');
+    const gpuStep = find(config, 'webgpu', 'step');
     const cuda = pytorchCuda[config];
     const cudaRate = 'skipped' in cuda ? null : cuda.steps_per_second;
     return [
@@ -323,6 +369,9 @@ const perConfig = Object.fromEntries(
         pytorch_cuda: cudaRate && round(cudaRate),
         pytorch_cuda_device: 'skipped' in cuda ? null : cuda.device,
         webgpu_fused_over_pytorch_cuda: gpu && cudaRate ? round(gpu.stepsPerSecond / cudaRate, 4) : null,
+        webgpu_step: gpuStep && round(gpuStep.stepsPerSecond),
+        webgpu_step_over_pytorch_cuda:
+          gpuStep && cudaRate ? round(gpuStep.stepsPerSecond / cudaRate, 4) : null,
       },
     ];
   }),

@@ -95,6 +95,8 @@ export class WebgpuTrainingStep {
   readonly dispatchesPerStep: number;
   /** Dispatches the last step encoded. */
   lastDispatches = 0;
+  /** Host time of the last step until it was submitted (writing the batch, encoding), in ms. */
+  lastHostMs = 0;
   private readonly buffers: GPUBuffer[] = [];
   private readonly dispatches: Dispatch[] = [];
   private readonly stepUniform: GPUBuffer;
@@ -485,6 +487,7 @@ export class WebgpuTrainingStep {
   /** Queues one optimizer step on the batch `batch` of `split`. */
   async step(split: EncodedSplit, batch: readonly number[], options: StepOptions): Promise<void> {
     if (batch.length === 0) return;
+    const started = performance.now();
     const [B, T] = this.writeBatch(split, batch, options);
     const apply = options.apply !== false;
     const t = this.iterations + 1;
@@ -518,6 +521,7 @@ export class WebgpuTrainingStep {
     }
     pass.end();
     this.device.queue.submit([encoder.finish()]);
+    this.lastHostMs = performance.now() - started;
     this.inFlight.push(this.device.queue.onSubmittedWorkDone());
     if (this.inFlight.length > IN_FLIGHT) await this.inFlight.shift();
   }
