@@ -2,9 +2,10 @@
 # The GPU training issue's two acceptance figures in one command, with this bundle's Node on the
 # machine's GPU (Vulkan: see vulkan-env.sh):
 #
-#   (a) bench/train's realistic config (batch 1024, 50 steps, 32 features, 128 units): tfjs webgpu
-#       with the fused op (its recurrence on the WGSL kernels) in time steps/s, ÷ PyTorch nn.LSTM
-#       on cuDNN on the same GPU (python3 with torch and CUDA on the machine);
+#   (a) bench/train's realistic config (batch 1024, 50 steps, 32 features, 128 units): the webgpu
+#       training step (src/model/webgpu-step, what `intentstream train` runs on webgpu) in time
+#       steps/s, ÷ PyTorch nn.LSTM on cuDNN on the same GPU (python3 with torch and CUDA on the
+#       machine); tfjs webgpu with the fused op (the tfjs-ops path) beside it;
 #   (b) `intentstream train` on a store of generated sessions (≥ 250K at full size) with
 #       --backend webgpu and with --backend wasm, run side by side (separate processes; wasm uses
 #       one core): the time steps/s each reports and each model's test ROC-AUC.
@@ -44,12 +45,12 @@ say "GPU: $(cat "$RESULTS/gpu.json")"
 
 a='null'
 if [[ ",$PARTS," == *,a,* ]]; then
-  say "(a) bench/train --configs=$CONFIG: webgpu fused op vs PyTorch cuDNN"
+  say "(a) bench/train --configs=$CONFIG: the webgpu step and the fused op vs PyTorch cuDNN"
   (cd "$APP" && BENCH_RESULTS_DIR="$RESULTS/bench" "$NODE" --import tsx bench/train.ts --configs="$CONFIG" \
-    --backends=webgpu --implementations=fused --pytorch=cuda --seconds="$BENCH_SECONDS") >"$RESULTS/bench.log" 2>&1 ||
+    --backends=webgpu --implementations=fused,step --pytorch=cuda --seconds="$BENCH_SECONDS") >"$RESULTS/bench.log" 2>&1 ||
     { tail -20 "$RESULTS/bench.log" >&2; exit 1; }
   c="configs.$CONFIG"
-  a="{\"config\": \"$CONFIG\", \"webgpu_fused_steps_per_s\": $(field "$RESULTS/bench/train.json" "$c.webgpu_fused"), \"path\": $(field "$RESULTS/bench/train.json" "$c.webgpu_fused_path"), \"pytorch_cuda_steps_per_s\": $(field "$RESULTS/bench/train.json" "$c.pytorch_cuda"), \"pytorch_cuda_device\": $(field "$RESULTS/bench/train.json" "$c.pytorch_cuda_device"), \"ratio\": $(field "$RESULTS/bench/train.json" "$c.webgpu_fused_over_pytorch_cuda")}"
+  a="{\"config\": \"$CONFIG\", \"webgpu_step_steps_per_s\": $(field "$RESULTS/bench/train.json" "$c.webgpu_step"), \"step_over_pytorch_cuda\": $(field "$RESULTS/bench/train.json" "$c.webgpu_step_over_pytorch_cuda"), \"webgpu_fused_steps_per_s\": $(field "$RESULTS/bench/train.json" "$c.webgpu_fused"), \"path\": $(field "$RESULTS/bench/train.json" "$c.webgpu_fused_path"), \"pytorch_cuda_steps_per_s\": $(field "$RESULTS/bench/train.json" "$c.pytorch_cuda"), \"pytorch_cuda_device\": $(field "$RESULTS/bench/train.json" "$c.pytorch_cuda_device"), \"fused_over_pytorch_cuda\": $(field "$RESULTS/bench/train.json" "$c.webgpu_fused_over_pytorch_cuda")}"
   say "(a) $a"
 fi
 
@@ -79,7 +80,10 @@ if [[ ",$PARTS," == *,b,* ]]; then
     # The trainer logs which code ran each LSTM layer's recurrence ('webgpu kernel', 'tfjs ops', ...).
     local recurrence
     recurrence="$(grep -m1 '"msg":"lstm recurrence"' "$RESULTS/train-$1.log" >"$WORK/recurrence-$1.json" && field "$WORK/recurrence-$1.json" perLayer || echo null)"
-    echo "{\"backend\": $(field "$f" backend), \"recurrence\": $recurrence, \"steps_per_s\": $(field "$f" stepsPerSecond), \"test_roc_auc\": $(field "$f" test.rocAuc), \"seconds\": $(field "$f" seconds), \"epochs\": $(field "$f" epochs), \"sessions\": $(field "$f" sessions)}"
+    # On webgpu the trainer logs the webgpu step (its dispatches per batch) unless it fell back to tfjs ops.
+    local step
+    step="$(grep -m1 '"msg":"training with the webgpu step"' "$RESULTS/train-$1.log" >"$WORK/step-$1.json" && field "$WORK/step-$1.json" dispatchesPerStep || echo null)"
+    echo "{\"backend\": $(field "$f" backend), \"webgpu_step_dispatches\": $step, \"recurrence\": $recurrence, \"steps_per_s\": $(field "$f" stepsPerSecond), \"test_roc_auc\": $(field "$f" test.rocAuc), \"seconds\": $(field "$f" seconds), \"epochs\": $(field "$f" epochs), \"sessions\": $(field "$f" sessions)}"
   }
   b="{\"stored_sessions\": $sessions, \"webgpu\": $(one webgpu), \"wasm\": $(one wasm)}"
   say "(b) $b"
