@@ -1,7 +1,8 @@
 /**
  * The webgpu training step (src/model/webgpu-step) on a Vulkan device (SwiftShader unless
- * VK_ICD_FILENAMES names another): its loss and the gradient of every parameter match tfjs's
- * autodiff of the same model on the cpu backend within 1e-4 of the largest reference value, on odd
+ * VK_ICD_FILENAMES names another): its predictions (within 1e-5), loss and the gradient of every
+ * parameter match tfjs's autodiff of the same model on the wasm backend (the fused op's host
+ * kernels) within 1e-4 of the largest reference value, on odd
  * shapes (padded rows of mixed lengths, batches that are not a multiple of the recurrences' tile,
  * one time step, one and two LSTM layers, both recurrent activations, a layer wider than a
  * workgroup, a model without embeddings); a batch uploaded on its own (a split too large to keep on
@@ -31,24 +32,29 @@ before(useVulkanDevice);
 
 type Gradients = Map<string, Float32Array>;
 
-/** The reference: tfjs's autodiff of the weighted log loss on the cpu backend, keyed `layer/index`. */
+/**
+ * The reference: tfjs's autodiff of the weighted log loss (on the wasm backend: the fused op's host
+ * kernels), keyed `layer position/index`, and the predictions.
+ */
 function referenceGradients(
   model: tf.LayersModel,
   inputs: tf.Tensor | tf.Tensor[],
   labels: tf.Tensor,
   weights: tf.Tensor,
-): { loss: number; grads: Gradients } {
+): { loss: number; grads: Gradients; predictions: Float32Array } {
   return scoped(() => {
-    const { value, grads } = tf.variableGrads(() =>
-      weightedLogLoss(labels, model.apply(inputs, { training: true }) as tf.Tensor, weights),
-    );
+    let p: tf.Tensor | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      p = tf.keep(model.apply(inputs, { training: true }) as tf.Tensor);
+      return weightedLogLoss(labels, p, weights);
+    });
     const out: Gradients = new Map();
     for (const layer of model.layers)
       layer.weights.forEach((w, i) => {
         const g = grads[w.name];
         if (g) out.set(`${model.layers.indexOf(layer)}/${i}`, g.dataSync() as Float32Array);
       });
-    return { loss: value.dataSync()[0]!, grads: out };
+    return { loss: value.dataSync()[0]!, grads: out, predictions: p!.dataSync() as Float32Array };
   });
 }
 
@@ -81,7 +87,25 @@ function assertClose(actual: Gradients, expected: Gradients, label: string) {
   }
 }
 
-/** One step without Adam on webgpu: the loss and the gradients. */
+/** The loss and the predictions agree with the reference's within the tolerance. */
+function assertForward(
+  got: { loss: number; predictions: Float32Array },
+  reference: { loss: number; predictions: Float32Array },
+) {
+  assert.ok(
+    Math.abs(got.loss - reference.loss) <= RELATIVE_TOLERANCE * reference.loss,
+    `loss ${got.loss} vs ${reference.loss}`,
+  );
+  assert.equal(got.predictions.length, reference.predictions.length);
+  got.predictions.forEach((p, i) =>
+    assert.ok(
+      Math.abs(p - reference.predictions[i]!) <= 1e-5,
+      `row ${i}: p ${p} vs ${reference.predictions[i]}`,
+    ),
+  );
+}
+
+/** One step without Adam on webgpu: the loss, the predictions and the gradients. */
 async function stepGradients(
   model: tf.LayersModel,
   encoder: { numericSize: number; maxSteps: number },
@@ -112,7 +136,13 @@ async function stepGradients(
       if (g) grads.set(`${k}/${i}`, g);
     }),
   );
-  return { loss: await step.lastLoss(), grads, tfjsDispatches, step };
+  return {
+    loss: await step.lastLoss(),
+    grads,
+    predictions: await step.lastPredictions(),
+    tfjsDispatches,
+    step,
+  };
 }
 
 const config = (units: number[]) => tinyTrainerConfig({ model: { dropout: 0, lstmUnits: units } });
@@ -123,7 +153,7 @@ async function productCase(units: number[], pick: (lengths: number[]) => number[
   const data = tinyTrainingData(c, 60);
   const lengths = data.train.examples.map((e) => Math.min(e.length, data.encoder.maxSteps));
   const batch = pick(lengths);
-  await selectBackend({ requested: 'cpu' });
+  await selectBackend({ requested: 'wasm' });
   const reference = scoped(() => {
     const model = buildModel(data.encoder, { ...c.model, seed: c.seed });
     const labels = batchLabels(data.train, batch);
@@ -158,10 +188,7 @@ describe('the webgpu training step', () => {
       return batch;
     });
     assert.ok(new Set(batch.map((i) => lengths[i])).size >= 3, 'rows of several lengths');
-    assert.ok(
-      Math.abs(got.loss - reference.loss) <= RELATIVE_TOLERANCE * reference.loss,
-      `loss ${got.loss} vs ${reference.loss}`,
-    );
+    assertForward(got, reference);
     assertClose(got.grads, reference.grads, '1 layer');
     assert.equal(got.tfjsDispatches, 0, 'the step runs no tfjs op');
   });
@@ -170,7 +197,7 @@ describe('the webgpu training step', () => {
     const { reference, got } = await productCase([8, 6], (lengths) =>
       lengths.flatMap((l, i) => (l === 1 ? [i] : [])).slice(0, 5),
     );
-    assert.ok(Math.abs(got.loss - reference.loss) <= RELATIVE_TOLERANCE * reference.loss);
+    assertForward(got, reference);
     assertClose(got.grads, reference.grads, '2 layers, T = 1');
   });
 
@@ -217,7 +244,7 @@ describe('the webgpu training step', () => {
       );
       return model;
     };
-    await selectBackend({ requested: 'cpu' });
+    await selectBackend({ requested: 'wasm' });
     const reference = scoped(() => {
       const model = build();
       const y = tf.tensor2d(labels, [B, 1]);
@@ -240,7 +267,7 @@ describe('the webgpu training step', () => {
     );
     got.step.dispose();
     model.dispose();
-    assert.ok(Math.abs(got.loss - reference.loss) <= RELATIVE_TOLERANCE * reference.loss);
+    assertForward(got, reference);
     assertClose(got.grads, reference.grads, 'no embeddings');
   });
 

@@ -414,8 +414,8 @@ export const HEAD_THREADS = 256;
 /**
  * The dense sigmoid head on the last layer's last step and the weighted log loss (tf.losses.logLoss's
  * formula, the mean over the batch), in one workgroup: per row p, the loss term and d(loss)/d(logit)
- * (into `scratch`), dy = d/d(h) [B, U]; then the head's weight gradients, and the batch's summed loss
- * terms added to loss[0] (loss[1] = this batch's mean).
+ * (into `scratch`, p after them), dy = d/d(h) [B, U]; then the head's weight gradients, and the
+ * batch's summed loss terms added to loss[0] (loss[1] = this batch's mean).
  */
 export function headShader(units: number, weightOffset: number, biasOffset: number): string {
   return `${STEP_STRUCT}
@@ -449,6 +449,7 @@ fn main(@builtin(local_invocation_id) local : vec3<u32>) {
     let dp = (w / f32(B)) * (-y / (p + EPS) + (1.0 - y) / (q + EPS));
     let dl = dp * p * q;
     scratch[b] = dl;
+    scratch[B + b] = p;
     for (var j = 0u; j < U; j++) { dy[b * U + j] = dl * params[W + j]; }
   }
   partial[lid] = sum;

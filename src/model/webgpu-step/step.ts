@@ -105,6 +105,9 @@ export class WebgpuTrainingStep {
   private readonly grads: GPUBuffer;
   private readonly moments: [GPUBuffer, GPUBuffer];
   private readonly lossBuffer: GPUBuffer;
+  /** The head's per-row loss gradients, then its probabilities. */
+  private readonly headScratch: GPUBuffer;
+  private lastBatchSize = 0;
   private readonly embedKernel: Kernel;
   private readonly embedInputs: { x: GPUBuffer; ids: GPUBuffer };
   private readonly batchSource: Source;
@@ -173,6 +176,7 @@ export class WebgpuTrainingStep {
     this.grads = storage(layout.size, copyable);
     this.moments = [storage(layout.size, copyable), storage(layout.size, copyable)];
     this.lossBuffer = storage(4, copyable);
+    this.headScratch = storage(2 * maxBatch, copyable);
     const x0 = storage(NT * layout.inputSize);
     const ids = storage(NT * layout.idCount);
 
@@ -254,7 +258,7 @@ export class WebgpuTrainingStep {
         layerBuffers[lastIndex]!.dy,
         this.grads,
         this.lossBuffer,
-        storage(maxBatch),
+        this.headScratch,
       ],
       () => [1, 1],
     );
@@ -489,6 +493,7 @@ export class WebgpuTrainingStep {
     if (batch.length === 0) return;
     const started = performance.now();
     const [B, T] = this.writeBatch(split, batch, options);
+    this.lastBatchSize = B;
     const apply = options.apply !== false;
     const t = this.iterations + 1;
     const uniform = new ArrayBuffer(32);
@@ -546,6 +551,12 @@ export class WebgpuTrainingStep {
     const [sum] = await this.read(this.lossBuffer, 1);
     this.device.queue.writeBuffer(this.lossBuffer, 0, new Float32Array(4));
     return sum!;
+  }
+
+  /** The last step's predicted probabilities, one per row of its batch. */
+  async lastPredictions(): Promise<Float32Array> {
+    const both = await this.read(this.headScratch, 2 * this.lastBatchSize);
+    return both.slice(this.lastBatchSize);
   }
 
   /** The last step's mean loss. */
