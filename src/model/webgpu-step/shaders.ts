@@ -9,11 +9,16 @@
  * the same layout. Per step the host writes `Step` (uniform) and one `vec4<u32>` per batch row:
  * (first step's index in the step buffers, length, label bits, loss weight bits).
  */
-import { CLAMPED, type LstmTiling as Tiling } from '../webgpu-lstm-programs.js';
+import {
+  type LstmTiling as Tiling,
+  backwardBody,
+  forwardBody,
+  recurrenceDeclarations,
+} from '../webgpu-lstm-programs.js';
 import type { ParamLayout } from './layout.js';
 
-/** What the forward recurrence saves per row, step and unit for the backward one: c, tanh c, i, f, g, o. */
-export const SAVED = 6;
+/** What the forward recurrence writes per row, step and unit: h, c, tanh c, i, f, c̃, o. */
+export const PACKED = 7;
 export const GEMM_TILE = 16;
 export const FLAT_WORKGROUP = 64;
 
@@ -31,8 +36,8 @@ struct Step {
 @group(0) @binding(0) var<uniform> s : Step;
 `;
 
-const MATH = `
-${CLAMPED}
+/** A row's length (its steps past it are padding) and the dropout masks' hash. */
+const STEP_MATH = `
 fn rowLength(b : u32) -> u32 { return rows[b].y; }
 fn hash(x : u32) -> u32 {
   let v = x * 747796405u + 2891336453u;
@@ -93,7 +98,7 @@ ${ROWS_BINDING}
 @group(0) @binding(4) var<storage, read> params : array<f32>;
 @group(0) @binding(5) var<storage, read_write> x : array<f32>;
 @group(0) @binding(6) var<storage, read_write> ids : array<u32>;
-${MATH}
+${STEP_MATH}
 const D = ${inputSize}u;
 ${FLAT_MAIN}
   if (e >= s.T * s.B) { return; }
@@ -205,22 +210,21 @@ ${FLAT_MAIN}
 }`;
 }
 
-function recurrenceConstants(units: number, tiling: Tiling, hard: boolean): string {
-  return `
-const U = ${units}u;
-const G = ${4 * units}u;
-const BT = ${tiling.rows}u;
-const WG = ${tiling.threads}u;
-const UPT = ${tiling.unitsPerThread}u;
-fn gate(z : f32) -> f32 { return ${hard ? 'hardSigmoid(z)' : 'sigmoidSafe(z)'}; }
-fn gateGrad(a : f32) -> f32 { return ${hard ? 'select(0.0, 0.2, a > 0.0 && a < 1.0)' : 'a * (1.0 - a)'}; }
-`;
-}
+/** The step's recurrences run webgpu-lstm-programs.ts's bodies: i32 sizes, rows' lengths as padding. */
+const stepIO = {
+  T: 'i32(s.T)',
+  B: 'i32(s.B)',
+  lid: 'i32(local.x)',
+  row0: 'i32(wid.x) * BT',
+  real: 't < i32(rowLength(u32(b)))',
+};
+const RECURRENCE_ENTRY = `@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {`;
 
 /**
  * Layer `layer`'s recurrence over all steps in one dispatch (a workgroup owns BT rows): z [T, B, 4U]
- * (x·W + b) → h [T, B, U], saved [T, B, 6U], and, with dropout after the layer, hd = h · keep.
- * A padded step carries h and c over and saves zeros.
+ * (x·W + b) → packed [T, B, 7U] (h, c, tanh c, the gates i, f, c̃, o) and, with dropout after the
+ * layer, hd = h · keep [T, B, U].
  */
 export function forwardShader(
   layer: number,
@@ -230,82 +234,29 @@ export function forwardShader(
   hard: boolean,
   dropout: number,
 ): string {
-  const regs = tiling.rows * tiling.unitsPerThread;
   return `${STEP_STRUCT}
 ${ROWS_BINDING}
 @group(0) @binding(2) var<storage, read> z : array<f32>;
 @group(0) @binding(3) var<storage, read> params : array<f32>;
-@group(0) @binding(4) var<storage, read_write> hs : array<f32>;
-@group(0) @binding(5) var<storage, read_write> saved : array<f32>;
-${dropout > 0 ? '@group(0) @binding(6) var<storage, read_write> hd : array<f32>;' : ''}
-${MATH}
+@group(0) @binding(4) var<storage, read_write> packed : array<f32>;
+${dropout > 0 ? '@group(0) @binding(5) var<storage, read_write> hd : array<f32>;' : ''}
+${STEP_MATH}
 ${dropoutFn(dropout)}
-${recurrenceConstants(units, tiling, hard)}
-const RK = ${recurrentOffset}u;
-var<workgroup> hShared : array<f32, ${2 * tiling.rows * units}>;
-@compute @workgroup_size(${tiling.threads})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {
-  let lid = local.x;
-  let row0 = wid.x * BT;
-  let T = s.T;
-  let B = s.B;
-  var c : array<f32, ${regs}>;
-  var h : array<f32, ${regs}>;
-  for (var q = 0u; q < BT * UPT; q++) { c[q] = 0.0; h[q] = 0.0; }
-  for (var q = lid; q < 2u * BT * U; q += WG) { hShared[q] = 0.0; }
-  workgroupBarrier();
-  for (var t = 0u; t < T; t++) {
-    let cur = (t % 2u) * BT * U;
-    let nxt = BT * U - cur;
-    for (var p = 0u; p < UPT; p++) {
-      let j = lid + p * WG;
-      if (j < U) {
-        var acc : array<vec4<f32>, ${tiling.rows}>;
-        for (var r = 0u; r < BT; r++) { acc[r] = vec4<f32>(0.0); }
-        for (var k = 0u; k < U; k++) {
-          let base = RK + k * G + j;
-          let w = vec4<f32>(params[base], params[base + U], params[base + 2u * U], params[base + 3u * U]);
-          for (var r = 0u; r < BT; r++) { acc[r] += hShared[cur + r * U + k] * w; }
-        }
-        for (var r = 0u; r < BT; r++) {
-          let b = row0 + r;
-          let q = r * UPT + p;
-          if (b < B) {
-            let n = t * B + b;
-            let sv = n * ${SAVED}u * U;
-            if (t < rowLength(b)) {
-              let zz = acc[r] + vec4<f32>(z[n * G + j], z[n * G + U + j], z[n * G + 2u * U + j], z[n * G + 3u * U + j]);
-              let ig = gate(zz.x);
-              let fg = gate(zz.y);
-              let gg = tanhSafe(zz.z);
-              let og = gate(zz.w);
-              c[q] = fg * c[q] + ig * gg;
-              let tc = tanhSafe(c[q]);
-              h[q] = og * tc;
-              saved[sv + U + j] = tc;
-              saved[sv + 2u * U + j] = ig;
-              saved[sv + 3u * U + j] = fg;
-              saved[sv + 4u * U + j] = gg;
-              saved[sv + 5u * U + j] = og;
-            } else {
-              for (var m = 1u; m < ${SAVED}u; m++) { saved[sv + m * U + j] = 0.0; }
-            }
-            saved[sv + j] = c[q];
-            hs[n * U + j] = h[q];
-            ${dropout > 0 ? `hd[n * U + j] = h[q] * keep(${layer}u, n, j);` : ''}
-          }
-          hShared[nxt + r * U + j] = h[q];
-        }
-      }
-    }
-    workgroupBarrier();
-  }
+${recurrenceDeclarations('forward', units, tiling, hard)}
+${RECURRENCE_ENTRY}
+${forwardBody(tiling, {
+  ...stepIO,
+  rk: (row, column) => `params[${recurrentOffset} + ${row} * G + ${column}]`,
+  xw: (column) => `z[n * G + ${column}]`,
+  out: (m, value) => `packed[n * P + ${m} * U + j] = ${value};`,
+  ...(dropout > 0 ? { afterStep: `hd[n * U + j] = h[q] * keep(${layer}u, u32(n), u32(j));` } : {}),
+})}
 }`;
 }
 
 /**
  * Layer `layer`'s backward recurrence in one dispatch: dy (the gradient of the layer's output after
- * its dropout: [B, U] of the last step when `lastOnly`, else [T, B, U]), saved → dz [T, B, 4U], the
+ * its dropout: [B, U] of the last step when `lastOnly`, else [T, B, U]), packed → dz [T, B, 4U], the
  * gradient of each step's gate pre-activations (0 at padded steps, which pass dh and dc through).
  */
 export function backwardShader(
@@ -317,107 +268,39 @@ export function backwardShader(
   dropout: number,
   lastOnly: boolean,
 ): string {
-  const regs = tiling.rows * tiling.unitsPerThread;
   return `${STEP_STRUCT}
 ${ROWS_BINDING}
 @group(0) @binding(2) var<storage, read> dy : array<f32>;
-@group(0) @binding(3) var<storage, read> saved : array<f32>;
+@group(0) @binding(3) var<storage, read> packed : array<f32>;
 @group(0) @binding(4) var<storage, read> params : array<f32>;
 @group(0) @binding(5) var<storage, read_write> dzOut : array<f32>;
-${MATH}
+${STEP_MATH}
 ${dropoutFn(dropout)}
-${recurrenceConstants(units, tiling, hard)}
-const RK = ${recurrentOffset}u;
-var<workgroup> dzShared : array<f32, ${tiling.rows * 4 * units}>;
-@compute @workgroup_size(${tiling.threads})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {
-  let lid = local.x;
-  let row0 = wid.x * BT;
-  let T = s.T;
-  let B = s.B;
-  var dh : array<f32, ${regs}>;
-  var dc : array<f32, ${regs}>;
-  for (var p = 0u; p < UPT; p++) {
-    let j = lid + p * WG;
-    for (var r = 0u; r < BT; r++) {
-      let b = row0 + r;
-      let q = r * UPT + p;
-      dc[q] = 0.0;
-      dh[q] = 0.0;
-      ${lastOnly ? 'if (j < U && b < B) { dh[q] = dy[b * U + j] * keep(' + layer + 'u, (T - 1u) * B + b, j); }' : ''}
-    }
-  }
-  for (var tt = 0u; tt < T; tt++) {
-    let t = T - 1u - tt;
-    for (var p = 0u; p < UPT; p++) {
-      let j = lid + p * WG;
-      if (j < U) {
-        for (var r = 0u; r < BT; r++) {
-          let b = row0 + r;
-          let q = r * UPT + p;
-          var d = vec4<f32>(0.0);
-          if (b < B) {
-            let n = t * B + b;
-            ${lastOnly ? '' : `dh[q] += dy[n * U + j] * keep(${layer}u, n, j);`}
-            if (t < rowLength(b)) {
-              let sv = n * ${SAVED}u * U;
-              let tcv = saved[sv + U + j];
-              let ig = saved[sv + 2u * U + j];
-              let fg = saved[sv + 3u * U + j];
-              let gg = saved[sv + 4u * U + j];
-              let og = saved[sv + 5u * U + j];
-              var cPrev = 0.0;
-              if (t > 0u) { cPrev = saved[(n - B) * ${SAVED}u * U + j]; }
-              let dcv = dc[q] + dh[q] * og * (1.0 - tcv * tcv);
-              d = vec4<f32>(
-                dcv * gg * gateGrad(ig),
-                dcv * cPrev * gateGrad(fg),
-                dcv * ig * (1.0 - gg * gg),
-                dh[q] * tcv * gateGrad(og));
-              dc[q] = dcv * fg;
-              dh[q] = 0.0;
-            }
-            dzOut[n * G + j] = d.x;
-            dzOut[n * G + U + j] = d.y;
-            dzOut[n * G + 2u * U + j] = d.z;
-            dzOut[n * G + 3u * U + j] = d.w;
-          }
-          dzShared[r * G + j] = d.x;
-          dzShared[r * G + U + j] = d.y;
-          dzShared[r * G + 2u * U + j] = d.z;
-          dzShared[r * G + 3u * U + j] = d.w;
-        }
-      }
-    }
-    workgroupBarrier();
-    if (t > 0u) {
-      for (var p = 0u; p < UPT; p++) {
-        let j = lid + p * WG;
-        if (j < U) {
-          var acc : array<f32, ${tiling.rows}>;
-          for (var r = 0u; r < BT; r++) { acc[r] = 0.0; }
-          for (var g = 0u; g < G; g++) {
-            let w = params[RK + j * G + g];
-            for (var r = 0u; r < BT; r++) { acc[r] += dzShared[r * G + g] * w; }
-          }
-          for (var r = 0u; r < BT; r++) { dh[r * UPT + p] += acc[r]; }
-        }
-      }
-    }
-    workgroupBarrier();
-  }
+${recurrenceDeclarations('backward', units, tiling, hard)}
+${RECURRENCE_ENTRY}
+${backwardBody(tiling, {
+  ...stepIO,
+  rk: (row, column) => `params[${recurrentOffset} + ${row} * G + ${column}]`,
+  dy: lastOnly
+    ? `dy[b * U + j] * keep(${layer}u, u32((T - 1) * B + b), u32(j))`
+    : `dy[n * U + j] * keep(${layer}u, u32(n), u32(j))`,
+  lastOnly,
+  saved: (m, n) => `packed[${n} * P + ${m} * U + j]`,
+  dz: (g, value) => `dzOut[n * G + ${g} * U + j] = ${value};`,
+})}
 }`;
 }
 
 export const HEAD_THREADS = 256;
 
 /**
- * The dense sigmoid head on the last layer's last step and the weighted log loss (tf.losses.logLoss's
- * formula, the mean over the batch), in one workgroup: per row p, the loss term and d(loss)/d(logit)
- * (into `scratch`, p after them), dy = d/d(h) [B, U]; then the head's weight gradients, and the
- * batch's summed loss terms added to loss[0] (loss[1] = this batch's mean).
+ * The dense sigmoid head on the last layer's last step (its h every `stride` floats) and the
+ * weighted log loss (tf.losses.logLoss's formula, the mean over the batch), in one workgroup: per row
+ * p, the loss term and d(loss)/d(logit) (into `scratch`, p after them), dy = d/d(h) [B, U]; then the
+ * head's weight gradients, and the batch's summed loss terms added to loss[0] (loss[1] = this
+ * batch's mean).
  */
-export function headShader(units: number, weightOffset: number, biasOffset: number): string {
+export function headShader(units: number, stride: number, weightOffset: number, biasOffset: number): string {
   return `${STEP_STRUCT}
 ${ROWS_BINDING}
 @group(0) @binding(2) var<storage, read> h : array<f32>;
@@ -427,6 +310,7 @@ ${ROWS_BINDING}
 @group(0) @binding(6) var<storage, read_write> loss : array<f32>;
 @group(0) @binding(7) var<storage, read_write> scratch : array<f32>;
 const U = ${units}u;
+const STRIDE = ${stride}u;
 const W = ${weightOffset}u;
 const EPS = 1e-7;
 var<workgroup> partial : array<f32, ${HEAD_THREADS}>;
@@ -440,7 +324,7 @@ fn main(@builtin(local_invocation_id) local : vec3<u32>) {
   var sum = 0.0;
   for (var b = lid; b < B; b += ${HEAD_THREADS}u) {
     var logit = params[${biasOffset}u];
-    for (var j = 0u; j < U; j++) { logit += h[(last + b) * U + j] * params[W + j]; }
+    for (var j = 0u; j < U; j++) { logit += h[(last + b) * STRIDE + j] * params[W + j]; }
     let p = 1.0 / (1.0 + exp(-logit));
     let y = bitcast<f32>(rows[b].z);
     let w = bitcast<f32>(rows[b].w);
@@ -458,7 +342,7 @@ fn main(@builtin(local_invocation_id) local : vec3<u32>) {
   for (var j = lid; j <= U; j += ${HEAD_THREADS}u) {
     var g = 0.0;
     if (j < U) {
-      for (var b = 0u; b < B; b++) { g += scratch[b] * h[(last + b) * U + j]; }
+      for (var b = 0u; b < B; b++) { g += scratch[b] * h[(last + b) * STRIDE + j]; }
       grads[W + j] = g;
     } else {
       for (var b = 0u; b < B; b++) { g += scratch[b]; }
@@ -493,7 +377,7 @@ ${ROWS_BINDING}
 @group(0) @binding(2) var<storage, read> dx : array<f32>;
 @group(0) @binding(3) var<storage, read> ids : array<u32>;
 @group(0) @binding(4) var<storage, read_write> grads : array<atomic<u32>>;
-${MATH}
+${STEP_MATH}
 fn tableIndex(n : u32, col : u32) -> u32 {
   ${pick}
   return 0u;

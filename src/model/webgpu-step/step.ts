@@ -25,7 +25,7 @@ import {
   GEMM_TILE,
   type GemmSpec,
   MAX_SPLITS,
-  SAVED,
+  PACKED,
   adamShader,
   backwardShader,
   embedShader,
@@ -205,14 +205,16 @@ export class WebgpuTrainingStep {
       const last = i === layout.layers.length - 1;
       return {
         z: storage(NT * 4 * l.units),
-        hs: storage(NT * l.units),
-        saved: storage(NT * SAVED * l.units),
+        packed: storage(NT * PACKED * l.units),
         hd: l.dropout > 0 ? storage(NT * l.units) : undefined,
         dy: last ? storage(maxBatch * l.units) : storage(NT * l.units),
       };
     });
-    const output = (i: number) => layerBuffers[i]!.hd ?? layerBuffers[i]!.hs;
+    // A layer's output: its dropped-out copy, or h in its packed forward results (stride 7u).
+    const output = (i: number) => layerBuffers[i]!.hd ?? layerBuffers[i]!.packed;
+    const outputStride = (i: number) => (layerBuffers[i]!.hd ? 1 : PACKED) * layout.layers[i]!.units;
     const input = (i: number) => (i === 0 ? x0 : output(i - 1));
+    const inputStride = (i: number) => (i === 0 ? layout.inputSize : outputStride(i - 1));
     const gemmSize = (rowsOf: (B: number, T: number) => number, cols: number) => (B: number, T: number) =>
       [Math.ceil(cols / GEMM_TILE), Math.ceil(rowsOf(B, T) / GEMM_TILE)] as [number, number];
     const stepRows = (B: number, T: number) => B * T;
@@ -230,7 +232,7 @@ export class WebgpuTrainingStep {
           M: 's.T * s.B',
           K: `${IN + 1}u`,
           N: G,
-          a: `if (k < ${IN}u) { return A[i * ${IN}u + k]; } return 1.0;`,
+          a: `if (k < ${IN}u) { return A[i * ${inputStride(i)}u + k]; } return 1.0;`,
           b: `return Bm[${l.kernel}u + k * ${G}u + j];`,
           write: `C[i * ${G}u + j] = v;`,
         },
@@ -240,8 +242,8 @@ export class WebgpuTrainingStep {
       const tiling = lstmTiling(l.units, device.limits)!;
       add(
         forwardShader(i, l.units, l.recurrent, tiling, l.hard, l.dropout),
-        lb.hd ? 'rrwww' : 'rrww',
-        [lb.z, this.params, lb.hs, lb.saved, ...(lb.hd ? [lb.hd] : [])],
+        lb.hd ? 'rrww' : 'rrw',
+        [lb.z, this.params, lb.packed, ...(lb.hd ? [lb.hd] : [])],
         (B) => [Math.ceil(B / tiling.rows), 1],
       );
     });
@@ -250,7 +252,7 @@ export class WebgpuTrainingStep {
     const lastIndex = layout.layers.length - 1;
     const lastUnits = layout.layers[lastIndex]!.units;
     add(
-      headShader(lastUnits, layout.head.weight, layout.head.bias),
+      headShader(lastUnits, outputStride(lastIndex), layout.head.weight, layout.head.bias),
       'rrwwww',
       [
         output(lastIndex),
@@ -277,7 +279,7 @@ export class WebgpuTrainingStep {
       add(
         backwardShader(i, l.units, l.recurrent, tiling, l.hard, l.dropout, i === lastIndex),
         'rrrw',
-        [lb.dy, lb.saved, this.params, lb.z],
+        [lb.dy, lb.packed, this.params, lb.z],
         (B) => [Math.ceil(B / tiling.rows), 1],
       );
       // The weight gradients [W; b; U] (one block of the layout) = [x | 1 | h₋₁]ᵀ·dz, a reduction over
@@ -289,15 +291,15 @@ export class WebgpuTrainingStep {
           K: 's.T * s.B',
           N: G,
           inputs: ['X', 'H', 'Bm'],
-          a: `if (i < ${IN}u) { return X[k * ${IN}u + i]; }
+          a: `if (i < ${IN}u) { return X[k * ${inputStride(i)}u + i]; }
   if (i == ${IN}u) { return 1.0; }
-  if (k >= s.B) { return H[(k - s.B) * ${l.units}u + i - ${IN + 1}u]; }
+  if (k >= s.B) { return H[(k - s.B) * ${PACKED * l.units}u + i - ${IN + 1}u]; }
   return 0.0;`,
           b: `return Bm[k * ${G}u + j];`,
           write: `C[(z * ${M}u + i) * ${G}u + j] = v;`,
           splitK: true,
         },
-        [input(i), lb.hs, lb.z, partial],
+        [input(i), lb.packed, lb.z, partial],
         (B, T) => [Math.ceil(G / GEMM_TILE), Math.ceil(M / GEMM_TILE), splitCount(B * T)],
       );
       add(splitSumShader(M * G, l.kernel), 'rw', [partial, this.grads], () =>
