@@ -219,189 +219,194 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   let best: tf.Tensor[] = snapshotWeights(model);
   const gpu = await gpuStepFor(options);
-
-  if (options.resume && options.checkpointDir) {
-    const saved = await readCheckpoint(options.checkpointDir);
-    if (saved) {
-      if (options.fingerprint !== undefined && saved.state.fingerprint !== options.fingerprint) {
-        for (const t of [...saved.weights, ...saved.best, ...saved.optimizer.map((o) => o.tensor)])
-          t.dispose();
-        throw new CheckpointError(
-          `the checkpoint in ${options.checkpointDir} belongs to another run (different data, config or seed); remove it or train without --resume`,
-        );
+  // The step's GPU buffers go back whatever happens (the trainer service trains in-process).
+  try {
+    if (options.resume && options.checkpointDir) {
+      const saved = await readCheckpoint(options.checkpointDir);
+      if (saved) {
+        if (options.fingerprint !== undefined && saved.state.fingerprint !== options.fingerprint) {
+          for (const t of [...saved.weights, ...saved.best, ...saved.optimizer.map((o) => o.tensor)])
+            t.dispose();
+          throw new CheckpointError(
+            `the checkpoint in ${options.checkpointDir} belongs to another run (different data, config or seed); remove it or train without --resume`,
+          );
+        }
+        model.setWeights(saved.weights);
+        for (const t of saved.weights) t.dispose();
+        if (saved.optimizer.length > 0) {
+          if (gpu) await gpu.loadOptimizerState(saved.optimizer);
+          else await optimizer.setWeights(saved.optimizer);
+        }
+        for (const o of saved.optimizer) o.tensor.dispose();
+        for (const t of best) t.dispose();
+        best = saved.best;
+        const { files: _files, version: _version, ...rest } = saved.state;
+        state = rest;
+        // A run that ended because it used up its epochs (not by early stopping) continues when
+        // resumed with more epochs.
+        if (
+          state.finished &&
+          state.epochsWithoutImprovement < options.patience &&
+          options.epochs > state.epoch
+        ) {
+          state.finished = false;
+        }
+        logger.info('training resumed from checkpoint', {
+          dir: options.checkpointDir,
+          epoch: state.epoch,
+          bestEpoch: state.bestEpoch,
+          bestValidationAuc: state.bestValidationAuc,
+          finished: state.finished,
+        });
       }
-      model.setWeights(saved.weights);
-      for (const t of saved.weights) t.dispose();
-      if (saved.optimizer.length > 0) {
-        if (gpu) await gpu.loadOptimizerState(saved.optimizer);
-        else await optimizer.setWeights(saved.optimizer);
-      }
-      for (const o of saved.optimizer) o.tensor.dispose();
-      for (const t of best) t.dispose();
-      best = saved.best;
-      const { files: _files, version: _version, ...rest } = saved.state;
-      state = rest;
-      // A run that ended because it used up its epochs (not by early stopping) continues when
-      // resumed with more epochs.
-      if (
-        state.finished &&
-        state.epochsWithoutImprovement < options.patience &&
-        options.epochs > state.epoch
-      ) {
-        state.finished = false;
-      }
-      logger.info('training resumed from checkpoint', {
-        dir: options.checkpointDir,
-        epoch: state.epoch,
-        bestEpoch: state.bestEpoch,
-        bestValidationAuc: state.bestValidationAuc,
-        finished: state.finished,
-      });
     }
-  }
-  await gpu?.loadWeights();
-  const resumedFromEpoch = state.epoch;
-  const remainingEpochs = state.finished ? 0 : Math.max(0, options.epochs - state.epoch);
-  const progress = options.progress?.({
-    label: 'train',
-    unit: 'examples',
-    total: remainingEpochs * trainData.count,
-  });
+    await gpu?.loadWeights();
+    const resumedFromEpoch = state.epoch;
+    const remainingEpochs = state.finished ? 0 : Math.max(0, options.epochs - state.epoch);
+    const progress = options.progress?.({
+      label: 'train',
+      unit: 'examples',
+      total: remainingEpochs * trainData.count,
+    });
 
-  let stepsThisRun = 0;
-  let trainSeconds = 0;
-  let epochsThisRun = 0;
-  let interrupted = false;
-  while (!state.finished && state.epoch < options.epochs) {
-    if (options.maxEpochsThisRun !== undefined && epochsThisRun >= options.maxEpochsThisRun) {
-      interrupted = true;
-      break;
-    }
-    const epoch = state.epoch + 1;
-    // Exponential decay per epoch, a function of the epoch alone, so a resumed run gets the same rate.
-    const learningRate = options.learningRate * (options.learningRateDecay ?? 1) ** (epoch - 1);
-    setAdamLearningRate(optimizer, learningRate);
-    const epochStart = performance.now();
-    const batches = trainData.epoch(new Rng(hash32(options.seed, 0x65706f63, epoch)), options.batchSize);
-    let lossSum = 0;
-    let lossCount = 0;
-    let epochSteps = 0;
-    // Batch losses are read back LOSS_READBACK_LAG batches late: awaiting each one would stall a GPU
-    // backend's queue every batch (on cpu and wasm the value is ready at once). Only reporting reads them.
-    const pendingLosses: { value: Promise<number>; size: number }[] = [];
-    const settleLosses = async (keep: number) => {
-      while (pendingLosses.length > keep) {
-        const { value, size } = pendingLosses.shift()!;
-        lossSum += (await value) * size;
-        lossCount += size;
-        progress?.tick(size, { epoch, loss: Math.round((lossSum / lossCount) * 1e4) / 1e4 });
-      }
-    };
-    for await (const { split, batch } of batches) {
-      if (options.shouldStop?.()) {
+    let stepsThisRun = 0;
+    let trainSeconds = 0;
+    let epochsThisRun = 0;
+    let interrupted = false;
+    while (!state.finished && state.epoch < options.epochs) {
+      if (options.maxEpochsThisRun !== undefined && epochsThisRun >= options.maxEpochsThisRun) {
         interrupted = true;
         break;
       }
-      if (gpu) {
-        await gpu.step(split, batch, {
-          learningRate,
-          positiveWeight,
-          prefixWeight: options.prefixWeight ?? 1,
-          embeddingL2: options.embeddingL2 ?? 0,
-          seed: hash32(options.seed, state.globalStep),
-        });
-        lossCount += batch.length;
-        progress?.tick(batch.length, { epoch });
-      } else {
-        reseedDropout(model, options.seed, state.globalStep);
-        const loss = step(split, batch);
-        pendingLosses.push({
-          value: loss.data().then((values) => {
-            loss.dispose();
-            return values[0]!;
-          }),
-          size: batch.length,
-        });
+      const epoch = state.epoch + 1;
+      // Exponential decay per epoch, a function of the epoch alone, so a resumed run gets the same rate.
+      const learningRate = options.learningRate * (options.learningRateDecay ?? 1) ** (epoch - 1);
+      setAdamLearningRate(optimizer, learningRate);
+      const epochStart = performance.now();
+      const batches = trainData.epoch(new Rng(hash32(options.seed, 0x65706f63, epoch)), options.batchSize);
+      let lossSum = 0;
+      let lossCount = 0;
+      let epochSteps = 0;
+      // Batch losses are read back LOSS_READBACK_LAG batches late: awaiting each one would stall a GPU
+      // backend's queue every batch (on cpu and wasm the value is ready at once). Only reporting reads them.
+      const pendingLosses: { value: Promise<number>; size: number }[] = [];
+      const settleLosses = async (keep: number) => {
+        while (pendingLosses.length > keep) {
+          const { value, size } = pendingLosses.shift()!;
+          lossSum += (await value) * size;
+          lossCount += size;
+          progress?.tick(size, { epoch, loss: Math.round((lossSum / lossCount) * 1e4) / 1e4 });
+        }
+      };
+      for await (const { split, batch } of batches) {
+        if (options.shouldStop?.()) {
+          interrupted = true;
+          break;
+        }
+        if (gpu) {
+          await gpu.step(split, batch, {
+            learningRate,
+            positiveWeight,
+            prefixWeight: options.prefixWeight ?? 1,
+            embeddingL2: options.embeddingL2 ?? 0,
+            seed: hash32(options.seed, state.globalStep),
+          });
+          lossCount += batch.length;
+          progress?.tick(batch.length, { epoch });
+        } else {
+          reseedDropout(model, options.seed, state.globalStep);
+          const loss = step(split, batch);
+          pendingLosses.push({
+            value: loss.data().then((values) => {
+              loss.dispose();
+              return values[0]!;
+            }),
+            size: batch.length,
+          });
+        }
+        epochSteps += batch.length * Math.max(...batch.map((i) => stepsOf(encoder, split.examples[i]!)));
+        state.globalStep++;
+        await settleLosses(LOSS_READBACK_LAG);
       }
-      epochSteps += batch.length * Math.max(...batch.map((i) => stepsOf(encoder, split.examples[i]!)));
-      state.globalStep++;
-      await settleLosses(LOSS_READBACK_LAG);
-    }
-    await settleLosses(0);
-    if (interrupted) break;
-    if (gpu) {
-      // The step sums its batches' loss terms on the GPU; the model gets the epoch's weights.
-      lossSum += await gpu.takeLoss();
-      await gpu.saveWeights();
-    }
-    const epochTrainSeconds = (performance.now() - epochStart) / 1000;
-    trainSeconds += epochTrainSeconds;
-    stepsThisRun += epochSteps;
+      await settleLosses(0);
+      if (interrupted) break;
+      if (gpu) {
+        // The step sums its batches' loss terms on the GPU; the model gets the epoch's weights.
+        lossSum += await gpu.takeLoss();
+        await gpu.saveWeights();
+      }
+      const epochTrainSeconds = (performance.now() - epochStart) / 1000;
+      trainSeconds += epochTrainSeconds;
+      stepsThisRun += epochSteps;
 
-    const { labels: validationLabels, scores } = await validationData.predictFull(model);
-    const validationAuc = rocAuc(validationLabels, scores);
-    const record: EpochRecord = {
-      epoch,
-      loss: lossSum / Math.max(1, lossCount),
-      validationAuc,
-      validationLogLoss: logLoss(validationLabels, scores),
-      seconds: (performance.now() - epochStart) / 1000,
-      stepsPerSecond: epochSteps / Math.max(epochTrainSeconds, 1e-9),
-    };
-    const improved =
-      validationAuc !== null && (state.bestValidationAuc === null || validationAuc > state.bestValidationAuc);
-    if (improved || state.epoch === 0) {
-      for (const t of best) t.dispose();
-      best = snapshotWeights(model);
+      const { labels: validationLabels, scores } = await validationData.predictFull(model);
+      const validationAuc = rocAuc(validationLabels, scores);
+      const record: EpochRecord = {
+        epoch,
+        loss: lossSum / Math.max(1, lossCount),
+        validationAuc,
+        validationLogLoss: logLoss(validationLabels, scores),
+        seconds: (performance.now() - epochStart) / 1000,
+        stepsPerSecond: epochSteps / Math.max(epochTrainSeconds, 1e-9),
+      };
+      const improved =
+        validationAuc !== null &&
+        (state.bestValidationAuc === null || validationAuc > state.bestValidationAuc);
+      if (improved || state.epoch === 0) {
+        for (const t of best) t.dispose();
+        best = snapshotWeights(model);
+      }
+      state = {
+        ...state,
+        epoch,
+        history: [...state.history, record],
+        bestEpoch: improved || state.bestEpoch === 0 ? epoch : state.bestEpoch,
+        bestValidationAuc: improved ? validationAuc : state.bestValidationAuc,
+        epochsWithoutImprovement: improved ? 0 : state.epochsWithoutImprovement + 1,
+      };
+      if (state.epochsWithoutImprovement >= options.patience || epoch >= options.epochs)
+        state.finished = true;
+      epochsThisRun++;
+      logger.info('epoch finished', {
+        ...record,
+        loss: Math.round(record.loss * 1e5) / 1e5,
+        stepsPerSecond: Math.round(record.stepsPerSecond),
+        seconds: Math.round(record.seconds * 10) / 10,
+        bestEpoch: state.bestEpoch,
+        bestValidationAuc: state.bestValidationAuc,
+        stoppingEarly: state.finished && epoch < options.epochs,
+      });
+      if (options.checkpointDir) {
+        const weights = model.getWeights();
+        const optimizerWeights = gpu ? await gpu.optimizerState() : await optimizer.getWeights();
+        await writeCheckpoint(options.checkpointDir, state, { weights, optimizer: optimizerWeights, best });
+        for (const w of optimizerWeights) if (gpu || w.name === 'iter') w.tensor.dispose();
+      }
     }
-    state = {
-      ...state,
-      epoch,
-      history: [...state.history, record],
-      bestEpoch: improved || state.bestEpoch === 0 ? epoch : state.bestEpoch,
-      bestValidationAuc: improved ? validationAuc : state.bestValidationAuc,
-      epochsWithoutImprovement: improved ? 0 : state.epochsWithoutImprovement + 1,
-    };
-    if (state.epochsWithoutImprovement >= options.patience || epoch >= options.epochs) state.finished = true;
-    epochsThisRun++;
-    logger.info('epoch finished', {
-      ...record,
-      loss: Math.round(record.loss * 1e5) / 1e5,
-      stepsPerSecond: Math.round(record.stepsPerSecond),
-      seconds: Math.round(record.seconds * 10) / 10,
+    progress?.done({
+      epochs: state.epoch,
       bestEpoch: state.bestEpoch,
       bestValidationAuc: state.bestValidationAuc,
-      stoppingEarly: state.finished && epoch < options.epochs,
     });
-    if (options.checkpointDir) {
-      const weights = model.getWeights();
-      const optimizerWeights = gpu ? await gpu.optimizerState() : await optimizer.getWeights();
-      await writeCheckpoint(options.checkpointDir, state, { weights, optimizer: optimizerWeights, best });
-      for (const w of optimizerWeights) if (gpu || w.name === 'iter') w.tensor.dispose();
-    }
-  }
-  progress?.done({
-    epochs: state.epoch,
-    bestEpoch: state.bestEpoch,
-    bestValidationAuc: state.bestValidationAuc,
-  });
 
-  // The best epoch's weights are the result (only when training is over: an interrupted run keeps
-  // its current weights, which the checkpoint holds too).
-  if (state.finished) model.setWeights(best);
-  for (const t of best) t.dispose();
-  optimizer.dispose();
-  gpu?.dispose();
-  return {
-    history: state.history,
-    epochsCompleted: state.epoch,
-    bestEpoch: state.bestEpoch,
-    bestValidationAuc: state.bestValidationAuc,
-    stoppedEarly: state.finished && state.epoch < options.epochs,
-    resumedFromEpoch,
-    positiveWeight,
-    seconds: (performance.now() - started) / 1000,
-    stepsPerSecond: trainSeconds > 0 ? stepsThisRun / trainSeconds : 0,
-    finished: state.finished && !interrupted,
-  };
+    // The best epoch's weights are the result (only when training is over: an interrupted run keeps
+    // its current weights, which the checkpoint holds too).
+    if (state.finished) model.setWeights(best);
+    for (const t of best) t.dispose();
+    optimizer.dispose();
+    return {
+      history: state.history,
+      epochsCompleted: state.epoch,
+      bestEpoch: state.bestEpoch,
+      bestValidationAuc: state.bestValidationAuc,
+      stoppedEarly: state.finished && state.epoch < options.epochs,
+      resumedFromEpoch,
+      positiveWeight,
+      seconds: (performance.now() - started) / 1000,
+      stepsPerSecond: trainSeconds > 0 ? stepsThisRun / trainSeconds : 0,
+      finished: state.finished && !interrupted,
+    };
+  } finally {
+    gpu?.dispose();
+  }
 }
