@@ -7,7 +7,8 @@
  * one time step, one and two LSTM layers, both recurrent activations, a layer wider than a
  * workgroup, a model without embeddings); a batch uploaded on its own (a split too large to keep on
  * the GPU) gives the same gradients as one gathered from an uploaded split; a step dispatches the
- * same programs at every length and no tfjs op; Adam's state survives a save and load.
+ * same programs at every length and no tfjs op; Adam's state survives a save and load; a batch the
+ * device cannot hold and a model of other layers are refused with the reason.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -326,5 +327,27 @@ describe('the webgpu training step', () => {
     made.dispose();
     twin.dispose();
     model.dispose();
+  });
+
+  it('refuses, with the reason, a batch the device cannot hold, and a model it does not run', async () => {
+    const c = tinyTrainerConfig();
+    const data = tinyTrainingData(c, 20);
+    await selectBackend({ requested: 'webgpu' });
+    const model = buildModel(data.encoder, { ...c.model, seed: c.seed });
+    const huge = await WebgpuTrainingStep.forModel(model, data.encoder, 50_000_000);
+    assert.ok(
+      'unsupported' in huge && /lower trainer\.batchSize/.test(huge.unsupported),
+      JSON.stringify(huge),
+    );
+    const other = tf.sequential({
+      layers: [
+        tf.layers.gru({ units: 3, inputShape: [null, 2] }),
+        tf.layers.dense({ units: 1, activation: 'sigmoid' }),
+      ],
+    });
+    const refused = await WebgpuTrainingStep.forModel(other, { numericSize: 2, maxSteps: 4 }, 8);
+    assert.ok('unsupported' in refused && /GRU/.test(refused.unsupported), JSON.stringify(refused));
+    model.dispose();
+    other.dispose();
   });
 });

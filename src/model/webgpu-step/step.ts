@@ -90,6 +90,28 @@ const grid = (workgroups: number): [number, number] => {
   return [Math.max(1, x), Math.max(1, Math.ceil(workgroups / x))];
 };
 
+/**
+ * Why batches of `batchSize` × `maxSteps` do not fit the device's buffers or dispatch grid, if so:
+ * the largest per-step buffer (a layer's packed forward results) must fit one storage binding, and
+ * the GEMMs over every step-row need one workgroup per 16 of them along y.
+ */
+function exceedsDevice(
+  layout: ParamLayout,
+  batchSize: number,
+  maxSteps: number,
+  limits: GPUSupportedLimits,
+): string | undefined {
+  const rows = batchSize * maxSteps;
+  const widest = Math.max(layout.inputSize, ...layout.layers.map((l) => PACKED * l.units));
+  const bytes = 4 * rows * widest;
+  const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (bytes > binding)
+    return `a batch of ${batchSize} × ${maxSteps} steps needs a ${bytes}-byte buffer, over the device's ${binding}; lower trainer.batchSize`;
+  if (Math.ceil(rows / GEMM_TILE) > limits.maxComputeWorkgroupsPerDimension)
+    return `a batch of ${batchSize} × ${maxSteps} steps needs more workgroups than the device dispatches (${limits.maxComputeWorkgroupsPerDimension} per dimension); lower trainer.batchSize`;
+  return undefined;
+}
+
 export class WebgpuTrainingStep {
   /** Dispatches in each step (constant for a model). */
   readonly dispatchesPerStep: number;
@@ -129,6 +151,8 @@ export class WebgpuTrainingStep {
     if (device === undefined) return { unsupported: `the backend is ${tf.getBackend()}, not webgpu` };
     const plan = planModel(model, encoder.numericSize);
     if ('unsupported' in plan) return plan;
+    const tooLarge = exceedsDevice(plan.layout, batchSize, encoder.maxSteps, device.limits);
+    if (tooLarge !== undefined) return { unsupported: tooLarge };
     for (const layer of plan.layout.layers) {
       if (lstmTiling(layer.units, device.limits) === null)
         return {
