@@ -18,7 +18,7 @@ import type { EncodedSplit } from '../../src/model/batches.js';
 import { batchInputs, batchLabels } from '../../src/model/batches.js';
 import { lstmLayer } from '../../src/model/fused-lstm.js';
 import { buildModel } from '../../src/model/lstm.js';
-import { splitCount } from '../../src/model/webgpu-step/shaders.js';
+import { splitCount } from '../../src/model/webgpu-step/gemm.js';
 import { type StepOptions, WebgpuTrainingStep } from '../../src/model/webgpu-step/step.js';
 import { weightedLogLoss } from '../../src/model/weighted-log-loss.js';
 import { countDispatches } from '../helpers/dispatches.js';
