@@ -1,9 +1,11 @@
 /**
  * The webgpu backend (tfjs-backend-webgpu on Dawn, the `webgpu` package) trains the project's LSTM
  * correctly: on SwiftShader, the software Vulkan device in Debian's chromium package (scripts/test
- * installs it), the same seeded training as on the cpu backend gives the same per-epoch losses
- * (within 1e-4; seen: ~1e-7) and the same validation predictions (within 1e-4; seen: ~1e-7), and
- * the loss falls. No Vulkan device means a failure, not a skip. SwiftShader is slow: tiny sizes.
+ * installs it), the same seeded training as on wasm (the webgpu step, without dropout) or on cpu
+ * (through tfjs ops, with dropout) gives the same per-epoch losses (within 1e-4; seen: ~1e-7) and
+ * the same validation predictions (within 1e-4), and the loss falls; dropout works on the step, and
+ * its checkpoints resume on cpu and the other way round. No Vulkan device means a failure, not a
+ * skip. SwiftShader is slow: tiny sizes.
  *
  * VK_ICD_FILENAMES selects the Vulkan driver; unset, this test points it at SwiftShader. Set it to
  * another ICD file (a GPU's) to run the same checks there.
@@ -176,37 +178,43 @@ describe('webgpu backend on a Vulkan device (SwiftShader unless VK_ICD_FILENAMES
     }
   });
 
-  /** Trains on webgpu and on cpu; the losses fall and agree, and so do the validation predictions. */
-  async function matchesCpu(t: TestContext, options: { gpuStep: boolean; dropout: number }) {
+  /** Trains on webgpu and on `reference`; the losses fall and agree, and so do the validation predictions. */
+  async function matchesReference(
+    t: TestContext,
+    options: { gpuStep: boolean; dropout: number; reference: BackendName },
+  ) {
     const gpu = await trainOn('webgpu', options);
     assert.equal(gpu.selection.backend, 'webgpu');
     assert.ok(gpu.selection.adapter !== undefined, 'the selection describes the adapter');
     assert.equal(gpu.steppedOnGpu, options.gpuStep, 'the webgpu step ran (or not) as asked');
     t.diagnostic(`adapter: ${JSON.stringify(gpu.selection.adapter)}`);
-    const cpu = await trainOn('cpu', { dropout: options.dropout });
-    t.diagnostic(`losses webgpu ${gpu.losses.join(', ')}; cpu ${cpu.losses.join(', ')}`);
+    const ref = await trainOn(options.reference, { dropout: options.dropout });
+    t.diagnostic(`losses webgpu ${gpu.losses.join(', ')}; ${options.reference} ${ref.losses.join(', ')}`);
 
     assert.equal(gpu.losses.length, EPOCHS);
     assert.ok(gpu.losses[EPOCHS - 1]! < gpu.losses[0]!, `the loss falls on webgpu: ${gpu.losses}`);
-    assert.ok(cpu.losses[EPOCHS - 1]! < cpu.losses[0]!, `the loss falls on cpu: ${cpu.losses}`);
+    assert.ok(
+      ref.losses[EPOCHS - 1]! < ref.losses[0]!,
+      `the loss falls on ${options.reference}: ${ref.losses}`,
+    );
     gpu.losses.forEach((loss, i) =>
       assert.ok(
-        Math.abs(loss - cpu.losses[i]!) <= LOSS_TOLERANCE,
-        `epoch ${i + 1}: webgpu ${loss} vs cpu ${cpu.losses[i]}`,
+        Math.abs(loss - ref.losses[i]!) <= LOSS_TOLERANCE,
+        `epoch ${i + 1}: webgpu ${loss} vs ${options.reference} ${ref.losses[i]}`,
       ),
     );
-    assert.equal(gpu.predictions.length, cpu.predictions.length);
-    const worst = Math.max(...gpu.predictions.map((p, i) => Math.abs(p - cpu.predictions[i]!)));
+    assert.equal(gpu.predictions.length, ref.predictions.length);
+    const worst = Math.max(...gpu.predictions.map((p, i) => Math.abs(p - ref.predictions[i]!)));
     t.diagnostic(`largest prediction difference ${worst}`);
     assert.ok(worst <= PREDICTION_TOLERANCE, `predictions differ by up to ${worst}`);
   }
 
   it(
-    'trains the LSTM with the webgpu step: the loss falls and matches the cpu backend (no dropout)',
+    'trains the LSTM with the webgpu step: the loss falls and matches the wasm backend (no dropout)',
     {
       timeout: 10 * 60_000,
     },
-    (t) => matchesCpu(t, { gpuStep: true, dropout: 0 }),
+    (t) => matchesReference(t, { gpuStep: true, dropout: 0, reference: 'wasm' }),
   );
 
   it(
@@ -214,7 +222,7 @@ describe('webgpu backend on a Vulkan device (SwiftShader unless VK_ICD_FILENAMES
     {
       timeout: 10 * 60_000,
     },
-    (t) => matchesCpu(t, { gpuStep: false, dropout: config.model.dropout }),
+    (t) => matchesReference(t, { gpuStep: false, dropout: config.model.dropout, reference: 'cpu' }),
   );
 
   it(
