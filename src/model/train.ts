@@ -190,6 +190,47 @@ async function gpuStepFor(options: TrainOptions): Promise<WebgpuTrainingStep | u
   return created;
 }
 
+/**
+ * The run state and best weights of the checkpoint in `dir`, with the model's weights and the
+ * optimizer's (or the webgpu step's) Adam state restored from it; undefined without a checkpoint.
+ */
+async function resumeFromCheckpoint(
+  options: TrainOptions,
+  dir: string,
+  optimizer: FusedAdamOptimizer,
+  gpu: WebgpuTrainingStep | undefined,
+): Promise<{ state: Omit<CheckpointState, 'files' | 'version'>; best: tf.Tensor[] } | undefined> {
+  const saved = await readCheckpoint(dir);
+  if (!saved) return undefined;
+  if (options.fingerprint !== undefined && saved.state.fingerprint !== options.fingerprint) {
+    for (const t of [...saved.weights, ...saved.best, ...saved.optimizer.map((o) => o.tensor)]) t.dispose();
+    throw new CheckpointError(
+      `the checkpoint in ${dir} belongs to another run (different data, config or seed); remove it or train without --resume`,
+    );
+  }
+  options.model.setWeights(saved.weights);
+  for (const t of saved.weights) t.dispose();
+  if (saved.optimizer.length > 0) {
+    if (gpu) await gpu.loadOptimizerState(saved.optimizer);
+    else await optimizer.setWeights(saved.optimizer);
+  }
+  for (const o of saved.optimizer) o.tensor.dispose();
+  const { files: _files, version: _version, ...state } = saved.state;
+  // A run that ended because it used up its epochs (not by early stopping) continues when resumed
+  // with more epochs.
+  if (state.finished && state.epochsWithoutImprovement < options.patience && options.epochs > state.epoch) {
+    state.finished = false;
+  }
+  options.logger.info('training resumed from checkpoint', {
+    dir,
+    epoch: state.epoch,
+    bestEpoch: state.bestEpoch,
+    bestValidationAuc: state.bestValidationAuc,
+    finished: state.finished,
+  });
+  return { state, best: saved.best };
+}
+
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, encoder, logger } = options;
   const started = performance.now();
@@ -222,42 +263,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // The step's GPU buffers go back whatever happens (the trainer service trains in-process).
   try {
     if (options.resume && options.checkpointDir) {
-      const saved = await readCheckpoint(options.checkpointDir);
-      if (saved) {
-        if (options.fingerprint !== undefined && saved.state.fingerprint !== options.fingerprint) {
-          for (const t of [...saved.weights, ...saved.best, ...saved.optimizer.map((o) => o.tensor)])
-            t.dispose();
-          throw new CheckpointError(
-            `the checkpoint in ${options.checkpointDir} belongs to another run (different data, config or seed); remove it or train without --resume`,
-          );
-        }
-        model.setWeights(saved.weights);
-        for (const t of saved.weights) t.dispose();
-        if (saved.optimizer.length > 0) {
-          if (gpu) await gpu.loadOptimizerState(saved.optimizer);
-          else await optimizer.setWeights(saved.optimizer);
-        }
-        for (const o of saved.optimizer) o.tensor.dispose();
+      const resumed = await resumeFromCheckpoint(options, options.checkpointDir, optimizer, gpu);
+      if (resumed) {
         for (const t of best) t.dispose();
-        best = saved.best;
-        const { files: _files, version: _version, ...rest } = saved.state;
-        state = rest;
-        // A run that ended because it used up its epochs (not by early stopping) continues when
-        // resumed with more epochs.
-        if (
-          state.finished &&
-          state.epochsWithoutImprovement < options.patience &&
-          options.epochs > state.epoch
-        ) {
-          state.finished = false;
-        }
-        logger.info('training resumed from checkpoint', {
-          dir: options.checkpointDir,
-          epoch: state.epoch,
-          bestEpoch: state.bestEpoch,
-          bestValidationAuc: state.bestValidationAuc,
-          finished: state.finished,
-        });
+        ({ state, best } = resumed);
       }
     }
     await gpu?.loadWeights();
