@@ -28,6 +28,7 @@ import {
   setDropoutSeed,
 } from '../vendor-shims/tfjs-layers.js';
 import { type LstmImplementation, lstmLayer } from './fused-lstm.js';
+import { NUMERIC_INPUT_LAYER, OUTPUT_LAYER, STEP_FEATURES_LAYER, embeddingLayerName } from './layer-names.js';
 
 export interface ModelOptions {
   lstmUnits: readonly number[];
@@ -41,8 +42,7 @@ export interface ModelOptions {
   seed: number;
 }
 
-export const NUMERIC_INPUT = 'numeric';
-export const OUTPUT_LAYER = 'purchase_probability';
+export { NUMERIC_INPUT, OUTPUT_LAYER } from './layer-names.js';
 
 /** tfjs-layers warns on stderr for every orthogonal initializer over 2,000 elements (harmless here). */
 function withoutOrthogonalWarning<T>(build: () => T): T {
@@ -106,11 +106,11 @@ export function buildModel(encoder: FeatureEncoder, options: ModelOptions): tf.L
     const categorical = CATEGORICAL_INPUTS.map((name) =>
       tf.input({ shape: [null], dtype: 'int32', name: `${name}_input` }),
     );
-    const numeric = tf.input({ shape: [null, encoder.numericSize], name: `${NUMERIC_INPUT}_input` });
+    const numeric = tf.input({ shape: [null, encoder.numericSize], name: NUMERIC_INPUT_LAYER });
     const embedded = CATEGORICAL_INPUTS.map(
       (name, i) =>
         new ScalarMaskEmbedding({
-          name: `${name}_embedding`,
+          name: embeddingLayerName(name),
           inputDim: encoder.cardinalities[name],
           outputDim: options.embeddingDims[name],
           // Every categorical id is 0 exactly at padded steps, so one input's mask is every
@@ -123,10 +123,10 @@ export function buildModel(encoder: FeatureEncoder, options: ModelOptions): tf.L
           }),
         } satisfies EmbeddingArgs).apply(categorical[i]!) as tf.SymbolicTensor,
     );
-    let x = new StepFeaturesConcatenate({ name: 'step_features', axis: -1 } satisfies ConcatenateArgs).apply([
-      ...embedded,
-      numeric,
-    ]) as tf.SymbolicTensor;
+    let x = new StepFeaturesConcatenate({
+      name: STEP_FEATURES_LAYER,
+      axis: -1,
+    } satisfies ConcatenateArgs).apply([...embedded, numeric]) as tf.SymbolicTensor;
     options.lstmUnits.forEach((units, i) => {
       x = lstmLayer(
         {

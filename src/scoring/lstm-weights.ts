@@ -13,6 +13,11 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_INPUTS, type FeatureEncoder } from '../features/index.js';
+import {
+  STEP_FEATURES_LAYER as CONCAT_LAYER,
+  NUMERIC_INPUT_LAYER,
+  embeddingLayerName as embeddingLayer,
+} from '../model/layer-names.js';
 import { IncompatibleModelError } from './model.js';
 
 /** Activations the step math implements (tfjs-layers' serialized names). */
@@ -41,10 +46,6 @@ export interface LstmWeights {
 }
 
 type AnyLayer = tf.layers.Layer;
-
-const NUMERIC_INPUT_LAYER = 'numeric_input';
-const CONCAT_LAYER = 'step_features';
-const embeddingLayer = (name: string) => `${name}_embedding`;
 
 function activationOf(layer: AnyLayer, key: string, fail: (why: string) => never): ActivationName {
   const name = (layer.getConfig() as Record<string, unknown>)[key];

@@ -11,6 +11,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { CATEGORICAL_INPUTS } from '../../features/index.js';
+import { NUMERIC_INPUT_LAYER, STEP_FEATURES_LAYER, embeddingLayerName } from '../layer-names.js';
 
 export interface TableLayout {
   rows: number;
@@ -67,11 +68,22 @@ const configOf = (layer: tf.layers.Layer) => layer.getConfig() as Record<string,
 /** The model's plan, or why the webgpu step cannot run it. */
 export function planModel(model: tf.LayersModel, numericSize: number): ModelPlan | { unsupported: string } {
   const embeddings = CATEGORICAL_INPUTS.map((name) =>
-    model.layers.find((l) => l.name === `${name}_embedding` && l.getClassName() === 'Embedding'),
+    model.layers.find((l) => l.name === embeddingLayerName(name) && l.getClassName() === 'Embedding'),
   );
   const present = embeddings.filter((l) => l !== undefined);
   if (present.length !== 0 && present.length !== embeddings.length)
     return { unsupported: 'the model embeds some categorical inputs but not all' };
+  if (present.length > 0) {
+    // Layer 0's input columns are the embeddings in CATEGORICAL_INPUTS order, then the numeric input.
+    const fed = model.layers
+      .find((l) => l.name === STEP_FEATURES_LAYER)
+      ?.inboundNodes[0]?.inboundLayers.map((l) => l.name);
+    const expected = [...CATEGORICAL_INPUTS.map(embeddingLayerName), NUMERIC_INPUT_LAYER];
+    if (fed?.join() !== expected.join())
+      return {
+        unsupported: `${STEP_FEATURES_LAYER} does not concatenate ${expected.join(', ')} in this order`,
+      };
+  }
   const known = new Set(['InputLayer', 'Embedding', 'Concatenate', 'LSTM', 'Dropout', 'Dense']);
   const other = model.layers.find((l) => !known.has(l.getClassName()));
   if (other !== undefined) return { unsupported: `layer ${other.name} (${other.getClassName()})` };
