@@ -36,7 +36,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { createLogger } from '../src/log/logger.js';
 import { BACKENDS, type BackendName, selectBackend } from '../src/model/backend.js';
-import type { EncodedSplit } from '../src/model/batches.js';
+import { numericSplit } from '../src/model/batches.js';
 import { type LstmImplementation, lstmLayer, recurrencePath } from '../src/model/fused-lstm.js';
 import { WebgpuTrainingStep } from '../src/model/webgpu-step/step.js';
 import { machine, writeResult } from './common.js';
@@ -151,15 +151,7 @@ async function stepTrainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
   const [B, T, F] = x.shape as [number, number, number];
   const values = (await x.data()) as Float32Array;
   const labels = (await y.data()) as Float32Array;
-  const split: EncodedSplit = {
-    steps: Array.from({ length: B }, (_, b) => ({
-      length: T,
-      categorical: new Int32Array(0),
-      numeric: values.slice(b * T * F, (b + 1) * T * F),
-    })),
-    labels,
-    examples: Array.from({ length: B }, (_, session) => ({ session, length: T, full: true })),
-  };
+  const split = numericSplit(values, labels, T, F);
   const step = await WebgpuTrainingStep.forModel(model, { numericSize: F, maxSteps: T }, B);
   if ('unsupported' in step) throw new Error(`webgpu step: ${step.unsupported}`);
   await step.loadWeights();

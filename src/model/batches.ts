@@ -80,6 +80,36 @@ export function encodeSequences(
   };
 }
 
+/**
+ * The steps of `split` an example runs: the first `length` of its session's, cut to the last
+ * `maxSteps` ([start, end) of the session's steps).
+ */
+export function exampleWindow(split: EncodedSplit, example: Example, maxSteps: number) {
+  const end = Math.min(example.length, split.steps[example.session]!.length);
+  return { start: Math.max(0, end - maxSteps), end };
+}
+
+/**
+ * Fixed-length numeric sequences (`steps` steps of `features` values each, row after row in
+ * `numeric`) as a split of full examples without ids: benchmarks and tests of models without embeddings.
+ */
+export function numericSplit(
+  numeric: Float32Array,
+  labels: Float32Array,
+  steps: number,
+  features: number,
+): EncodedSplit {
+  return {
+    steps: Array.from(labels, (_, b) => ({
+      length: steps,
+      categorical: new Int32Array(0),
+      numeric: numeric.slice(b * steps * features, (b + 1) * steps * features),
+    })),
+    labels,
+    examples: Array.from(labels, (_, session) => ({ session, length: steps, full: true })),
+  };
+}
+
 /** Time steps the model runs for an example. */
 export function stepsOf(encoder: FeatureEncoder, example: Example): number {
   return Math.max(1, Math.min(example.length, encoder.maxSteps));
@@ -125,8 +155,7 @@ export function batchInputs(
   exampleIndices.forEach((ei, b) => {
     const ex = split.examples[ei]!;
     const steps = split.steps[ex.session]!;
-    const end = Math.min(ex.length, steps.length);
-    const start = Math.max(0, end - encoder.maxSteps);
+    const { start, end } = exampleWindow(split, ex, encoder.maxSteps);
     for (let t = 0; t < end - start; t++) {
       const src = (start + t) * CATEGORICAL_COUNT;
       for (let c = 0; c < CATEGORICAL_COUNT; c++) cats[c]![b * T + t] = steps.categorical[src + c]!;

@@ -15,7 +15,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
 import type { EncodedSplit } from '../../src/model/batches.js';
-import { batchInputs, batchLabels } from '../../src/model/batches.js';
+import { batchInputs, batchLabels, numericSplit } from '../../src/model/batches.js';
 import { lstmLayer } from '../../src/model/fused-lstm.js';
 import { buildModel } from '../../src/model/lstm.js';
 import { splitCount } from '../../src/model/webgpu-step/gemm.js';
@@ -216,15 +216,7 @@ describe('the webgpu training step', () => {
     assert.equal(splitCount(B * T), 2);
     const numeric = Float32Array.from({ length: B * T * F }, (_, i) => Math.sin(i * 0.7) * 0.8);
     const labels = Float32Array.from({ length: B }, (_, b) => b % 2);
-    const split: EncodedSplit = {
-      steps: Array.from({ length: B }, (_, b) => ({
-        length: T,
-        categorical: new Int32Array(0),
-        numeric: numeric.slice(b * T * F, (b + 1) * T * F),
-      })),
-      labels,
-      examples: Array.from({ length: B }, (_, session) => ({ session, length: T, full: true })),
-    };
+    const split = numericSplit(numeric, labels, T, F);
     const build = () => {
       const model = tf.sequential();
       model.add(

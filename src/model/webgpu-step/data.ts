@@ -5,7 +5,7 @@
  * many there are (the rest of the batch's length is padding), its label and loss weight. A split too
  * large for one storage binding is not uploaded; its batches then write their own steps.
  */
-import type { EncodedSplit } from '../batches.js';
+import { type EncodedSplit, exampleWindow } from '../batches.js';
 import type { GpuKit } from './gpu.js';
 import type { ParamLayout } from './layout.js';
 
@@ -72,9 +72,7 @@ export class StepData {
     batch.forEach((ei, b) => {
       const ex = split.examples[ei]!;
       const steps = split.steps[ex.session]!;
-      // the example's last maxSteps steps, as batchInputs cuts them
-      const end = Math.min(ex.length, steps.length);
-      const start = Math.max(0, end - this.maxSteps);
+      const { start, end } = exampleWindow(split, ex, this.maxSteps);
       const length = end - start;
       T = Math.max(T, length);
       if (whole) {
