@@ -124,8 +124,27 @@ const stepIO = {
   row0: 'i32(wid.x) * BT',
   real: 't < i32(rowLength(u32(b)))',
 };
-const RECURRENCE_ENTRY = `@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {`;
+/** A recurrence program: its storage `bindings` (from 2), the step's helpers, the shared body. */
+function recurrenceShader(
+  kind: 'forward' | 'backward',
+  bindings: string[],
+  units: number,
+  tiling: Tiling,
+  hard: boolean,
+  dropout: number,
+  body: string,
+): string {
+  return `${STEP_STRUCT}
+${ROWS_BINDING}
+${bindings.map((b, i) => `@group(0) @binding(${2 + i}) var<storage, ${b};`).join('\n')}
+${STEP_MATH}
+${dropoutFn(dropout)}
+${recurrenceDeclarations(kind, units, tiling, hard)}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {
+${body}
+}`;
+}
 
 /**
  * Layer `layer`'s recurrence over all steps in one dispatch (a workgroup owns BT rows): z [T, B, 4U]
@@ -140,24 +159,20 @@ export function forwardShader(
   hard: boolean,
   dropout: number,
 ): string {
-  return `${STEP_STRUCT}
-${ROWS_BINDING}
-@group(0) @binding(2) var<storage, read> z : array<f32>;
-@group(0) @binding(3) var<storage, read> params : array<f32>;
-@group(0) @binding(4) var<storage, read_write> packed : array<f32>;
-${dropout > 0 ? '@group(0) @binding(5) var<storage, read_write> hd : array<f32>;' : ''}
-${STEP_MATH}
-${dropoutFn(dropout)}
-${recurrenceDeclarations('forward', units, tiling, hard)}
-${RECURRENCE_ENTRY}
-${forwardBody(tiling, {
-  ...stepIO,
-  rk: (row, column) => `params[${recurrentOffset} + ${row} * G + ${column}]`,
-  xw: (column) => `z[n * G + ${column}]`,
-  out: (m, value) => `packed[n * P + ${m} * U + j] = ${value};`,
-  ...(dropout > 0 ? { afterStep: `hd[n * U + j] = h[q] * keep(${layer}u, u32(n), u32(j));` } : {}),
-})}
-}`;
+  const bindings = [
+    'read> z : array<f32>',
+    'read> params : array<f32>',
+    'read_write> packed : array<f32>',
+    ...(dropout > 0 ? ['read_write> hd : array<f32>'] : []),
+  ];
+  const body = forwardBody(tiling, {
+    ...stepIO,
+    rk: (row, column) => `params[${recurrentOffset} + ${row} * G + ${column}]`,
+    xw: (column) => `z[n * G + ${column}]`,
+    out: (m, value) => `packed[n * P + ${m} * U + j] = ${value};`,
+    ...(dropout > 0 ? { afterStep: `hd[n * U + j] = h[q] * keep(${layer}u, u32(n), u32(j));` } : {}),
+  });
+  return recurrenceShader('forward', bindings, units, tiling, hard, dropout, body);
 }
 
 /**
@@ -174,27 +189,23 @@ export function backwardShader(
   dropout: number,
   lastOnly: boolean,
 ): string {
-  return `${STEP_STRUCT}
-${ROWS_BINDING}
-@group(0) @binding(2) var<storage, read> dy : array<f32>;
-@group(0) @binding(3) var<storage, read> packed : array<f32>;
-@group(0) @binding(4) var<storage, read> params : array<f32>;
-@group(0) @binding(5) var<storage, read_write> dzOut : array<f32>;
-${STEP_MATH}
-${dropoutFn(dropout)}
-${recurrenceDeclarations('backward', units, tiling, hard)}
-${RECURRENCE_ENTRY}
-${backwardBody(tiling, {
-  ...stepIO,
-  rk: (row, column) => `params[${recurrentOffset} + ${row} * G + ${column}]`,
-  dy: lastOnly
-    ? `dy[b * U + j] * keep(${layer}u, u32((T - 1) * B + b), u32(j))`
-    : `dy[n * U + j] * keep(${layer}u, u32(n), u32(j))`,
-  lastOnly,
-  saved: (m, n) => `packed[${n} * P + ${m} * U + j]`,
-  dz: (g, value) => `dzOut[n * G + ${g} * U + j] = ${value};`,
-})}
-}`;
+  const bindings = [
+    'read> dy : array<f32>',
+    'read> packed : array<f32>',
+    'read> params : array<f32>',
+    'read_write> dzOut : array<f32>',
+  ];
+  const body = backwardBody(tiling, {
+    ...stepIO,
+    rk: (row, column) => `params[${recurrentOffset} + ${row} * G + ${column}]`,
+    dy: lastOnly
+      ? `dy[b * U + j] * keep(${layer}u, u32((T - 1) * B + b), u32(j))`
+      : `dy[n * U + j] * keep(${layer}u, u32(n), u32(j))`,
+    lastOnly,
+    saved: (m, n) => `packed[${n} * P + ${m} * U + j]`,
+    dz: (g, value) => `dzOut[n * G + ${g} * U + j] = ${value};`,
+  });
+  return recurrenceShader('backward', bindings, units, tiling, hard, dropout, body);
 }
 
 export const HEAD_THREADS = 256;
